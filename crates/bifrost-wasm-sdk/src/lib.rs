@@ -1,0 +1,202 @@
+//! Write Bifrost WASM plugins in safe Rust.
+//!
+//! Implement [`Plugin`] (every hook passes through by default) and call
+//! [`export_plugin!`] once: it generates every export a Bifrost host looks for — `malloc`,
+//! `free`, `get_name`, `init`, `http_intercept` and `http_pre_hook`, `http_post_hook`,
+//! `http_stream_chunk_hook`, `pre_hook`, `post_hook`, `cleanup`, and `last_error` (the text of
+//! the last `init` failure or panic, so a host can say why a call failed). You write no
+//! `unsafe` and no `extern "C"`.
+//!
+//! Guarantees of every generated hook:
+//! * **never traps on input**: empty, invalid UTF-8, invalid JSON, wrong types, `null`s, deep
+//!   nesting, or an input too large for the plugin's memory all produce a valid output whose
+//!   `error` (`hook_error` for `post_hook`) says what was wrong, echoing the context it could
+//!   read;
+//! * **lossless pass-through**: payloads are kept as raw JSON ([`types::RawJson`]) and echoed
+//!   byte for byte unless the plugin edits them; edits are spliced in
+//!   ([`types::LlmRequest::edit_chat`], [`types::LlmResponse::set_chat_field`], ...), in the
+//!   request shape that came in ([`types::shape`]);
+//! * a hook returning `Err` passes its input through and reports the error.
+//!
+//! Build for `wasm32-unknown-unknown` (the result imports nothing) with the workspace's
+//! `wasm` profile. Test natively with [`testing::Harness`], which runs the same code the
+//! exports run.
+
+pub mod memory;
+pub mod plugin;
+pub mod runtime;
+pub mod testing;
+
+/// The wire types (re-exported from `bifrost-wasm-types`).
+pub use bifrost_wasm_types as types;
+pub use plugin::{HookError, HookResult, Plugin};
+pub use serde_json;
+pub use types::*;
+
+/// Everything a plugin usually needs: `use bifrost_wasm_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::plugin::{HookError, HookResult, Plugin};
+    pub use crate::types::hooks::*;
+    pub use crate::types::*;
+    pub use serde::{Deserialize, Serialize};
+    pub use serde_json::{json, Value};
+}
+
+/// Implementation details of [`export_plugin!`]; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    use crate::runtime::Hook;
+    pub use crate::runtime::{HttpPost, HttpPre, PluginCell, Post, Pre, StreamChunk};
+    use crate::Plugin;
+
+    /// `malloc` export.
+    pub fn malloc(size: u32) -> u32 {
+        crate::memory::malloc(size)
+    }
+
+    /// `free` export. Only ever called by a host with buffers it got from `malloc` or a
+    /// packed result; on wasm32 an out-of-range pointer traps instead of corrupting anything.
+    pub fn free(ptr: u32, size: u32) {
+        // SAFETY: see above; the host owns these buffers and frees each once.
+        unsafe { crate::memory::free(ptr, size) }
+    }
+
+    /// A hook export: reads the host's input, runs the hook, hands back the output.
+    pub fn hook<P: Plugin, K: Hook>(cell: &PluginCell<P>, ptr: u32, len: u32) -> u64 {
+        // SAFETY: the host wrote `len` bytes at `ptr` (from `malloc`) and keeps them until
+        // the call returns.
+        let input = unsafe { crate::memory::input(ptr, len) };
+        crate::memory::output(cell.run::<K>(input))
+    }
+
+    /// `init` export.
+    pub fn init<P: Plugin>(cell: &PluginCell<P>, ptr: u32, len: u32) -> i32 {
+        // SAFETY: as for `hook`.
+        let config = unsafe { crate::memory::input(ptr, len) };
+        cell.init(config)
+    }
+
+    /// `get_name` export.
+    pub fn get_name<P: Plugin>() -> u64 {
+        crate::memory::output(P::NAME.as_bytes().to_vec())
+    }
+
+    /// `last_error` export: 0 when there is none.
+    pub fn last_error() -> u64 {
+        match crate::runtime::last_error() {
+            Some(text) => crate::memory::output(text.into_bytes()),
+            None => 0,
+        }
+    }
+}
+
+/// Generates every export of the Bifrost WASM plugin ABI for a [`Plugin`] type.
+///
+/// Use it once per plugin crate (`crate-type = ["cdylib", "rlib"]`). The `#[no_mangle]`
+/// exports exist only when compiling for `wasm32`; native builds (unit tests) get plain
+/// functions so they never replace the process's own `malloc`/`free`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            ::std::thread_local! {
+                static __BIFROST_PLUGIN: $crate::__private::PluginCell<$plugin> =
+                    const { $crate::__private::PluginCell::new() };
+            }
+
+            /// Allocates `size` bytes for the host (0 on failure; `malloc(0)` is valid).
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn malloc(size: u32) -> u32 {
+                $crate::__private::malloc(size)
+            }
+
+            /// Frees a buffer from `malloc` or a packed result.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn free(ptr: u32, size: u32) {
+                $crate::__private::free(ptr, size)
+            }
+
+            /// Packed name of the plugin.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn get_name() -> u64 {
+                $crate::__private::get_name::<$plugin>()
+            }
+
+            /// Initialises the plugin with its JSON config; 0 = ok.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn init(ptr: u32, len: u32) -> i32 {
+                __BIFROST_PLUGIN.with(|cell| $crate::__private::init::<$plugin>(cell, ptr, len))
+            }
+
+            /// HTTP pre-hook, older name.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn http_intercept(ptr: u32, len: u32) -> u64 {
+                __BIFROST_PLUGIN.with(|cell| {
+                    $crate::__private::hook::<$plugin, $crate::__private::HttpPre>(cell, ptr, len)
+                })
+            }
+
+            /// HTTP pre-hook.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn http_pre_hook(ptr: u32, len: u32) -> u64 {
+                __BIFROST_PLUGIN.with(|cell| {
+                    $crate::__private::hook::<$plugin, $crate::__private::HttpPre>(cell, ptr, len)
+                })
+            }
+
+            /// HTTP post-hook.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn http_post_hook(ptr: u32, len: u32) -> u64 {
+                __BIFROST_PLUGIN.with(|cell| {
+                    $crate::__private::hook::<$plugin, $crate::__private::HttpPost>(cell, ptr, len)
+                })
+            }
+
+            /// Streaming chunk hook.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn http_stream_chunk_hook(ptr: u32, len: u32) -> u64 {
+                __BIFROST_PLUGIN.with(|cell| {
+                    $crate::__private::hook::<$plugin, $crate::__private::StreamChunk>(cell, ptr, len)
+                })
+            }
+
+            /// LLM pre-hook.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn pre_hook(ptr: u32, len: u32) -> u64 {
+                __BIFROST_PLUGIN
+                    .with(|cell| $crate::__private::hook::<$plugin, $crate::__private::Pre>(cell, ptr, len))
+            }
+
+            /// LLM post-hook.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn post_hook(ptr: u32, len: u32) -> u64 {
+                __BIFROST_PLUGIN
+                    .with(|cell| $crate::__private::hook::<$plugin, $crate::__private::Post>(cell, ptr, len))
+            }
+
+            /// Releases the plugin's resources; 0 = ok.
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn cleanup() -> i32 {
+                __BIFROST_PLUGIN.with(|cell| cell.cleanup())
+            }
+
+            /// Packed text of the last init failure or panic (0 if none).
+            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            #[allow(dead_code)]
+            pub extern "C" fn last_error() -> u64 {
+                $crate::__private::last_error()
+            }
+        };
+    };
+}

@@ -1,0 +1,48 @@
+//! Wire types of the Bifrost WASM plugin ABI, shared by plugins (guests) and hosts.
+//!
+//! * [`context`], [`http`], [`chat`], [`response`], [`error`]: typed views of the structures
+//!   Bifrost's Go SDK sends, with the seed's field names and helpers; they tolerate `null`
+//!   wherever Go may send it and keep fields (and enum values) they do not model.
+//! * [`raw`]: lossless raw JSON — payloads are kept as received and edits are spliced in.
+//! * [`shape`]: the three request / response / short-circuit shapes, recognised and written back
+//!   in the shape that came in.
+//! * [`hooks`]: the input and output envelope of every hook.
+//!
+//! ```
+//! use bifrost_wasm_types::hooks::PreHookInput;
+//!
+//! let input: PreHookInput = serde_json::from_str(r#"{
+//!     "context": { "request_id": "abc-123" },
+//!     "request": { "provider": "openai", "model": "gpt-4",
+//!                  "input": [{ "role": "user", "content": "Hello" }] }
+//! }"#).unwrap();
+//! assert_eq!(input.get_provider_model(), ("openai".to_string(), "gpt-4".to_string()));
+//! let output = input.pass_through();
+//! assert!(serde_json::to_string(&output).unwrap().contains(r#""model": "gpt-4""#));
+//! ```
+
+pub mod chat;
+pub mod context;
+pub mod de;
+pub mod error;
+pub mod hooks;
+pub mod http;
+pub mod raw;
+pub mod response;
+pub mod shape;
+
+pub use chat::{
+    BifrostChatRequest, ChatContentBlock, ChatMessage, ChatMessageContent, ChatMessageRole, ChatParameters,
+    ChatTool, ChatToolFunction, Fallback, ToolCall, ToolCallFunction,
+};
+pub use context::BifrostContext;
+pub use error::{BifrostError, ErrorField, LLMPluginShortCircuit};
+pub use hooks::{
+    HttpPostHookInput, HttpPostHookOutput, HttpPreHookInput, HttpPreHookOutput, PostHookInput,
+    PostHookOutput, PreHookInput, PreHookOutput, StreamChunkInput, StreamChunkOutput,
+};
+pub use http::{HTTPRequest, HTTPResponse};
+pub use raw::{JsonError, JsonKind, RawJson};
+pub use response::{BifrostChatResponse, BifrostResponse, LLMUsage, ResponseChoice};
+pub use serde_json::Value;
+pub use shape::{LlmRequest, LlmResponse, RequestKind, RequestShape, ResponseShape, ShortCircuitParts};

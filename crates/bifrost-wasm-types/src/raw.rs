@@ -1,0 +1,681 @@
+//! Lossless raw JSON: keep the bytes, parse only what is read, write back only what changed.
+//!
+//! Hook payloads (requests, responses, chunks, errors) travel through a plugin as [`RawJson`]:
+//! the exact text the host sent. A hook that does not touch a payload returns it byte for byte,
+//! so fields this crate does not model, `null`s, key spellings and numbers (`1.0`, integers
+//! beyond `u64`) survive. Reads parse only the part asked for; writes splice the new value
+//! into the original text ([`RawJson::set_path`]) or merge a typed edit back so that only the
+//! fields the edit changed are re-serialized ([`RawJson::edit`]).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// An error reading or editing raw JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl From<serde_json::Error> for JsonError {
+    fn from(e: serde_json::Error) -> Self {
+        JsonError(e.to_string())
+    }
+}
+
+/// A JSON value kept as its original text.
+///
+/// Serializes verbatim. Equality is textual; use [`RawJson::to_value`] to compare meaning.
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// Wraps JSON text after validating it (surrounding whitespace is kept as is).
+    pub fn from_string(json: String) -> Result<Self, JsonError> {
+        Ok(RawJson(RawValue::from_string(json)?))
+    }
+
+    /// Copies a borrowed raw value.
+    pub fn from_raw(raw: &RawValue) -> Self {
+        RawJson(raw.to_owned())
+    }
+
+    /// Serializes `value` into a new raw value.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, JsonError> {
+        Ok(RawJson(serde_json::value::to_raw_value(value)?))
+    }
+
+    /// The JSON `null`.
+    pub fn null() -> Self {
+        RawJson(RawValue::NULL.to_owned())
+    }
+
+    /// An empty JSON object `{}`.
+    pub fn empty_object() -> Self {
+        RawJson::from_string("{}".to_string()).expect("valid JSON")
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The underlying [`RawValue`].
+    pub fn as_raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    /// Consumes the value, returning its text.
+    pub fn into_string(self) -> String {
+        let boxed: Box<str> = self.0.into();
+        boxed.into()
+    }
+
+    /// What kind of JSON value this is (looks at the first byte only).
+    pub fn kind(&self) -> JsonKind {
+        JsonKind::of(self.as_str())
+    }
+
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        self.kind() == JsonKind::Null
+    }
+
+    /// True for a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.kind() == JsonKind::Object
+    }
+
+    /// True for `null`, `{}` (with any inner whitespace) or an empty string.
+    pub fn is_empty_value(&self) -> bool {
+        match self.kind() {
+            JsonKind::Null => true,
+            JsonKind::Object => object_entries(self.as_str()).is_ok_and(|e| e.is_empty()),
+            JsonKind::String => self.as_str().trim() == "\"\"",
+            _ => false,
+        }
+    }
+
+    /// Parses the whole value into `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
+        Ok(serde_json::from_str(self.as_str())?)
+    }
+
+    /// Parses the whole value into a [`serde_json::Value`] (numbers beyond `f64`/`u64`
+    /// lose precision there; prefer the raw accessors when passing data on).
+    pub fn to_value(&self) -> Result<Value, JsonError> {
+        self.parse()
+    }
+
+    /// The raw text of member `key` of this object (exact key match). `None` when this is
+    /// not an object or has no such key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        find_member(self.as_str(), key, false).map(|(_, v)| v)
+    }
+
+    /// Like [`RawJson::get`] with ASCII-case-insensitive key matching (Go's decoder rule).
+    pub fn get_ignore_case(&self, key: &str) -> Option<&str> {
+        find_member(self.as_str(), key, true).map(|(_, v)| v)
+    }
+
+    /// Follows a path of object keys (exact match) and returns the raw text found there.
+    pub fn get_path(&self, path: &[&str]) -> Option<&str> {
+        let mut cur = self.as_str();
+        for key in path {
+            cur = find_member(cur, key, false)?.1;
+        }
+        Some(cur)
+    }
+
+    /// Parses member `key` into `T`: `None` when absent, `Some(Err)` when of the wrong type.
+    pub fn get_as<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, JsonError>> {
+        self.get(key)
+            .map(|raw| serde_json::from_str(raw).map_err(JsonError::from))
+    }
+
+    /// Reads member `key` as a string, if it is one.
+    pub fn get_str(&self, key: &str) -> Option<String> {
+        self.get_as::<String>(key).and_then(Result::ok)
+    }
+
+    /// The members of this object in document order, keys unescaped, values raw.
+    pub fn entries(&self) -> Result<Vec<(Cow<'_, str>, &str)>, JsonError> {
+        object_entries(self.as_str())
+    }
+
+    /// Sets the value at `path` (object keys, exact match) to the JSON text `value`,
+    /// splicing it into the original text: everything else stays byte-identical.
+    /// A missing last key is appended to its object; missing intermediate objects are created.
+    pub fn set_path_raw(&mut self, path: &[&str], value: &str) -> Result<(), JsonError> {
+        let new = splice_path(self.as_str(), path, value)?;
+        *self = RawJson::from_string(new)?;
+        Ok(())
+    }
+
+    /// Serializes `value` and sets it at `path`; see [`RawJson::set_path_raw`].
+    pub fn set_path<T: Serialize + ?Sized>(&mut self, path: &[&str], value: &T) -> Result<(), JsonError> {
+        let text = serde_json::to_string(value)?;
+        self.set_path_raw(path, &text)
+    }
+
+    /// Removes member `key` from this object, keeping everything else byte-identical.
+    /// Returns whether the key was present.
+    pub fn remove(&mut self, key: &str) -> Result<bool, JsonError> {
+        let text = self.as_str();
+        let Some((range, _)) = find_member_span(text, key, false)? else {
+            return Ok(false);
+        };
+        let new = remove_member(text, range);
+        *self = RawJson::from_string(new)?;
+        Ok(true)
+    }
+
+    /// Edits this value through a typed view `T` and writes back only what the edit changed.
+    ///
+    /// The value is parsed into `T`, `f` edits it, and the difference between `T` before and
+    /// after the edit is merged into the original text: unchanged fields, unknown fields,
+    /// `null`s and number spellings stay byte-identical. Returns `f`'s result.
+    pub fn edit<T, R>(&mut self, f: impl FnOnce(&mut T) -> R) -> Result<R, JsonError>
+    where
+        T: DeserializeOwned + Serialize,
+    {
+        let mut typed: T = self.parse()?;
+        let before = serde_json::to_value(&typed)?;
+        let result = f(&mut typed);
+        let after = serde_json::to_value(&typed)?;
+        if before != after {
+            let mut out = String::with_capacity(self.as_str().len() + 64);
+            merge_into(self.as_str(), &before, &after, &mut out)?;
+            *self = RawJson::from_string(out)?;
+        }
+        Ok(result)
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawJson({})", self.as_str())
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Default for RawJson {
+    fn default() -> Self {
+        RawJson::null()
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(RawJson)
+    }
+}
+
+impl From<Box<RawValue>> for RawJson {
+    fn from(raw: Box<RawValue>) -> Self {
+        RawJson(raw)
+    }
+}
+
+impl TryFrom<&Value> for RawJson {
+    type Error = JsonError;
+    fn try_from(value: &Value) -> Result<Self, JsonError> {
+        RawJson::from_serialize(value)
+    }
+}
+
+/// The kind of a JSON value, from its first non-blank byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonKind {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool,
+    /// a number
+    Number,
+    /// a string
+    String,
+    /// an array
+    Array,
+    /// an object
+    Object,
+}
+
+impl JsonKind {
+    /// Classifies valid JSON text by its first non-blank byte.
+    pub fn of(text: &str) -> JsonKind {
+        match text.trim_start().as_bytes().first() {
+            Some(b'{') => JsonKind::Object,
+            Some(b'[') => JsonKind::Array,
+            Some(b'"') => JsonKind::String,
+            Some(b't') | Some(b'f') => JsonKind::Bool,
+            Some(b'n') | None => JsonKind::Null,
+            _ => JsonKind::Number,
+        }
+    }
+
+    /// A short name for messages ("object", "array", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonKind::Null => "null",
+            JsonKind::Bool => "boolean",
+            JsonKind::Number => "number",
+            JsonKind::String => "string",
+            JsonKind::Array => "array",
+            JsonKind::Object => "object",
+        }
+    }
+}
+
+/// Members of an object, in order, borrowing from the text.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(key) = map.next_key::<CowStr<'de>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    out.push((key.0, value));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A string that borrows when it has no escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Elements of an array, borrowing from the text.
+struct Elements<'a>(Vec<&'a RawValue>);
+
+impl<'de> Deserialize<'de> for Elements<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Elements<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+                while let Some(v) = seq.next_element::<&'de RawValue>()? {
+                    out.push(v);
+                }
+                Ok(Elements(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// Parses the members of the JSON object `text`, in order.
+pub fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, JsonError> {
+    let entries: Entries<'_> = serde_json::from_str(text)?;
+    Ok(entries.0.into_iter().map(|(k, v)| (k, v.get())).collect())
+}
+
+/// Finds member `key` of the object `text` (`None` if `text` is not an object or lacks it).
+/// Returns the key as written and the raw value. With `ignore_case`, keys match ASCII
+/// case-insensitively and an exact match wins over a case-insensitive one.
+pub fn find_member<'a>(text: &'a str, key: &str, ignore_case: bool) -> Option<(Cow<'a, str>, &'a str)> {
+    if JsonKind::of(text) != JsonKind::Object {
+        return None;
+    }
+    let entries: Entries<'a> = serde_json::from_str(text).ok()?;
+    let mut loose = None;
+    for (k, v) in entries.0 {
+        if k == key {
+            return Some((k, v.get()));
+        }
+        if ignore_case && loose.is_none() && k.eq_ignore_ascii_case(key) {
+            loose = Some((k, v.get()));
+        }
+    }
+    loose
+}
+
+/// Byte offset of `inner` within `outer` (both must come from the same allocation).
+fn offset_in(outer: &str, inner: &str) -> usize {
+    let o = outer.as_ptr() as usize;
+    let i = inner.as_ptr() as usize;
+    debug_assert!(i >= o && i + inner.len() <= o + outer.len());
+    i - o
+}
+
+/// Span of a member (from the start of its key to the end of its value) and of its value.
+type MemberSpan = (std::ops::Range<usize>, std::ops::Range<usize>);
+
+fn find_member_span(text: &str, key: &str, ignore_case: bool) -> Result<Option<MemberSpan>, JsonError> {
+    let entries: Entries<'_> = serde_json::from_str(text)?;
+    let mut prev_end = None;
+    let mut found = None;
+    for (k, v) in &entries.0 {
+        let vs = offset_in(text, v.get());
+        let hit = *k == key || (ignore_case && k.eq_ignore_ascii_case(key));
+        if hit && found.is_none() {
+            // The key starts after the previous value (or the opening brace).
+            let search_from = prev_end.unwrap_or_else(|| text.find('{').map_or(0, |i| i + 1));
+            let key_start = search_from + text[search_from..vs].find('"').unwrap_or(0);
+            found = Some((key_start..vs + v.get().len(), vs..vs + v.get().len()));
+            if *k == key {
+                break;
+            }
+        }
+        prev_end = Some(vs + v.get().len());
+    }
+    Ok(found)
+}
+
+fn remove_member(text: &str, member: std::ops::Range<usize>) -> String {
+    // Remove the member plus one adjacent comma (the following one, else the preceding one).
+    let after = &text[member.end..];
+    let trimmed_after = after.trim_start();
+    let mut out = String::with_capacity(text.len());
+    if let Some(rest) = trimmed_after.strip_prefix(',') {
+        out.push_str(&text[..member.start]);
+        out.push_str(rest.trim_start());
+    } else {
+        let before = &text[..member.start];
+        let trimmed = before.trim_end();
+        let before = trimmed.strip_suffix(',').unwrap_or(before);
+        out.push_str(before);
+        out.push_str(after);
+    }
+    out
+}
+
+fn push_json_string(out: &mut String, s: &str) {
+    // serde_json's string escaping cannot fail for a &str.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string()));
+}
+
+fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonError> {
+    let Some((first, rest)) = path.split_first() else {
+        // Replace the whole value.
+        let _: &RawValue = serde_json::from_str(value)?;
+        return Ok(value.to_string());
+    };
+    if JsonKind::of(text) != JsonKind::Object {
+        return Err(JsonError(format!(
+            "cannot set `{first}`: the value there is a {}, not an object",
+            JsonKind::of(text).name()
+        )));
+    }
+    match find_member_span(text, first, false)? {
+        Some((_, vrange)) => {
+            let inner = &text[vrange.clone()];
+            let replaced = if rest.is_empty() {
+                let _: &RawValue = serde_json::from_str(value)?;
+                value.to_string()
+            } else if JsonKind::of(inner) == JsonKind::Object {
+                splice_path(inner, rest, value)?
+            } else {
+                splice_path("{}", rest, value)?
+            };
+            let mut out = String::with_capacity(text.len() + replaced.len());
+            out.push_str(&text[..vrange.start]);
+            out.push_str(&replaced);
+            out.push_str(&text[vrange.end..]);
+            Ok(out)
+        }
+        None => {
+            let new_value = if rest.is_empty() {
+                let _: &RawValue = serde_json::from_str(value)?;
+                value.to_string()
+            } else {
+                splice_path("{}", rest, value)?
+            };
+            let close = text
+                .rfind('}')
+                .ok_or_else(|| JsonError("object without `}`".into()))?;
+            let empty = object_entries(text)?.is_empty();
+            let mut out = String::with_capacity(text.len() + new_value.len() + first.len() + 4);
+            out.push_str(text[..close].trim_end());
+            if !empty {
+                out.push(',');
+            }
+            push_json_string(&mut out, first);
+            out.push(':');
+            out.push_str(&new_value);
+            out.push_str(&text[close..]);
+            Ok(out)
+        }
+    }
+}
+
+/// Writes into `out` the JSON that `after` describes, reusing the original text `raw`
+/// (whose typed reading was `before`) wherever `before` and `after` agree.
+///
+/// Rules: equal subtrees are copied from `raw` verbatim; for objects, members are visited
+/// in `raw`'s order: members the typed view did not know (absent from both `before` and
+/// `after`) are kept verbatim, members removed by the edit (in `before`, not in `after`) are
+/// dropped, new members are appended; arrays of unchanged length are merged element-wise;
+/// anything else is written from `after`.
+pub fn merge_into(raw: &str, before: &Value, after: &Value, out: &mut String) -> Result<(), JsonError> {
+    if before == after {
+        out.push_str(raw);
+        return Ok(());
+    }
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) if JsonKind::of(raw) == JsonKind::Object => {
+            let entries: Entries<'_> = serde_json::from_str(raw)?;
+            out.push('{');
+            let mut first = true;
+            let mut seen: Vec<&str> = Vec::with_capacity(entries.0.len());
+            for (k, v) in &entries.0 {
+                let key: &str = k;
+                let emitted = match (b.get(key), a.get(key)) {
+                    (Some(bv), Some(av)) => Some(Emit::Merge(bv, av)),
+                    (Some(_), None) => None,
+                    (None, Some(av)) => Some(Emit::Value(av)),
+                    (None, None) => Some(Emit::Raw),
+                };
+                seen.push(key);
+                if let Some(emit) = emitted {
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    push_json_string(out, key);
+                    out.push(':');
+                    match emit {
+                        Emit::Merge(bv, av) => merge_into(v.get(), bv, av, out)?,
+                        Emit::Value(av) => out.push_str(&serde_json::to_string(av)?),
+                        Emit::Raw => out.push_str(v.get()),
+                    }
+                }
+            }
+            for (k, av) in a {
+                if seen.iter().any(|s| *s == k) {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                push_json_string(out, k);
+                out.push(':');
+                out.push_str(&serde_json::to_string(av)?);
+            }
+            out.push('}');
+            Ok(())
+        }
+        (Value::Array(b), Value::Array(a)) if b.len() == a.len() && JsonKind::of(raw) == JsonKind::Array => {
+            let elements: Elements<'_> = serde_json::from_str(raw)?;
+            if elements.0.len() != b.len() {
+                out.push_str(&serde_json::to_string(after)?);
+                return Ok(());
+            }
+            out.push('[');
+            for (i, ((bv, av), rv)) in b.iter().zip(a).zip(&elements.0).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                merge_into(rv.get(), bv, av, out)?;
+            }
+            out.push(']');
+            Ok(())
+        }
+        _ => {
+            out.push_str(&serde_json::to_string(after)?);
+            Ok(())
+        }
+    }
+}
+
+enum Emit<'v> {
+    Merge(&'v Value, &'v Value),
+    Value(&'v Value),
+    Raw,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn raw(s: &str) -> RawJson {
+        RawJson::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn set_path_splices_and_keeps_other_bytes_identical() {
+        let mut r = raw(r#"{"a": 1.0, "b": {"model": "gpt-4", "x": 123456789012345678901234567890}}"#);
+        r.set_path(&["b", "model"], "m2").unwrap();
+        assert_eq!(
+            r.as_str(),
+            r#"{"a": 1.0, "b": {"model": "m2", "x": 123456789012345678901234567890}}"#
+        );
+    }
+
+    #[test]
+    fn set_path_appends_missing_key_and_creates_objects() {
+        let mut r = raw(r#"{"a":1}"#);
+        r.set_path(&["b", "c"], &true).unwrap();
+        assert_eq!(r.as_str(), r#"{"a":1,"b":{"c":true}}"#);
+        let mut e = raw("{ }");
+        e.set_path(&["k"], "v").unwrap();
+        assert_eq!(e.to_value().unwrap(), json!({"k": "v"}));
+    }
+
+    #[test]
+    fn remove_drops_member_and_one_comma() {
+        for (input, key, expected) in [
+            (r#"{"a":1,"b":2,"c":3}"#, "b", json!({"a":1,"c":3})),
+            (r#"{"a":1,"b":2}"#, "b", json!({"a":1})),
+            (r#"{"a":1,"b":2}"#, "a", json!({"b":2})),
+            (r#"{"a":1}"#, "a", json!({})),
+        ] {
+            let mut r = raw(input);
+            assert!(r.remove(key).unwrap());
+            assert_eq!(r.to_value().unwrap(), expected, "{input}");
+        }
+        assert!(!raw(r#"{"a":1}"#).remove("zz").unwrap());
+    }
+
+    #[test]
+    fn get_ignore_case_prefers_exact_key() {
+        let r = raw(r#"{"chatrequest": 1, "ChatRequest": 2}"#);
+        assert_eq!(r.get_ignore_case("ChatRequest"), Some("2"));
+        assert_eq!(r.get_ignore_case("CHATREQUEST"), Some("1"));
+        assert_eq!(r.get("CHATREQUEST"), None);
+    }
+
+    #[test]
+    fn edit_rewrites_only_changed_fields() {
+        #[derive(Serialize, Deserialize)]
+        struct View {
+            model: String,
+            #[serde(default)]
+            n: Option<u32>,
+        }
+        let mut r = raw(r#"{"model":"a", "big": 123456789012345678901234567890, "f": 1.0, "n": null}"#);
+        r.edit(|v: &mut View| v.model = "b".into()).unwrap();
+        assert_eq!(
+            r.as_str(),
+            r#"{"model":"b","big":123456789012345678901234567890,"f":1.0,"n":null}"#
+        );
+    }
+
+    #[test]
+    fn edit_without_change_keeps_text() {
+        let text = r#"{ "model" : "a" , "z": [1, 2.50] }"#;
+        let mut r = raw(text);
+        r.edit(|v: &mut Value| {
+            let _ = v.get("model");
+        })
+        .unwrap();
+        assert_eq!(r.as_str(), text);
+    }
+
+    #[test]
+    fn merge_arrays_elementwise_and_replace_on_length_change() {
+        let text = r#"[{"a":1,"k":1.50},{"a":2}]"#;
+        let before = json!([{"a":1},{"a":2}]);
+        let after = json!([{"a":1},{"a":3}]);
+        let mut out = String::new();
+        merge_into(text, &before, &after, &mut out).unwrap();
+        assert_eq!(out, r#"[{"a":1,"k":1.50},{"a":3}]"#);
+        let mut out = String::new();
+        merge_into(text, &before, &json!([1]), &mut out).unwrap();
+        assert_eq!(out, "[1]");
+    }
+}

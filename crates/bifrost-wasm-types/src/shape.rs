@@ -1,0 +1,839 @@
+//! The three wire shapes of requests, responses and short-circuits, recognised and written back.
+//!
+//! Upstream sends `pre_hook.request` in one of three shapes (design.md §1):
+//!
+//! | shape | request | response | short-circuit |
+//! |---|---|---|---|
+//! | [`RequestShape::GoEnvelope`] | `{"RequestType":"chat_completion","ChatRequest":{…},<other kinds>:null}` | `{"ChatResponse":{…},<others>:null}` | `{"Response":…,"Error":…}` |
+//! | [`RequestShape::Snake`] | `{"chat_request":{…}}` | `{"chat_response":{…}}` | `{"response":…,"error":…}` |
+//! | [`RequestShape::Flat`] | `{"provider","model","input","params",…}` | `{"chat_response":{…}}` | `{"response":…,"error":…}` |
+//!
+//! Go keys match case-insensitively (Go's decoder rule). [`LlmRequest`] and [`LlmResponse`]
+//! find the inner chat request/response in any shape, read from it without parsing the rest,
+//! and write edits back into the shape that came in.
+
+use std::cell::OnceCell;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::chat::BifrostChatRequest;
+use crate::error::BifrostError;
+use crate::raw::{find_member, object_entries, JsonError, JsonKind, RawJson};
+use crate::response::{BifrostChatResponse, BifrostResponse};
+
+/// How a request (and the responses and short-circuits that answer it) is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestShape {
+    /// Go's tag-less `schemas.BifrostRequest`, as a Go host marshals it (the default).
+    #[default]
+    GoEnvelope,
+    /// The flat chat request of the docs and the seed.
+    Flat,
+    /// The snake-case wrapper `{"chat_request": …}`.
+    Snake,
+}
+
+impl RequestShape {
+    /// All shapes.
+    pub const ALL: [RequestShape; 3] = [RequestShape::GoEnvelope, RequestShape::Flat, RequestShape::Snake];
+
+    /// Name used in configuration (`go-envelope`, `flat`, `snake`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestShape::GoEnvelope => "go-envelope",
+            RequestShape::Flat => "flat",
+            RequestShape::Snake => "snake",
+        }
+    }
+
+    /// Parses a configuration name (`go-envelope`/`go`, `flat`, `snake`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "go-envelope" | "go_envelope" | "go" | "envelope" => Some(RequestShape::GoEnvelope),
+            "flat" => Some(RequestShape::Flat),
+            "snake" | "snake-case" | "snake_case" => Some(RequestShape::Snake),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RequestShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The kind of request, named by Bifrost's `RequestType` where known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// `chat_completion` (and `_stream`).
+    Chat,
+    /// `text_completion` (and `_stream`).
+    TextCompletion,
+    /// `responses` (and `_stream`).
+    Responses,
+    /// `embedding`.
+    Embedding,
+    /// `speech` (and `_stream`).
+    Speech,
+    /// `transcription` (and `_stream`).
+    Transcription,
+    /// `image_generation` (and `_stream`).
+    ImageGeneration,
+    /// Any other kind, named by its envelope member or request type.
+    Other(String),
+}
+
+impl RequestKind {
+    /// Kind from a Go envelope member name (`ChatRequest`) or snake member (`chat_request`).
+    pub fn from_member(member: &str) -> Self {
+        let norm: String = member
+            .chars()
+            .filter(|c| *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect();
+        match norm.strip_suffix("request").unwrap_or(&norm) {
+            "chat" => RequestKind::Chat,
+            "textcompletion" => RequestKind::TextCompletion,
+            "responses" => RequestKind::Responses,
+            "embedding" => RequestKind::Embedding,
+            "speech" => RequestKind::Speech,
+            "transcription" => RequestKind::Transcription,
+            "imagegeneration" => RequestKind::ImageGeneration,
+            _ => RequestKind::Other(member.to_string()),
+        }
+    }
+
+    /// Kind from a `RequestType` value (`chat_completion_stream` → [`RequestKind::Chat`]).
+    pub fn from_request_type(rt: &str) -> Self {
+        match rt.strip_suffix("_stream").unwrap_or(rt) {
+            "chat_completion" => RequestKind::Chat,
+            "text_completion" => RequestKind::TextCompletion,
+            "responses" => RequestKind::Responses,
+            "embedding" => RequestKind::Embedding,
+            "speech" => RequestKind::Speech,
+            "transcription" => RequestKind::Transcription,
+            "image_generation" => RequestKind::ImageGeneration,
+            other => RequestKind::Other(other.to_string()),
+        }
+    }
+}
+
+/// Members of Go's `BifrostRequest` at the time of the WASM examples, written as `null` when a
+/// Go host marshals a chat request.
+const GO_REQUEST_MEMBERS: &[&str] = &[
+    "ListModelsRequest",
+    "TextCompletionRequest",
+    "ChatRequest",
+    "ResponsesRequest",
+    "CountTokensRequest",
+    "EmbeddingRequest",
+    "SpeechRequest",
+    "TranscriptionRequest",
+    "ImageGenerationRequest",
+];
+
+/// Members of Go's `BifrostResponse` written as `null` around a chat response.
+const GO_RESPONSE_MEMBERS: &[&str] = &[
+    "ListModelsResponse",
+    "TextCompletionResponse",
+    "ChatResponse",
+    "ResponsesResponse",
+    "ResponsesStreamResponse",
+    "EmbeddingResponse",
+    "SpeechResponse",
+    "SpeechStreamResponse",
+    "TranscriptionResponse",
+    "TranscriptionStreamResponse",
+    "ImageGenerationResponse",
+    "ImageGenerationStreamResponse",
+];
+
+#[derive(Debug, Clone)]
+struct RequestLayout {
+    shape: RequestShape,
+    /// Key (as written) of the member holding the inner request; `None` for flat.
+    member: Option<String>,
+    kind: RequestKind,
+    request_type: Option<String>,
+}
+
+fn is_go_request_key(k: &str) -> bool {
+    k.eq_ignore_ascii_case("RequestType")
+        || (k.len() > "Request".len()
+            && !k.contains('_')
+            && k.to_ascii_lowercase().ends_with("request")
+            && k.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+}
+
+fn detect_request(text: &str) -> RequestLayout {
+    let flat = |kind| RequestLayout {
+        shape: RequestShape::Flat,
+        member: None,
+        kind,
+        request_type: None,
+    };
+    let Ok(entries) = object_entries(text) else {
+        return flat(RequestKind::Other("invalid".into()));
+    };
+    if entries.iter().any(|(k, _)| is_go_request_key(k)) {
+        let request_type = entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("RequestType"))
+            .and_then(|(_, v)| serde_json::from_str::<String>(v).ok());
+        let member = entries
+            .iter()
+            .find(|(k, v)| {
+                !k.eq_ignore_ascii_case("RequestType")
+                    && k.to_ascii_lowercase().ends_with("request")
+                    && JsonKind::of(v) == JsonKind::Object
+            })
+            .map(|(k, _)| k.to_string());
+        let kind = match (&member, &request_type) {
+            (Some(m), _) => RequestKind::from_member(m),
+            (None, Some(rt)) => RequestKind::from_request_type(rt),
+            (None, None) => RequestKind::Other("empty".into()),
+        };
+        // A member name wins for the kind, but `RequestType` distinguishes e.g. CountTokens.
+        let kind = match (&kind, &request_type) {
+            (RequestKind::Other(_), Some(rt)) => RequestKind::from_request_type(rt),
+            _ => kind,
+        };
+        return RequestLayout {
+            shape: RequestShape::GoEnvelope,
+            member,
+            kind,
+            request_type,
+        };
+    }
+    if let Some((k, _)) = entries
+        .iter()
+        .find(|(k, v)| k.ends_with("_request") && JsonKind::of(v) == JsonKind::Object)
+    {
+        return RequestLayout {
+            shape: RequestShape::Snake,
+            member: Some(k.to_string()),
+            kind: RequestKind::from_member(k),
+            request_type: None,
+        };
+    }
+    let kind = match entries
+        .iter()
+        .find(|(k, _)| k == "input")
+        .map(|(_, v)| JsonKind::of(v))
+    {
+        Some(JsonKind::Array) | Some(JsonKind::Null) | None => RequestKind::Chat,
+        Some(JsonKind::String) => RequestKind::TextCompletion,
+        Some(_) => RequestKind::Other("unknown".into()),
+    };
+    flat(kind)
+}
+
+/// The `request` of a `pre_hook`, kept as raw JSON, in whichever shape it arrived.
+///
+/// Passing it on costs nothing (the bytes are echoed); reading the provider or model parses
+/// only as much as needed; edits are written back into the same shape.
+#[derive(Clone)]
+pub struct LlmRequest {
+    raw: RawJson,
+    layout: OnceCell<RequestLayout>,
+}
+
+impl LlmRequest {
+    /// Wraps a raw request.
+    pub fn new(raw: RawJson) -> Self {
+        LlmRequest {
+            raw,
+            layout: OnceCell::new(),
+        }
+    }
+
+    /// Wraps JSON text after validating it.
+    pub fn from_json(json: &str) -> Result<Self, JsonError> {
+        Ok(LlmRequest::new(RawJson::from_string(json.to_string())?))
+    }
+
+    /// Builds a request of `shape` carrying the flat chat request `chat`.
+    pub fn from_chat(
+        chat: &BifrostChatRequest,
+        shape: RequestShape,
+        stream: bool,
+    ) -> Result<Self, JsonError> {
+        let flat = serde_json::to_string(chat)?;
+        Ok(LlmRequest::new(RawJson::from_string(wrap_chat_request(
+            &flat, shape, stream,
+        ))?))
+    }
+
+    fn layout(&self) -> &RequestLayout {
+        self.layout.get_or_init(|| detect_request(self.raw.as_str()))
+    }
+
+    /// The raw JSON, as it will be written.
+    pub fn raw(&self) -> &RawJson {
+        &self.raw
+    }
+
+    /// Consumes the request, returning its raw JSON.
+    pub fn into_raw(self) -> RawJson {
+        self.raw
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.raw.as_str()
+    }
+
+    /// Which shape it arrived in.
+    pub fn shape(&self) -> RequestShape {
+        self.layout().shape
+    }
+
+    /// Which kind of request it is.
+    pub fn kind(&self) -> RequestKind {
+        self.layout().kind.clone()
+    }
+
+    /// `RequestType` of a Go envelope (`chat_completion`, `chat_completion_stream`, ...).
+    pub fn request_type(&self) -> Option<&str> {
+        self.layout().request_type.as_deref()
+    }
+
+    /// True when the request is a chat completion.
+    pub fn is_chat(&self) -> bool {
+        self.layout().kind == RequestKind::Chat
+    }
+
+    /// Raw text of the inner (flat) request object: the envelope member, or the whole value.
+    pub fn inner(&self) -> Option<&str> {
+        match &self.layout().member {
+            Some(m) => find_member(self.raw.as_str(), m, false).map(|(_, v)| v),
+            None if self.raw.is_object() => Some(self.raw.as_str()),
+            None => None,
+        }
+    }
+
+    /// Reads field `name` of the inner request into `T` (`None` if absent or of another type).
+    pub fn field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let inner = self.inner()?;
+        let (_, v) = find_member(inner, name, false)?;
+        serde_json::from_str(v).ok()
+    }
+
+    /// `(provider, model)` of the request; empty strings when absent.
+    pub fn get_provider_model(&self) -> (String, String) {
+        (
+            self.provider().unwrap_or_default(),
+            self.model().unwrap_or_default(),
+        )
+    }
+
+    /// The provider id.
+    pub fn provider(&self) -> Option<String> {
+        self.field("provider")
+    }
+
+    /// The model name.
+    pub fn model(&self) -> Option<String> {
+        self.field("model")
+    }
+
+    /// Sets field `name` of the inner request, splicing it in (everything else unchanged).
+    pub fn set_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
+        let member = self.layout().member.clone();
+        match member {
+            Some(m) => self.raw.set_path(&[&m, name], value),
+            None => self.raw.set_path(&[name], value),
+        }
+    }
+
+    /// The typed chat request, when this is a chat request.
+    pub fn chat(&self) -> Option<Result<BifrostChatRequest, JsonError>> {
+        if !self.is_chat() {
+            return None;
+        }
+        let inner = self.inner()?;
+        Some(serde_json::from_str(inner).map_err(JsonError::from))
+    }
+
+    /// Edits the chat request through its typed view; only what `f` changed is rewritten,
+    /// in the shape the request came in. Errors if this is not a chat request.
+    pub fn edit_chat<R>(&mut self, f: impl FnOnce(&mut BifrostChatRequest) -> R) -> Result<R, JsonError> {
+        if !self.is_chat() {
+            return Err(JsonError(format!("not a chat request ({:?})", self.kind())));
+        }
+        let member = self.layout().member.clone();
+        let inner = self
+            .inner()
+            .ok_or_else(|| JsonError("request has no chat request object".into()))?;
+        let mut inner = RawJson::from_string(inner.to_string())?;
+        let result = inner.edit(f)?;
+        match member {
+            Some(m) => self.raw.set_path_raw(&[&m], inner.as_str())?,
+            None => self.raw = inner,
+        }
+        Ok(result)
+    }
+}
+
+impl fmt::Debug for LlmRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LlmRequest").field(&self.raw.as_str()).finish()
+    }
+}
+
+impl PartialEq for LlmRequest {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Serialize for LlmRequest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LlmRequest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RawJson::deserialize(d).map(LlmRequest::new)
+    }
+}
+
+/// Wraps the JSON text of a flat chat request in `shape`.
+pub fn wrap_chat_request(flat: &str, shape: RequestShape, stream: bool) -> String {
+    match shape {
+        RequestShape::Flat => flat.to_string(),
+        RequestShape::Snake => format!("{{\"chat_request\":{flat}}}"),
+        RequestShape::GoEnvelope => {
+            let rt = if stream {
+                "chat_completion_stream"
+            } else {
+                "chat_completion"
+            };
+            let mut out = String::with_capacity(flat.len() + 256);
+            out.push_str("{\"RequestType\":\"");
+            out.push_str(rt);
+            out.push('"');
+            for m in GO_REQUEST_MEMBERS {
+                out.push_str(",\"");
+                out.push_str(m);
+                out.push_str("\":");
+                out.push_str(if *m == "ChatRequest" { flat } else { "null" });
+            }
+            out.push('}');
+            out
+        }
+    }
+}
+
+/// Wraps the JSON text of a chat completion response in the response shape that answers a
+/// request of `shape` (Go envelope for Go, `{"chat_response": …}` otherwise).
+pub fn wrap_chat_response(chat: &str, shape: RequestShape) -> String {
+    match shape {
+        RequestShape::GoEnvelope => {
+            let mut out = String::with_capacity(chat.len() + 320);
+            out.push('{');
+            for (i, m) in GO_RESPONSE_MEMBERS.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(m);
+                out.push_str("\":");
+                out.push_str(if *m == "ChatResponse" { chat } else { "null" });
+            }
+            out.push('}');
+            out
+        }
+        RequestShape::Flat | RequestShape::Snake => format!("{{\"chat_response\":{chat}}}"),
+    }
+}
+
+/// Builds a short-circuit JSON for a request of `shape`: Go `{"Response":…,"Error":…}` (both
+/// present, `null` when unset) or the seed's `{"response":…}` / `{"error":…}`.
+/// `response` is the JSON text of a whole response (already in the matching response shape).
+pub fn short_circuit_json(response: Option<&str>, error: Option<&str>, shape: RequestShape) -> String {
+    match shape {
+        RequestShape::GoEnvelope => format!(
+            "{{\"Response\":{},\"Error\":{}}}",
+            response.unwrap_or("null"),
+            error.unwrap_or("null")
+        ),
+        RequestShape::Flat | RequestShape::Snake => {
+            let mut parts = Vec::new();
+            if let Some(r) = response {
+                parts.push(format!("\"response\":{r}"));
+            }
+            if let Some(e) = error {
+                parts.push(format!("\"error\":{e}"));
+            }
+            format!("{{{}}}", parts.join(","))
+        }
+    }
+}
+
+/// A short-circuit read from a plugin's output, in any shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShortCircuitParts {
+    /// The response (raw, in whatever response shape the plugin wrote), if not null.
+    pub response: Option<RawJson>,
+    /// The error (raw), if not null.
+    pub error: Option<RawJson>,
+}
+
+impl ShortCircuitParts {
+    /// Splits a short-circuit object (`response`/`Response`, `error`/`Error`, any case).
+    pub fn parse(short_circuit: &str) -> Result<Self, JsonError> {
+        if JsonKind::of(short_circuit) != JsonKind::Object {
+            return Err(JsonError(format!(
+                "short_circuit must be an object, found {}",
+                JsonKind::of(short_circuit).name()
+            )));
+        }
+        let pick = |key: &str| -> Result<Option<RawJson>, JsonError> {
+            match find_member(short_circuit, key, true) {
+                Some((_, v)) if JsonKind::of(v) != JsonKind::Null => {
+                    Ok(Some(RawJson::from_string(v.to_string())?))
+                }
+                _ => Ok(None),
+            }
+        };
+        Ok(ShortCircuitParts {
+            response: pick("Response")?,
+            error: pick("Error")?,
+        })
+    }
+}
+
+/// How a response is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseShape {
+    /// Go's `{"ChatResponse": …, <others>: null}`.
+    GoEnvelope,
+    /// `{"chat_response": …}`.
+    Snake,
+    /// A bare chat completion object (`{"id","choices",…}`).
+    Flat,
+}
+
+#[derive(Debug, Clone)]
+struct ResponseLayout {
+    shape: ResponseShape,
+    /// Key holding the chat response; `None` for flat or when there is no chat response.
+    member: Option<String>,
+    has_chat: bool,
+}
+
+fn detect_response(text: &str) -> ResponseLayout {
+    let none = ResponseLayout {
+        shape: ResponseShape::Snake,
+        member: None,
+        has_chat: false,
+    };
+    let Ok(entries) = object_entries(text) else {
+        return none;
+    };
+    if let Some((k, v)) = entries.iter().find(|(k, _)| k == "chat_response") {
+        return ResponseLayout {
+            shape: ResponseShape::Snake,
+            member: Some(k.to_string()),
+            has_chat: JsonKind::of(v) == JsonKind::Object,
+        };
+    }
+    let go = entries.iter().any(|(k, _)| {
+        !k.contains('_') && k.to_ascii_lowercase().ends_with("response") && k.len() > "response".len()
+    });
+    if go {
+        let chat = entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("ChatResponse"));
+        return ResponseLayout {
+            shape: ResponseShape::GoEnvelope,
+            member: chat.map(|(k, _)| k.to_string()),
+            has_chat: chat.is_some_and(|(_, v)| JsonKind::of(v) == JsonKind::Object),
+        };
+    }
+    if entries.iter().any(|(k, _)| k == "choices") {
+        return ResponseLayout {
+            shape: ResponseShape::Flat,
+            member: None,
+            has_chat: true,
+        };
+    }
+    none
+}
+
+/// A response (post_hook input/output, short-circuit response), kept as raw JSON in whichever
+/// shape it arrived.
+#[derive(Clone)]
+pub struct LlmResponse {
+    raw: RawJson,
+    layout: OnceCell<ResponseLayout>,
+}
+
+impl LlmResponse {
+    /// Wraps a raw response.
+    pub fn new(raw: RawJson) -> Self {
+        LlmResponse {
+            raw,
+            layout: OnceCell::new(),
+        }
+    }
+
+    /// Wraps JSON text after validating it.
+    pub fn from_json(json: &str) -> Result<Self, JsonError> {
+        Ok(LlmResponse::new(RawJson::from_string(json.to_string())?))
+    }
+
+    /// A response carrying `chat`, in the response shape that answers a request of `shape`.
+    pub fn from_chat(chat: &BifrostChatResponse, shape: RequestShape) -> Result<Self, JsonError> {
+        let text = serde_json::to_string(chat)?;
+        Ok(LlmResponse::new(RawJson::from_string(wrap_chat_response(
+            &text, shape,
+        ))?))
+    }
+
+    /// A response built from the seed's typed [`BifrostResponse`], in the response shape that
+    /// answers a request of `shape`.
+    pub fn from_typed(response: &BifrostResponse, shape: RequestShape) -> Result<Self, JsonError> {
+        match &response.chat_response {
+            Some(chat) => LlmResponse::from_chat(chat, shape),
+            None => match shape {
+                RequestShape::GoEnvelope => LlmResponse::from_json(&wrap_chat_response("null", shape)),
+                _ => LlmResponse::from_json("{}"),
+            },
+        }
+    }
+
+    fn layout(&self) -> &ResponseLayout {
+        self.layout.get_or_init(|| detect_response(self.raw.as_str()))
+    }
+
+    /// The raw JSON.
+    pub fn raw(&self) -> &RawJson {
+        &self.raw
+    }
+
+    /// Consumes the response, returning its raw JSON.
+    pub fn into_raw(self) -> RawJson {
+        self.raw
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.raw.as_str()
+    }
+
+    /// Which shape it is in.
+    pub fn shape(&self) -> ResponseShape {
+        self.layout().shape
+    }
+
+    /// True when there is a chat response object inside.
+    pub fn has_chat(&self) -> bool {
+        self.layout().has_chat
+    }
+
+    /// Raw text of the chat response object, if any.
+    pub fn chat_raw(&self) -> Option<&str> {
+        let layout = self.layout();
+        if !layout.has_chat {
+            return None;
+        }
+        match &layout.member {
+            Some(m) => find_member(self.raw.as_str(), m, false).map(|(_, v)| v),
+            None => Some(self.raw.as_str()),
+        }
+    }
+
+    /// Reads field `name` of the chat response into `T`.
+    pub fn chat_field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        let (_, v) = find_member(self.chat_raw()?, name, false)?;
+        serde_json::from_str(v).ok()
+    }
+
+    /// Sets field `name` of the chat response, splicing it in. Errors if there is none.
+    pub fn set_chat_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
+        let layout = self.layout().clone();
+        if !layout.has_chat {
+            return Err(JsonError("response has no chat response".into()));
+        }
+        match layout.member {
+            Some(m) => self.raw.set_path(&[&m, name], value),
+            None => self.raw.set_path(&[name], value),
+        }
+    }
+
+    /// The typed chat response, if there is one.
+    pub fn chat(&self) -> Option<Result<BifrostChatResponse, JsonError>> {
+        let raw = self.chat_raw()?;
+        Some(serde_json::from_str(raw).map_err(JsonError::from))
+    }
+
+    /// The seed's typed view: `BifrostResponse { chat_response }`.
+    pub fn to_typed(&self) -> Result<BifrostResponse, JsonError> {
+        Ok(BifrostResponse {
+            chat_response: self.chat().transpose()?,
+        })
+    }
+
+    /// Edits the chat response through its typed view; only what `f` changed is rewritten.
+    pub fn edit_chat<R>(&mut self, f: impl FnOnce(&mut BifrostChatResponse) -> R) -> Result<R, JsonError> {
+        let layout = self.layout().clone();
+        let inner = self
+            .chat_raw()
+            .ok_or_else(|| JsonError("response has no chat response".into()))?;
+        let mut inner = RawJson::from_string(inner.to_string())?;
+        let result = inner.edit(f)?;
+        match layout.member {
+            Some(m) => self.raw.set_path_raw(&[&m], inner.as_str())?,
+            None => self.raw = inner,
+        }
+        Ok(result)
+    }
+}
+
+impl fmt::Debug for LlmResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LlmResponse").field(&self.raw.as_str()).finish()
+    }
+}
+
+impl PartialEq for LlmResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Serialize for LlmResponse {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for LlmResponse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        RawJson::deserialize(d).map(LlmResponse::new)
+    }
+}
+
+/// Serializes a [`BifrostError`] to raw JSON.
+pub fn error_json(error: &BifrostError) -> Result<RawJson, JsonError> {
+    RawJson::from_serialize(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const FLAT: &str = r#"{"provider":"openai","model":"gpt-4","input":[{"role":"user","content":"Hello"}],"params":{"temperature":0.7}}"#;
+
+    fn all_shapes() -> Vec<(RequestShape, LlmRequest)> {
+        RequestShape::ALL
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    LlmRequest::from_json(&wrap_chat_request(FLAT, *s, false)).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_shape_is_recognised_with_provider_and_model() {
+        for (shape, req) in all_shapes() {
+            assert_eq!(req.shape(), shape);
+            assert!(req.is_chat(), "{shape}");
+            assert_eq!(req.get_provider_model(), ("openai".into(), "gpt-4".into()));
+            assert_eq!(req.chat().unwrap().unwrap().input.len(), 1);
+        }
+    }
+
+    #[test]
+    fn go_envelope_keys_match_case_insensitively() {
+        let req = LlmRequest::from_json(
+            r#"{"requesttype":"chat_completion","TextCompletionRequest":null,"chatrequest":{"provider":"p","model":"m","input":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(req.shape(), RequestShape::GoEnvelope);
+        assert_eq!(req.request_type(), Some("chat_completion"));
+        assert_eq!(req.model().as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn edits_are_written_back_in_the_shape_that_came_in() {
+        for (shape, mut req) in all_shapes() {
+            req.edit_chat(|c| c.model = "gpt-4o".into()).unwrap();
+            let again = LlmRequest::from_json(req.as_str()).unwrap();
+            assert_eq!(again.shape(), shape);
+            assert_eq!(again.model().as_deref(), Some("gpt-4o"));
+            let v: serde_json::Value = serde_json::from_str(req.as_str()).unwrap();
+            let inner = match shape {
+                RequestShape::Flat => v.clone(),
+                RequestShape::Snake => v["chat_request"].clone(),
+                RequestShape::GoEnvelope => {
+                    assert_eq!(v["TextCompletionRequest"], json!(null));
+                    v["ChatRequest"].clone()
+                }
+            };
+            assert_eq!(inner["params"], json!({"temperature": 0.7}));
+        }
+    }
+
+    #[test]
+    fn non_chat_kinds_are_recognised_and_untouched() {
+        let req = LlmRequest::from_json(
+            r#"{"RequestType":"embedding","ChatRequest":null,"EmbeddingRequest":{"provider":"openai","model":"text-embedding-3","input":"hi"}}"#,
+        )
+        .unwrap();
+        assert_eq!(req.kind(), RequestKind::Embedding);
+        assert_eq!(
+            req.get_provider_model(),
+            ("openai".into(), "text-embedding-3".into())
+        );
+        assert!(req.chat().is_none());
+        let snake = LlmRequest::from_json(
+            r#"{"speech_request":{"provider":"openai","model":"tts-1","input":{"input":"hi"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(snake.kind(), RequestKind::Speech);
+        assert_eq!(snake.model().as_deref(), Some("tts-1"));
+    }
+
+    #[test]
+    fn responses_in_every_shape_expose_the_chat_response() {
+        let chat = r#"{"id":"chatcmpl-123","model":"gpt-4","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"}}],"usage":{"prompt_tokens":5,"completion_tokens":10,"total_tokens":15}}"#;
+        for text in [
+            wrap_chat_response(chat, RequestShape::GoEnvelope),
+            wrap_chat_response(chat, RequestShape::Snake),
+            chat.to_string(),
+        ] {
+            let mut r = LlmResponse::from_json(&text).unwrap();
+            assert_eq!(r.chat_field::<String>("model").as_deref(), Some("gpt-4"));
+            r.set_chat_field("model", "gpt-4 (via rust-wasm)").unwrap();
+            assert_eq!(r.chat().unwrap().unwrap().model, "gpt-4 (via rust-wasm)");
+            assert_eq!(r.chat().unwrap().unwrap().first_text().as_deref(), Some("Hi!"));
+        }
+    }
+
+    #[test]
+    fn short_circuit_parts_accept_both_key_spellings() {
+        let go = short_circuit_json(
+            None,
+            Some(r#"{"error":{"message":"x"}}"#),
+            RequestShape::GoEnvelope,
+        );
+        let p = ShortCircuitParts::parse(&go).unwrap();
+        assert!(p.response.is_none());
+        assert!(p.error.is_some());
+        let seed = short_circuit_json(Some(r#"{"chat_response":{}}"#), None, RequestShape::Flat);
+        let p = ShortCircuitParts::parse(&seed).unwrap();
+        assert!(p.response.is_some() && p.error.is_none());
+    }
+}
