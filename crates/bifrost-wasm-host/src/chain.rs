@@ -1,0 +1,1 @@
+//! Plugin chain semantics (work in progress).

@@ -1,0 +1,1 @@
+//! Bifrost config.json plugin entries (work in progress).

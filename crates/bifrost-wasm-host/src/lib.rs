@@ -1,0 +1,114 @@
+//! Run any Bifrost WASM plugin (Rust, TinyGo, AssemblyScript) on wasmtime, with limits.
+//!
+//! # Overview
+//!
+//! ```text
+//! HostConfig ──> Host ──load_file/load_bytes──> LoadedPlugin ──instantiate──> PluginInstance
+//!                (engine, epoch ticker,          (module + InstancePre +       (store; call(hook, json))
+//!                 module cache)                   PluginInfo; cheap Clone)
+//!                                                      │
+//!                                                      ├── SharedInstance  (one instance, callers take turns)
+//!                                                      └── InstancePool    (bounded, checkout by move)
+//! ```
+//!
+//! * [`Host`] owns one wasmtime [`wasmtime::Engine`] configured from [`HostConfig`]:
+//!   memory cap, per-call deadline (epoch interruption, one ticker thread per host,
+//!   per-store deadlines), output cap, wasm stack size, pooling allocator, and an
+//!   optional on-disk cache of compiled modules ([`LoadReport::cache_hit`]).
+//! * [`Host::load_file`] / [`Host::load_bytes`] compile (or take from the cache),
+//!   validate every export and import against the plugin ABI — reporting **all**
+//!   problems at once in [`HostError::InvalidPlugin`] — link WASI preview 1 or
+//!   AssemblyScript's `env.abort` when imported, and read the plugin's name.
+//!   [`LoadedPlugin::info`] describes the plugin ([`PluginInfo`]: exports, imports, ABI
+//!   generation, allocator variant, hooks).
+//! * [`PluginInstance::call`] runs one hook: `malloc` the input, write it, call the
+//!   hook, read the packed `u64` as unsigned, bounds-check, cap, validate UTF-8 and JSON,
+//!   copy out, `free` input and output. [`PluginInstance::call_hook`] returns `Ok(None)`
+//!   for a hook the plugin lacks (pass-through); `call_json`/`call_typed` wrap serde.
+//! * Every failure is a [`HostError`] naming the plugin, the function, what happened and
+//!   what to do. After a trap, timeout, stack overflow or memory-cap hit the instance is
+//!   replaced by a fresh `init`ed one before the error is returned
+//!   ([`HostError::instance_replaced`]), so the next call works.
+//! * [`HookRunner`] is the object-safe, thread-safe interface the plugin chain uses;
+//!   [`SharedInstance`] (serialised calls to one instance, the gateway default) and
+//!   [`InstancePool`] (bounded pool with back-pressure) implement it.
+//!
+//! # Threads
+//!
+//! Calls block the calling thread for at most the deadline. From async code, call
+//! through `tokio::task::spawn_blocking` (or `block_in_place`): WASI plugins reach
+//! wasmtime-wasi, which enters a Tokio runtime itself and must not run on an async
+//! worker thread.
+//!
+//! # Logging
+//!
+//! WASI plugins' stdout and stderr lines become `tracing` events with target
+//! [`PLUGIN_LOG_TARGET`] and fields `plugin` and `stream`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use bifrost_wasm_host::{Hook, Host, HostConfig};
+//!
+//! let host = Host::new(HostConfig::default())?;
+//! let plugin = host.load_file("build/hello-world.wasm")?;
+//! let mut instance = plugin.instantiate(Some(r#"{"custom_option":"value"}"#))?;
+//! let output = instance.call(Hook::PreHook, br#"{"context":{},"request":{}}"#)?;
+//! println!("{output}");
+//! # Ok::<(), bifrost_wasm_host::HostError>(())
+//! ```
+
+mod abi;
+mod cache;
+mod epoch;
+mod error;
+mod hook;
+mod host;
+mod instance;
+mod pool;
+mod wasi;
+
+pub mod chain;
+pub mod config;
+
+pub use abi::{
+    AbiGeneration, AllocatorVariant, ExportInfo, HookExport, ImportInfo, PluginInfo,
+};
+pub use error::{HostError, LoadProblem};
+pub use hook::{Hook, UnknownHook};
+pub use host::{Host, HostConfig, LoadReport, LoadedPlugin};
+pub use instance::PluginInstance;
+pub use pool::{InstancePool, PoolConfig, PoolStats, PooledInstance, SharedInstance};
+pub use wasi::PLUGIN_LOG_TARGET;
+
+/// Runs hooks of one plugin for any number of threads: the interface the plugin chain
+/// and the gateway program against.
+///
+/// Implemented by [`SharedInstance`] (one instance, calls serialised) and
+/// [`InstancePool`] (bounded pool). Tests may implement it with a mock.
+pub trait HookRunner: Send + Sync {
+    /// The plugin's name (from `get_name`).
+    fn plugin_name(&self) -> &str;
+
+    /// Whether the plugin implements `hook`.
+    fn implements(&self, hook: Hook) -> bool;
+
+    /// Calls `hook` with `input` (a JSON document). `Ok(None)` means the plugin does
+    /// not implement the hook: pass the data through unchanged. `Ok(Some(json))` is
+    /// the hook's output, already checked to be UTF-8 JSON within the output cap.
+    fn call_hook(&self, hook: Hook, input: &[u8]) -> Result<Option<String>, HostError>;
+}
+
+impl<T: HookRunner + ?Sized> HookRunner for std::sync::Arc<T> {
+    fn plugin_name(&self) -> &str {
+        (**self).plugin_name()
+    }
+
+    fn implements(&self, hook: Hook) -> bool {
+        (**self).implements(hook)
+    }
+
+    fn call_hook(&self, hook: Hook, input: &[u8]) -> Result<Option<String>, HostError> {
+        (**self).call_hook(hook, input)
+    }
+}

@@ -1,0 +1,350 @@
+//! Handles for concurrent callers: one serialised instance, or a bounded pool.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::HostError;
+use crate::hook::Hook;
+use crate::host::LoadedPlugin;
+use crate::instance::PluginInstance;
+use crate::HookRunner;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code panics while holding these locks; recover the data regardless.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One instance shared by many callers, who take turns (the gateway's default: a
+/// plugin's state lives in one instance, and a hook costs microseconds).
+pub struct SharedInstance {
+    plugin: LoadedPlugin,
+    instance: Mutex<PluginInstance>,
+}
+
+impl std::fmt::Debug for SharedInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedInstance")
+            .field("plugin", &self.plugin.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedInstance {
+    /// Creates and `init`s the instance.
+    pub fn new(plugin: &LoadedPlugin, config: Option<&str>) -> Result<SharedInstance, HostError> {
+        Ok(SharedInstance {
+            plugin: plugin.clone(),
+            instance: Mutex::new(plugin.instantiate(config)?),
+        })
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.plugin
+    }
+
+    /// Runs `f` with exclusive access to the instance (waits for other callers).
+    pub fn with<R>(&self, f: impl FnOnce(&mut PluginInstance) -> R) -> R {
+        f(&mut lock(&self.instance))
+    }
+
+    /// Calls `hook` (see [`PluginInstance::call`]), waiting for other callers first.
+    pub fn call(&self, hook: Hook, input: &[u8]) -> Result<String, HostError> {
+        lock(&self.instance).call(hook, input)
+    }
+
+    /// Ends the instance, calling `cleanup` (see [`PluginInstance::cleanup`]).
+    pub fn cleanup(self) -> Result<Option<i32>, HostError> {
+        self.instance
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .cleanup()
+    }
+}
+
+impl HookRunner for SharedInstance {
+    fn plugin_name(&self) -> &str {
+        self.plugin.name()
+    }
+
+    fn implements(&self, hook: Hook) -> bool {
+        self.plugin.has_hook(hook)
+    }
+
+    fn call_hook(&self, hook: Hook, input: &[u8]) -> Result<Option<String>, HostError> {
+        if !self.plugin.has_hook(hook) {
+            return Ok(None);
+        }
+        self.call(hook, input).map(Some)
+    }
+}
+
+/// Settings of an [`InstancePool`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Most instances alive at once (default: the number of CPUs).
+    pub max_instances: usize,
+    /// Instances created up front (default 1, which also proves `init` accepts the
+    /// configuration).
+    pub min_instances: usize,
+    /// How long [`InstancePool::checkout`] waits for a free instance (default 5 s).
+    pub checkout_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            min_instances: 1,
+            checkout_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Sets [`PoolConfig::max_instances`].
+    pub fn with_max_instances(mut self, n: usize) -> Self {
+        self.max_instances = n;
+        self
+    }
+
+    /// Sets [`PoolConfig::min_instances`].
+    pub fn with_min_instances(mut self, n: usize) -> Self {
+        self.min_instances = n;
+        self
+    }
+
+    /// Sets [`PoolConfig::checkout_timeout`].
+    pub fn with_checkout_timeout(mut self, timeout: Duration) -> Self {
+        self.checkout_timeout = timeout;
+        self
+    }
+}
+
+struct PoolState {
+    idle: Vec<PluginInstance>,
+    /// Instances alive: idle, checked out, or being created.
+    total: usize,
+}
+
+struct PoolInner {
+    plugin: LoadedPlugin,
+    config: Option<String>,
+    settings: PoolConfig,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+/// A bounded pool of instances of one plugin, for stateless plugins under concurrent
+/// load. Instances are checked out by move ([`PooledInstance`], returned on drop);
+/// the pool grows on demand up to `max_instances`, after which callers wait (up to the
+/// checkout timeout) or, with [`InstancePool::try_checkout`], get `None`.
+///
+/// Each instance has its own state; a plugin that keeps state across calls (counters,
+/// caches) sees a different instance per call.
+#[derive(Clone)]
+pub struct InstancePool {
+    inner: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for InstancePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstancePool")
+            .field("plugin", &self.inner.plugin.name())
+            .field("settings", &self.inner.settings)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// A snapshot of a pool's occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Instances waiting for work.
+    pub idle: usize,
+    /// Instances alive (idle, checked out or being created).
+    pub total: usize,
+    /// The bound.
+    pub max: usize,
+}
+
+impl InstancePool {
+    /// Creates the pool and its first `min_instances` instances (`init`ed with `config`).
+    pub fn new(
+        plugin: &LoadedPlugin,
+        config: Option<&str>,
+        settings: PoolConfig,
+    ) -> Result<InstancePool, HostError> {
+        if settings.max_instances == 0 {
+            return Err(HostError::InvalidConfig {
+                message: "a pool needs max_instances of at least 1".into(),
+            });
+        }
+        let min = settings.min_instances.min(settings.max_instances);
+        let mut idle = Vec::with_capacity(settings.max_instances);
+        for _ in 0..min {
+            idle.push(plugin.instantiate(config)?);
+        }
+        Ok(InstancePool {
+            inner: Arc::new(PoolInner {
+                plugin: plugin.clone(),
+                config: config.map(str::to_string),
+                settings,
+                state: Mutex::new(PoolState { total: min, idle }),
+                returned: Condvar::new(),
+            }),
+        })
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &LoadedPlugin {
+        &self.inner.plugin
+    }
+
+    /// Current occupancy.
+    pub fn stats(&self) -> PoolStats {
+        let state = lock(&self.inner.state);
+        PoolStats {
+            idle: state.idle.len(),
+            total: state.total,
+            max: self.inner.settings.max_instances,
+        }
+    }
+
+    /// Takes an instance, creating one if the pool is below its bound, else waiting
+    /// up to the configured checkout timeout ([`HostError::PoolExhausted`] after it).
+    pub fn checkout(&self) -> Result<PooledInstance, HostError> {
+        self.checkout_within(self.inner.settings.checkout_timeout)
+    }
+
+    /// Like [`InstancePool::checkout`] with an explicit timeout.
+    pub fn checkout_within(&self, timeout: Duration) -> Result<PooledInstance, HostError> {
+        let started = Instant::now();
+        let deadline = started.checked_add(timeout);
+        let mut state = lock(&self.inner.state);
+        loop {
+            if let Some(instance) = state.idle.pop() {
+                return Ok(self.wrap(instance));
+            }
+            if state.total < self.inner.settings.max_instances {
+                state.total += 1;
+                drop(state);
+                return self.create();
+            }
+            let now = Instant::now();
+            let remaining = match deadline {
+                Some(deadline) if now < deadline => deadline - now,
+                Some(_) => {
+                    return Err(HostError::PoolExhausted {
+                        plugin: self.inner.plugin.name().to_string(),
+                        waited: started.elapsed(),
+                        max_instances: self.inner.settings.max_instances,
+                    })
+                }
+                None => Duration::from_secs(3600),
+            };
+            state = self
+                .inner
+                .returned
+                .wait_timeout(state, remaining)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Takes an instance without waiting: `Ok(None)` when all `max_instances` are busy.
+    pub fn try_checkout(&self) -> Result<Option<PooledInstance>, HostError> {
+        let mut state = lock(&self.inner.state);
+        if let Some(instance) = state.idle.pop() {
+            return Ok(Some(self.wrap(instance)));
+        }
+        if state.total < self.inner.settings.max_instances {
+            state.total += 1;
+            drop(state);
+            return self.create().map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Creates an instance for a slot already counted in `total`.
+    fn create(&self) -> Result<PooledInstance, HostError> {
+        match self.inner.plugin.instantiate(self.inner.config.as_deref()) {
+            Ok(instance) => Ok(self.wrap(instance)),
+            Err(e) => {
+                lock(&self.inner.state).total -= 1;
+                self.inner.returned.notify_one();
+                Err(e)
+            }
+        }
+    }
+
+    fn wrap(&self, instance: PluginInstance) -> PooledInstance {
+        PooledInstance {
+            instance: Some(instance),
+            pool: Arc::clone(&self.inner),
+        }
+    }
+
+    /// Checks an instance out, calls `hook`, and returns the instance.
+    pub fn call(&self, hook: Hook, input: &[u8]) -> Result<String, HostError> {
+        self.checkout()?.call(hook, input)
+    }
+}
+
+impl HookRunner for InstancePool {
+    fn plugin_name(&self) -> &str {
+        self.inner.plugin.name()
+    }
+
+    fn implements(&self, hook: Hook) -> bool {
+        self.inner.plugin.has_hook(hook)
+    }
+
+    fn call_hook(&self, hook: Hook, input: &[u8]) -> Result<Option<String>, HostError> {
+        if !self.inner.plugin.has_hook(hook) {
+            return Ok(None);
+        }
+        self.call(hook, input).map(Some)
+    }
+}
+
+/// An instance checked out of an [`InstancePool`]; goes back to the pool when dropped.
+pub struct PooledInstance {
+    instance: Option<PluginInstance>,
+    pool: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for PooledInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PooledInstance").field(&self.instance).finish()
+    }
+}
+
+impl Deref for PooledInstance {
+    type Target = PluginInstance;
+
+    fn deref(&self) -> &PluginInstance {
+        self.instance
+            .as_ref()
+            .expect("a pooled instance is present until dropped")
+    }
+}
+
+impl DerefMut for PooledInstance {
+    fn deref_mut(&mut self) -> &mut PluginInstance {
+        self.instance
+            .as_mut()
+            .expect("a pooled instance is present until dropped")
+    }
+}
+
+impl Drop for PooledInstance {
+    fn drop(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            lock(&self.pool.state).idle.push(instance);
+            self.pool.returned.notify_one();
+        }
+    }
+}
