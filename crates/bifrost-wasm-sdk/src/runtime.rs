@@ -3,8 +3,7 @@
 
 use std::cell::RefCell;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use crate::types::wire::{DecodeInput, EncodeOutput};
 
 use crate::plugin::{HookResult, Plugin};
 use crate::types::hooks::*;
@@ -39,9 +38,19 @@ pub fn install_panic_hook() {
     if PANIC_HOOK.with(|p| p.replace(true)) {
         return;
     }
+    #[cfg(target_arch = "wasm32")]
     std::panic::set_hook(Box::new(|info| {
         set_last_error(Some(format!("plugin panicked: {info}")));
     }));
+    // Natively (unit tests) keep the previous hook too, so test failures still print.
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            set_last_error(Some(format!("plugin panicked: {info}")));
+            previous(info);
+        }));
+    }
 }
 
 enum State<P> {
@@ -171,37 +180,12 @@ impl<P: Plugin> PluginCell<P> {
     }
 }
 
-/// Just the context, read leniently when the rest of an input is unusable.
-#[derive(Deserialize)]
-struct ContextOnly {
-    #[serde(default)]
-    context: BifrostContext,
-}
-
 fn decode<K: Hook>(input: &[u8]) -> Result<K::Input, K::Output> {
-    if input.trim_ascii().is_empty() {
-        return Err(K::error_only(
-            BifrostContext::default(),
-            format!("{} input is empty", K::EXPORT),
-        ));
-    }
-    serde_json::from_slice::<K::Input>(input).map_err(|e| {
-        let context = serde_json::from_slice::<ContextOnly>(input)
-            .map(|c| c.context)
-            .unwrap_or_default();
-        K::error_only(context, format!("invalid {} input: {e}", K::EXPORT))
-    })
+    K::Input::decode(K::EXPORT, input).map_err(|e| K::error_only(e.context, e.message))
 }
 
-fn encode<T: Serialize>(output: &T) -> Vec<u8> {
-    match serde_json::to_vec(output) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let msg = serde_json::to_string(&format!("could not encode hook output: {e}"))
-                .unwrap_or_else(|_| "\"could not encode hook output\"".into());
-            format!("{{\"context\":{{}},\"error\":{msg},\"hook_error\":{msg}}}").into_bytes()
-        }
-    }
+fn encode<T: EncodeOutput>(output: &T) -> Vec<u8> {
+    output.to_json()
 }
 
 /// One hook's input/output contract. Implemented by the marker types in this module.
@@ -209,9 +193,9 @@ pub trait Hook {
     /// The export name (for messages).
     const EXPORT: &'static str;
     /// Input envelope.
-    type Input: DeserializeOwned;
+    type Input: DecodeInput;
     /// Output envelope.
-    type Output: Serialize;
+    type Output: EncodeOutput;
     /// Rejects inputs whose payloads have the wrong JSON type.
     fn check(input: &Self::Input) -> Result<(), String>;
     /// Calls the plugin's hook.
@@ -245,9 +229,6 @@ impl Hook for HttpPre {
     }
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
-        if !out.request.as_ref().is_some_and(|r| r.is_object()) {
-            out.request = None;
-        }
         out.error = message;
         out
     }
@@ -297,10 +278,6 @@ impl Hook for StreamChunk {
     }
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
-        if !out.chunk.as_ref().is_some_and(|c| c.is_object()) {
-            out.chunk = None;
-            out.has_chunk = false;
-        }
         out.error = message;
         out
     }
@@ -325,9 +302,6 @@ impl Hook for Pre {
     }
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
-        if !out.request.as_ref().is_some_and(|r| r.raw().is_object()) {
-            out.request = None;
-        }
         out.error = message;
         out
     }

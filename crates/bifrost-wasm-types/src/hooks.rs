@@ -374,6 +374,24 @@ impl PostHookInput {
         self.error.parse().ok()
     }
 
+    /// The error's message (`error.message`), when `has_error`; read without parsing the rest.
+    pub fn error_message(&self) -> Option<String> {
+        if !self.has_error {
+            return None;
+        }
+        self.error
+            .get_path(&["error", "message"])
+            .and_then(|m| serde_json::from_str(m).ok())
+    }
+
+    /// Replaces the error's message (`error.message`), splicing it in.
+    pub fn set_error_message(&mut self, message: &str) -> Result<(), JsonError> {
+        if !self.error.is_object() {
+            self.error = RawJson::empty_object();
+        }
+        self.error.set_path(&["error", "message"], message)
+    }
+
     /// Continue unchanged: response, error and `has_error` echoed.
     pub fn pass_through(self) -> PostHookOutput {
         PostHookOutput {

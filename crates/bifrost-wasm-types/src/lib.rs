@@ -30,6 +30,7 @@ pub mod http;
 pub mod raw;
 pub mod response;
 pub mod shape;
+pub mod wire;
 
 pub use chat::{
     BifrostChatRequest, ChatContentBlock, ChatMessage, ChatMessageContent, ChatMessageRole, ChatParameters,

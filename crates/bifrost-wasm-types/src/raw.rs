@@ -368,8 +368,17 @@ impl<'de> Deserialize<'de> for Elements<'de> {
 
 /// Parses the members of the JSON object `text`, in order.
 pub fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, JsonError> {
+    Ok(object_entries_raw(text)?
+        .into_iter()
+        .map(|(k, v)| (k, v.get()))
+        .collect())
+}
+
+/// Like [`object_entries`], returning [`RawValue`]s (which copy into [`RawJson`] without
+/// re-validation).
+pub fn object_entries_raw(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, JsonError> {
     let entries: Entries<'_> = serde_json::from_str(text)?;
-    Ok(entries.0.into_iter().map(|(k, v)| (k, v.get())).collect())
+    Ok(entries.0)
 }
 
 /// Finds member `key` of the object `text` (`None` if `text` is not an object or lacks it).
