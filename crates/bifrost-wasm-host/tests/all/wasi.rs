@@ -1,0 +1,71 @@
+//! A real `wasm32-wasip1` plugin: WASI imports, start function, output as log lines.
+
+use bifrost_wasm_host::{AllocatorVariant, Hook, PLUGIN_LOG_TARGET};
+use test_support::WasmTarget;
+
+use crate::logs::{capture, Event};
+
+fn plugin_lines(events: &[Event]) -> Vec<(String, String, tracing::Level)> {
+    events
+        .iter()
+        .filter(|e| e.target == PLUGIN_LOG_TARGET && e.fields.contains_key("stream"))
+        .map(|e| {
+            assert_eq!(e.fields.get("plugin").map(String::as_str), Some("wasi-printer"));
+            (e.fields["stream"].clone(), e.message.clone(), e.level)
+        })
+        .collect()
+}
+
+#[test]
+fn wasi_plugin_output_becomes_log_lines_tagged_with_the_plugin_name() {
+    let path = test_support::plugin_wasm_for("wasi-printer", WasmTarget::Wasip1);
+    let plugin = crate::small_host().load_file(&path).unwrap();
+    let info = plugin.info();
+    assert!(info.wasi);
+    assert_eq!(info.name, "wasi-printer");
+    assert_eq!(info.allocator, AllocatorVariant::PluginMallocFree);
+    assert!(info.imports.iter().all(|i| i.module == "wasi_snapshot_preview1"));
+
+    let (output, events) = capture(|| {
+        let mut instance = plugin.instantiate(Some(r#"{"verbose":true}"#)).unwrap();
+        let output = instance.call(Hook::PreHook, br#"{"context":{}}"#).unwrap();
+        drop(instance);
+        output
+    });
+    assert_eq!(output, r#"{"context":{}}"#);
+    let info = tracing::Level::INFO;
+    let warn = tracing::Level::WARN;
+    assert_eq!(
+        plugin_lines(&events),
+        [
+            ("stdout".into(), r#"init: {"verbose":true}"#.into(), info),
+            ("stdout".into(), "pre_hook: 14 bytes".into(), info),
+            ("stderr".into(), "pre_hook: stderr line".into(), warn),
+            // A partial line is flushed when the call ends.
+            ("stdout".into(), "tail without newline".into(), info),
+            ("stdout".into(), "cleanup".into(), info),
+        ]
+    );
+}
+
+#[test]
+fn wasi_plugin_log_volume_per_call_is_bounded() {
+    let path = test_support::plugin_wasm_for("wasi-printer", WasmTarget::Wasip1);
+    let host = bifrost_wasm_host::Host::new(
+        bifrost_wasm_host::HostConfig::default()
+            .with_max_log_bytes_per_call(30)
+            .with_pooling_slots(8),
+    )
+    .unwrap();
+    let plugin = host.load_file(&path).unwrap();
+    let mut instance = plugin.instantiate(None).unwrap();
+    let (_, events) = capture(|| instance.call(Hook::PreHook, b"{}").unwrap());
+    let lines = plugin_lines(&events);
+    // 30 bytes: "pre_hook: 2 bytes\n" (18) and the first 12 bytes of the stderr line.
+    assert_eq!(lines[0].1, "pre_hook: 2 bytes");
+    assert_eq!(lines[1].1, "pre_hook: st");
+    assert!(
+        events.iter().any(|e| e.message.contains("per-call log limit")),
+        "{events:#?}"
+    );
+}
