@@ -21,6 +21,7 @@
 //! assert!(serde_json::to_string(&output).unwrap().contains(r#""model": "gpt-4""#));
 //! ```
 
+pub mod bench_inputs;
 pub mod chat;
 pub mod context;
 pub mod de;
