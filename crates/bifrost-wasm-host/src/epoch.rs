@@ -10,7 +10,10 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// Longest uninterrupted sleep of the ticker (bounds how long stopping takes).
+const STOP_SLICE: Duration = Duration::from_millis(10);
 
 use wasmtime::Engine;
 
@@ -93,17 +96,17 @@ fn run(engine: Engine, shared: Arc<Shared>, tick: Duration) {
             thread::park();
             continue;
         }
-        // Sleep one full tick; unparks from newly started calls must not shorten it.
-        let next = Instant::now() + tick;
-        loop {
+        // Sleep one full tick. `sleep`, not `park_timeout`: a call starting while the
+        // ticker sleeps then only sets the park token (no futex wake, no early tick).
+        // Long ticks sleep in slices so a dropped host stops promptly.
+        let mut remaining = tick;
+        while !remaining.is_zero() {
+            let slice = remaining.min(STOP_SLICE);
+            thread::sleep(slice);
+            remaining -= slice;
             if shared.stop.load(Ordering::Acquire) {
                 return;
             }
-            let now = Instant::now();
-            if now >= next {
-                break;
-            }
-            thread::park_timeout(next - now);
         }
         engine.increment_epoch();
     }

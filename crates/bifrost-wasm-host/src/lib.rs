@@ -24,7 +24,11 @@
 //! * [`PluginInstance::call`] runs one hook: `malloc` the input, write it, call the
 //!   hook, read the packed `u64` as unsigned, bounds-check, cap, validate UTF-8 and JSON,
 //!   copy out, `free` input and output. [`PluginInstance::call_hook`] returns `Ok(None)`
-//!   for a hook the plugin lacks (pass-through); `call_json`/`call_typed` wrap serde.
+//!   for a hook the plugin lacks (pass-through); `call_json`/`call_typed` wrap serde, and
+//!   [`PluginInstance::pre_hook`], [`PluginInstance::post_hook`],
+//!   [`PluginInstance::http_pre_hook`], [`PluginInstance::http_post_hook`] and
+//!   [`PluginInstance::http_stream_chunk_hook`] take and return the envelopes of
+//!   [`bifrost_wasm_types::hooks`].
 //! * Every failure is a [`HostError`] naming the plugin, the function, what happened and
 //!   what to do. After a trap, timeout, stack overflow or memory-cap hit the instance is
 //!   replaced by a fresh `init`ed one before the error is returned
@@ -66,6 +70,7 @@ mod hook;
 mod host;
 mod instance;
 mod pool;
+mod typed;
 mod wasi;
 
 pub mod chain;

@@ -94,3 +94,36 @@ fn hello_world_answers_bad_input_without_trapping() {
     }
     assert_eq!(instance.replacements(), 0);
 }
+
+#[test]
+fn typed_calls_use_the_shared_envelopes() {
+    use bifrost_wasm_types::hooks::{PostHookInput, PreHookInput};
+
+    let path = test_support::plugin_wasm("hello-world");
+    let plugin = crate::small_host().load_file(&path).unwrap();
+    let mut instance = plugin.instantiate(None).unwrap();
+    let input: PreHookInput = serde_json::from_value(json!({
+        "context": {"request_id": "abc-123"},
+        "request": {"provider": "openai", "model": "gpt-4",
+                    "input": [{"role": "user", "content": "Hello"}]}
+    }))
+    .unwrap();
+    let output = instance
+        .pre_hook(&input)
+        .unwrap()
+        .expect("hello-world has pre_hook");
+    assert_eq!(output.context.get_bool("plugin_processed"), Some(true));
+    assert_eq!(output.context.get_string("request_id"), Some("abc-123"));
+
+    let post: PostHookInput = serde_json::from_value(json!({
+        "context": {"request_id": "abc-123"},
+        "response": {"chat_response": {"id": "c", "model": "gpt-4", "choices": []}},
+        "error": {}, "has_error": false
+    }))
+    .unwrap();
+    let output = instance
+        .post_hook(&post)
+        .unwrap()
+        .expect("hello-world has post_hook");
+    assert_eq!(output.context.get_bool("post_hook_completed"), Some(true));
+}
