@@ -22,10 +22,13 @@
 //! `wasm` profile. Test natively with [`testing::Harness`], which runs the same code the
 //! exports run.
 
+pub mod edit;
 pub mod memory;
 pub mod plugin;
 pub mod runtime;
+pub mod state;
 pub mod testing;
+pub mod text;
 
 /// The wire types (re-exported from `bifrost-wasm-types`).
 pub use bifrost_wasm_types as types;
