@@ -1,1 +1,58 @@
-fn main() {}
+//! `bifrost-wasm`: inspect, call, check and serve Bifrost WASM plugins.
+//!
+//! This file holds the command-line definition and the dispatch only; each subcommand lives
+//! in `cmd/<name>.rs` with its own `Args` and `run`.
+
+mod cmd;
+mod common;
+mod contract;
+mod corpus;
+mod json;
+mod seed;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run, inspect and check Bifrost WASM plugins locally, whatever language they are written in.
+#[derive(Debug, Parser)]
+#[command(name = "bifrost-wasm", version, about, after_help = common::EXIT_CODES_HELP)]
+struct Cli {
+    /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show a plugin's name, size, exports, imports, ABI generation, allocator and hooks.
+    Inspect(cmd::inspect::Args),
+    /// Run one hook of a plugin on an input (the seed's example by default) and print its output.
+    Call(cmd::call::Args),
+    /// Check a plugin against the Bifrost plugin contract and print a PASS/WARN/FAIL report.
+    Check(cmd::check::Args),
+}
+
+impl Command {
+    /// Log filter when neither RUST_LOG nor -v is given. `check` calls hooks thousands of
+    /// times, so plugins' own output is shown only when asked for.
+    fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Check(_) => "warn,bifrost_wasm::plugin=off",
+            _ => "warn,bifrost_wasm::plugin=info",
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    common::init_logging(cli.verbose, cli.command.default_log_filter());
+    common::finish(match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Call(args) => cmd::call::run(args),
+        Command::Check(args) => cmd::check::run(args),
+    })
+}

@@ -1,0 +1,199 @@
+//! `bifrost-wasm inspect PLUGIN.wasm [--json]`: what a plugin is, as the host sees it.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bifrost_wasm_host::{AbiGeneration, AllocatorVariant, Hook, PluginInfo};
+
+use crate::common::{fmt_bytes, HostArgs, EXIT_OK};
+
+/// Arguments of `inspect`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = crate::common::EXIT_CODES_HELP)]
+pub struct Args {
+    /// The plugin: a .wasm file (or .wat text).
+    #[arg(value_name = "PLUGIN.wasm")]
+    pub plugin: PathBuf,
+
+    /// Print the description as JSON (the host's `PluginInfo`) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+/// Loads the plugin and prints its description.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let plugin = args.host.load(&args.plugin)?;
+    let info = plugin.info();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(info)?);
+    } else {
+        print!("{}", render(info));
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// How the ABI generation reads in the report.
+pub fn describe_generation(info: &PluginInfo) -> String {
+    let exports = |name: &str| info.exports.iter().any(|e| e.name == name);
+    match info.abi_generation {
+        AbiGeneration::Gen3HttpPreHook if exports("http_intercept") => {
+            "generation 3 (http_pre_hook), also exports the generation 2 alias http_intercept".into()
+        }
+        AbiGeneration::Gen3HttpPreHook => "generation 3 (http_pre_hook)".into(),
+        AbiGeneration::Gen2HttpIntercept => {
+            "generation 2 (http_intercept, the seed's name; current Bifrost documents http_pre_hook)".into()
+        }
+        AbiGeneration::NoHttpPreHook => {
+            "cannot tell: no HTTP pre-hook (http_pre_hook / http_intercept)".into()
+        }
+    }
+}
+
+/// How the allocator variant reads in the report.
+pub fn describe_allocator(allocator: AllocatorVariant) -> &'static str {
+    match allocator {
+        AllocatorVariant::MallocFreeWithSize => "malloc(size) + free(ptr, size)",
+        AllocatorVariant::MallocFree => "malloc(size) + free(ptr)",
+        AllocatorVariant::MallocOnly => "malloc(size), no free (buffers are never returned)",
+        AllocatorVariant::PluginMallocFree => "plugin_malloc(size) + plugin_free(ptr) (TinyGo style)",
+        AllocatorVariant::PluginMallocFreeWithSize => "plugin_malloc(size) + plugin_free(ptr, size)",
+        AllocatorVariant::PluginMallocOnly => {
+            "plugin_malloc(size), no plugin_free (buffers are never returned)"
+        }
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::from("  ");
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// The human-readable report.
+pub fn render(info: &PluginInfo) -> String {
+    let mut out = String::new();
+    let memory = match info.maximum_memory_bytes {
+        Some(max) => format!(
+            "{} initial, {} maximum",
+            fmt_bytes(info.initial_memory_bytes),
+            fmt_bytes(max)
+        ),
+        None => format!("{} initial, no maximum", fmt_bytes(info.initial_memory_bytes)),
+    };
+    let wasi = if info.wasi {
+        let n = info
+            .imports
+            .iter()
+            .filter(|i| i.module == "wasi_snapshot_preview1")
+            .count();
+        format!(
+            "yes: imports {n} WASI preview 1 function{}",
+            if n == 1 { "" } else { "s" }
+        )
+    } else {
+        "no".to_string()
+    };
+    let fields = [
+        ("name", info.name.clone()),
+        ("file", info.source.clone()),
+        (
+            "size",
+            format!(
+                "{} bytes ({})",
+                info.size_bytes,
+                fmt_bytes(info.size_bytes as u64)
+            ),
+        ),
+        ("abi", describe_generation(info)),
+        ("allocator", describe_allocator(info.allocator).to_string()),
+        ("wasi", wasi),
+        (
+            "assemblyscript",
+            if info.assemblyscript_abort {
+                "yes: imports env.abort".to_string()
+            } else {
+                "no".to_string()
+            },
+        ),
+        ("memory", memory),
+        (
+            "lifecycle",
+            format!(
+                "init: {}, cleanup: {}, last_error: {}, start function: {}",
+                yes_no(info.has_init),
+                yes_no(info.has_cleanup),
+                yes_no(info.has_last_error),
+                info.start_function.as_deref().unwrap_or("none")
+            ),
+        ),
+    ];
+    for (key, value) in fields {
+        let _ = writeln!(out, "{key:<15}{value}");
+    }
+
+    let implemented = Hook::ALL.iter().filter(|h| info.implements(**h)).count();
+    let _ = writeln!(out, "\nhooks ({implemented} of {})", Hook::ALL.len());
+    let rows: Vec<Vec<String>> = Hook::ALL
+        .iter()
+        .map(|hook| match info.hooks.iter().find(|h| h.hook == *hook) {
+            Some(h) => vec![hook.name().to_string(), h.export.to_string()],
+            None => vec![
+                hook.name().to_string(),
+                "- (not exported: pass-through)".to_string(),
+            ],
+        })
+        .collect();
+    table(&mut out, &["HOOK", "EXPORT"], &rows);
+
+    let _ = writeln!(out, "\nexports ({})", info.exports.len());
+    let rows: Vec<Vec<String>> = info
+        .exports
+        .iter()
+        .map(|e| vec![e.name.clone(), e.ty.clone()])
+        .collect();
+    table(&mut out, &["NAME", "TYPE"], &rows);
+
+    let _ = writeln!(out, "\nimports ({})", info.imports.len());
+    if info.imports.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = info
+            .imports
+            .iter()
+            .map(|i| vec![format!("{}.{}", i.module, i.name), i.ty.clone()])
+            .collect();
+        table(&mut out, &["NAME", "TYPE"], &rows);
+    }
+    out
+}

@@ -1,0 +1,7 @@
+//! The subcommands, one module each. A module exposes `Args` (clap) and
+//! `run(Args) -> anyhow::Result<ExitCode>`; errors are printed by `common::finish` and
+//! turned into exit codes (a `common::UsageError` anywhere in the chain means exit 2).
+
+pub mod call;
+pub mod check;
+pub mod inspect;

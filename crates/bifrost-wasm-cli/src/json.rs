@@ -1,0 +1,722 @@
+//! Lossless JSON for reports and comparisons.
+//!
+//! Plugin outputs are shown and compared exactly as the plugin wrote them: numbers keep their
+//! text (`1.0`, `98765432109876543210`), objects keep their key order. `serde_json::Value`
+//! would turn big integers into floats and sort keys, which would misreport a plugin.
+//!
+//! * [`pretty`] re-indents JSON text token by token (no value is re-encoded; no recursion, so
+//!   any depth is fine).
+//! * [`parse`] builds a [`Json`] tree (bounded depth) for comparisons: [`same`] is JSON
+//!   equality with numbers compared as written, [`diff`] lists what changed,
+//!   [`Json::find_members`] finds sentinel fields.
+
+use std::fmt;
+
+/// Deepest nesting [`parse`] accepts (deeper documents are reported, not parsed).
+pub const MAX_DEPTH: usize = 512;
+
+/// A JSON value that keeps numbers as written and object members in order.
+#[derive(Debug, Clone)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number, exactly as written.
+    Number(String),
+    /// A string, unescaped.
+    String(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object, members in document order.
+    Object(Vec<(String, Json)>),
+}
+
+/// One step of a path into a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// An object member.
+    Key(String),
+    /// An array element.
+    Index(usize),
+}
+
+/// A path into a document, displayed as `request.input[0].content`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Path(pub Vec<Seg>);
+
+impl Path {
+    /// The path with `seg` appended.
+    pub fn child(&self, seg: Seg) -> Path {
+        let mut segs = self.0.clone();
+        segs.push(seg);
+        Path(segs)
+    }
+
+    /// The last key of the path, if it ends in an object member.
+    pub fn last_key(&self) -> Option<&str> {
+        match self.0.last() {
+            Some(Seg::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(root)");
+        }
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k)
+                    if !k.is_empty()
+                        && k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                Seg::Key(k) => write!(f, "[{}]", quote(k))?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `s` as a JSON string literal.
+pub fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+impl Json {
+    /// The kind of value, as JSON names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+
+    /// Member `key` of an object (exact spelling, first occurrence).
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Member `key` of an object, matching the key case-insensitively (Go's decoder rule).
+    pub fn get_ignore_case(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => self.get(key).or_else(|| {
+                members
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v)
+            }),
+            _ => None,
+        }
+    }
+
+    /// The value at `path`.
+    pub fn at(&self, path: &Path) -> Option<&Json> {
+        let mut node = self;
+        for seg in &path.0 {
+            node = match (seg, node) {
+                (Seg::Key(k), Json::Object(_)) => node.get(k)?,
+                (Seg::Index(i), Json::Array(items)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The members of an object (empty for other values).
+    pub fn members(&self) -> &[(String, Json)] {
+        match self {
+            Json::Object(members) => members,
+            _ => &[],
+        }
+    }
+
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Every object member (at any depth, including this value) whose key satisfies
+    /// `pred`, with its path relative to this value.
+    pub fn find_members(&self, pred: &dyn Fn(&str) -> bool) -> Vec<(Path, &Json)> {
+        let mut found = Vec::new();
+        // Explicit stack: documents here come from plugins and may be deep.
+        let mut stack = vec![(Path::default(), self)];
+        while let Some((path, node)) = stack.pop() {
+            match node {
+                Json::Object(members) => {
+                    for (k, v) in members.iter().rev() {
+                        let p = path.child(Seg::Key(k.clone()));
+                        if pred(k) {
+                            found.push((p.clone(), v));
+                        }
+                        stack.push((p, v));
+                    }
+                }
+                Json::Array(items) => {
+                    for (i, v) in items.iter().enumerate().rev() {
+                        stack.push((path.child(Seg::Index(i)), v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        found.sort_by_key(|(p, _)| p.to_string());
+        found
+    }
+
+    /// Compact JSON text of the value (numbers as written).
+    pub fn compact(&self) -> String {
+        let mut out = String::new();
+        self.write_compact(&mut out);
+        out
+    }
+
+    fn write_compact(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Number(n) => out.push_str(n),
+            Json::String(s) => out.push_str(&quote(s)),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write_compact(out);
+                }
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&quote(k));
+                    out.push(':');
+                    v.write_compact(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Compact text shortened to about `max` characters, for messages.
+    pub fn excerpt(&self, max: usize) -> String {
+        let text = self.compact();
+        if text.chars().count() <= max {
+            text
+        } else {
+            let mut short: String = text.chars().take(max).collect();
+            short.push('…');
+            short
+        }
+    }
+}
+
+/// JSON equality with numbers compared as written (`1.0` differs from `1`: a Go decoder
+/// rejects `1.0` for an integer field) and object members compared regardless of order.
+pub fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Null, Json::Null) => true,
+        (Json::Bool(x), Json::Bool(y)) => x == y,
+        (Json::Number(x), Json::Number(y)) => x == y,
+        (Json::String(x), Json::String(y)) => x == y,
+        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// What happened to one path between two documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Present in the second document only.
+    Added,
+    /// Present in the first document only.
+    Removed,
+    /// Present in both with different values.
+    Changed,
+}
+
+/// One difference found by [`diff`].
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Where.
+    pub path: Path,
+    /// What.
+    pub kind: ChangeKind,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Changed => "changed",
+        };
+        write!(f, "{} ({what})", self.path)
+    }
+}
+
+/// The differences from `before` to `after`: objects member by member, arrays element by
+/// element when their lengths match (otherwise the whole array is one change).
+pub fn diff(before: &Json, after: &Json) -> Vec<Change> {
+    let mut changes = Vec::new();
+    diff_into(before, after, &Path::default(), &mut changes);
+    changes
+}
+
+fn diff_into(before: &Json, after: &Json, path: &Path, out: &mut Vec<Change>) {
+    match (before, after) {
+        (Json::Object(a), Json::Object(b)) => {
+            for (k, v) in a {
+                let p = path.child(Seg::Key(k.clone()));
+                match after.get(k) {
+                    Some(w) => diff_into(v, w, &p, out),
+                    None => out.push(Change {
+                        path: p,
+                        kind: ChangeKind::Removed,
+                    }),
+                }
+            }
+            for (k, _) in b {
+                if before.get(k).is_none() {
+                    out.push(Change {
+                        path: path.child(Seg::Key(k.clone())),
+                        kind: ChangeKind::Added,
+                    });
+                }
+            }
+        }
+        (Json::Array(a), Json::Array(b)) if a.len() == b.len() => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                diff_into(v, w, &path.child(Seg::Index(i)), out);
+            }
+        }
+        _ => {
+            if !same(before, after) {
+                out.push(Change {
+                    path: path.clone(),
+                    kind: ChangeKind::Changed,
+                });
+            }
+        }
+    }
+}
+
+/// Parses JSON text into a [`Json`] tree. Errors say where and what; documents nested
+/// deeper than [`MAX_DEPTH`] are refused.
+pub fn parse(text: &str) -> Result<Json, String> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    p.ws();
+    let value = p.value(0)?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(p.err("trailing characters after the JSON value"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.i)
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        if self.s.get(self.i) == Some(&b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(value)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json, String> {
+        if depth > MAX_DEPTH {
+            return Err(self.err(&format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        match self.s.get(self.i) {
+            None => Err(self.err("unexpected end of input")),
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("expected a JSON value")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json, String> {
+        self.i += 1;
+        let mut members = Vec::new();
+        self.ws();
+        if self.eat(b'}') {
+            return Ok(Json::Object(members));
+        }
+        loop {
+            self.ws();
+            if self.s.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if !self.eat(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.ws();
+            let value = self.value(depth + 1)?;
+            members.push((key, value));
+            self.ws();
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(b'}') {
+                return Ok(Json::Object(members));
+            }
+            return Err(self.err("expected ',' or '}'"));
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Json, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.eat(b']') {
+            return Ok(Json::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            if self.eat(b',') {
+                continue;
+            }
+            if self.eat(b']') {
+                return Ok(Json::Array(items));
+            }
+            return Err(self.err("expected ',' or ']'"));
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.s.get(self.i) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> Result<Json, String> {
+        let start = self.i;
+        self.eat(b'-');
+        match self.s.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.eat(b'.') && self.digits() == 0 {
+            return Err(self.err("invalid number: no digits after '.'"));
+        }
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number: no digits in the exponent"));
+            }
+        }
+        Ok(Json::Number(self.text[start..self.i].to_string()))
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self
+            .s
+            .get(self.i..self.i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+            .ok_or_else(|| self.err("invalid \\u escape"))?;
+        self.i += 4;
+        Ok(digits)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1;
+        let mut out = String::new();
+        let mut run = self.i;
+        loop {
+            match self.s.get(self.i) {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    out.push_str(&self.text[run..self.i]);
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    out.push_str(&self.text[run..self.i]);
+                    self.i += 1;
+                    let escaped = *self
+                        .s
+                        .get(self.i)
+                        .ok_or_else(|| self.err("unterminated escape"))?;
+                    self.i += 1;
+                    match escaped {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let first = self.hex4()?;
+                            let c = if (0xD800..0xDC00).contains(&first)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                let save = self.i;
+                                self.i += 2;
+                                let second = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&second) {
+                                    char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+                                } else {
+                                    self.i = save;
+                                    None
+                                }
+                            } else {
+                                char::from_u32(first)
+                            };
+                            out.push(c.unwrap_or('\u{FFFD}'));
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    }
+                    run = self.i;
+                }
+                Some(b) if *b < 0x20 => return Err(self.err("control character in string")),
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+}
+
+/// Re-indents JSON text (two spaces) without re-encoding anything: strings, numbers and key
+/// order stay exactly as written. Meant for valid JSON; other text comes out re-spaced but
+/// otherwise unchanged.
+pub fn pretty(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    let mut depth = 0usize;
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let mut j = i + 1;
+                while j < bytes.len() {
+                    match bytes[j] {
+                        b'\\' => j += 2,
+                        b'"' => {
+                            j += 1;
+                            break;
+                        }
+                        _ => j += 1,
+                    }
+                }
+                let mut j = j.min(bytes.len());
+                while !text.is_char_boundary(j) {
+                    j += 1;
+                }
+                out.push_str(&text[i..j]);
+                i = j;
+                continue;
+            }
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                let mut j = i + 1;
+                while matches!(bytes.get(j), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&close) {
+                    out.push(open as char);
+                    out.push(close as char);
+                    i = j + 1;
+                    continue;
+                }
+                out.push(open as char);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            close @ (b'}' | b']') => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(close as char);
+            }
+            b',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            b':' => out.push_str(": "),
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => {
+                let c = text[i..].chars().next().unwrap_or('\u{FFFD}');
+                out.push(c);
+                i += c.len_utf8();
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_keeps_numbers_as_written_and_member_order() {
+        let v = parse(r#"{"b": 1.0, "a": [98765432109876543210, -0.0, 1e3], "c": null}"#).unwrap();
+        assert_eq!(
+            v.compact(),
+            r#"{"b":1.0,"a":[98765432109876543210,-0.0,1e3],"c":null}"#
+        );
+        assert_eq!(v.members()[0].0, "b");
+    }
+
+    #[test]
+    fn strings_are_compared_unescaped() {
+        let a = parse(r#""\u00e9t\u00e9 \ud83d\ude00""#).unwrap();
+        let b = parse("\"été 😀\"").unwrap();
+        assert!(same(&a, &b));
+    }
+
+    #[test]
+    fn numbers_compare_as_written_and_objects_ignore_order() {
+        assert!(!same(&parse("1.0").unwrap(), &parse("1").unwrap()));
+        assert!(same(
+            &parse(r#"{"a":1,"b":2}"#).unwrap(),
+            &parse(r#"{"b":2,"a":1}"#).unwrap()
+        ));
+        assert!(!same(
+            &parse(r#"{"a":1}"#).unwrap(),
+            &parse(r#"{"a":1,"b":2}"#).unwrap()
+        ));
+    }
+
+    #[test]
+    fn invalid_json_and_excess_depth_are_refused() {
+        for bad in [
+            "",
+            "{",
+            r#"{"a" 1}"#,
+            "[1,]",
+            "01",
+            "1.",
+            "\"\u{1}\"",
+            "nul",
+            "{} x",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 2), "]".repeat(MAX_DEPTH + 2));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+    }
+
+    #[test]
+    fn diff_reports_added_removed_and_changed_paths() {
+        let a = parse(r#"{"m":"gpt-4","in":[{"c":"hi"}],"gone":1}"#).unwrap();
+        let b = parse(r#"{"m":"gpt-4o","in":[{"c":"hi"}],"new":true}"#).unwrap();
+        let changes: Vec<String> = diff(&a, &b).iter().map(ToString::to_string).collect();
+        assert_eq!(changes, ["m (changed)", "gone (removed)", "new (added)"]);
+    }
+
+    #[test]
+    fn find_members_reports_paths_through_arrays() {
+        let v = parse(r#"{"input":[{"x_s":1},{"y":{"x_s2":null}}]}"#).unwrap();
+        let found: Vec<String> = v
+            .find_members(&|k| k.starts_with("x_s"))
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        assert_eq!(found, ["input[0].x_s", "input[1].y.x_s2"]);
+    }
+
+    #[test]
+    fn pretty_reindents_without_touching_values() {
+        let text = r#"{"a":[1.0,98765432109876543210,{}],"b":{ },"s":"x, {y}: \"z\"","é":[ ]}"#;
+        let expected = "{\n  \"a\": [\n    1.0,\n    98765432109876543210,\n    {}\n  ],\n  \"b\": {},\n  \
+                        \"s\": \"x, {y}: \\\"z\\\"\",\n  \"é\": []\n}";
+        assert_eq!(pretty(text), expected);
+        // Re-indenting is idempotent.
+        assert_eq!(pretty(&pretty(text)), expected);
+    }
+
+    #[test]
+    fn path_display_quotes_unusual_keys() {
+        let p = Path(vec![Seg::Key("request".into()), Seg::Key("a b".into())]).child(Seg::Index(2));
+        assert_eq!(p.to_string(), r#"request["a b"][2]"#);
+    }
+}
