@@ -1,0 +1,307 @@
+//! A local OpenAI-compatible gateway that runs a chain of Bifrost WASM plugins on real traffic.
+//!
+//! `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`, ending with
+//! `data: [DONE]`), `GET /v1/models` and `GET /health`. Each chat request goes through the hooks
+//! in Bifrost's order (see [`bifrost_wasm_host::chain`]):
+//!
+//! ```text
+//! http_pre_hook (raw HTTP request, base64 body) → Bifrost request → pre_hook → provider
+//!   → post_hook (reverse) → http_post_hook (reverse)                  non-streaming
+//!   → per chunk: post_hook, http_stream_chunk_hook (reverse)          streaming
+//! ```
+//!
+//! The default provider is an embedded deterministic mock (no network, no key: it echoes the last
+//! user message and streams it word by word); an OpenAI-compatible upstream can be configured.
+//! `model` may be `provider/model`; without a prefix the configured provider's name is used.
+//!
+//! Every request produces one log line (target `bifrost_wasm_gateway::request`) with the method,
+//! path, status, total time and, per plugin and hook, what happened and how long it took.
+//!
+//! ```no_run
+//! use bifrost_wasm_gateway::{Gateway, GatewayConfig};
+//!
+//! # async fn run() -> Result<(), bifrost_wasm_gateway::GatewayError> {
+//! let mut config = GatewayConfig::default().with_listen("127.0.0.1:0".parse().unwrap());
+//! config.add_plugin("build/hello-world.wasm");
+//! let gateway = Gateway::bind(config).await?;
+//! println!("listening on http://{}", gateway.local_addr());
+//! gateway.serve_until(bifrost_wasm_gateway::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Plugin state lives in its instance: each plugin gets **one instance** whose calls take turns,
+//! unless its config entry asks for a `pool` (stateless plugins only). An instance that traps or
+//! times out is replaced by a fresh one (fresh state). On shutdown every plugin's `cleanup` runs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use bifrost_wasm_host::config::{
+    ConfigError, FailurePolicy, FileConfig, LimitsConfig, Placement, PluginEntry, ProviderConfig,
+    RequestShape,
+};
+
+pub mod openai;
+mod plugins;
+pub mod provider;
+mod server;
+pub mod sse;
+
+/// Everything the gateway needs: the listen address, provider, limits, request shape and the
+/// plugin entries. Build it from a config file ([`GatewayConfig::from_file`]) and override with
+/// command-line flags.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Listen address; port 0 picks a free port (see [`Gateway::local_addr`]).
+    pub listen: SocketAddr,
+    /// Which shape `pre_hook` requests (and `post_hook` responses) take.
+    pub request_shape: RequestShape,
+    /// The LLM provider.
+    pub provider: ProviderConfig,
+    /// Body limit and plugin limits.
+    pub limits: LimitsConfig,
+    /// Plugin entries (all of them; disabled ones are skipped; order from placement/order).
+    pub plugins: Vec<PluginEntry>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig::from_file_config(FileConfig::default())
+    }
+}
+
+impl GatewayConfig {
+    /// Reads a Bifrost-style config.json (its `plugins` array and our `gateway` section).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<GatewayConfig, GatewayError> {
+        Ok(GatewayConfig::from_file_config(FileConfig::load(path.as_ref())?))
+    }
+
+    /// Takes a parsed config file.
+    pub fn from_file_config(file: FileConfig) -> GatewayConfig {
+        GatewayConfig {
+            listen: file.gateway.listen,
+            request_shape: file.gateway.request_shape,
+            provider: file.gateway.provider,
+            limits: file.gateway.limits,
+            plugins: file.plugins,
+        }
+    }
+
+    /// Appends an enabled plugin from a `.wasm` path (the `--plugin` flag). It is named after
+    /// the file (`hello-world` for `build/hello-world.wasm`, with `-2`, `-3`... for repeats) and
+    /// runs after the plugins already configured.
+    pub fn add_plugin(&mut self, path: impl Into<PathBuf>) -> &mut PluginEntry {
+        let path = path.into();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".to_string());
+        let mut name = stem.clone();
+        let mut n = 1;
+        while self.plugins.iter().any(|p| p.name == name) {
+            n += 1;
+            name = format!("{stem}-{n}");
+        }
+        let order = self
+            .plugins
+            .iter()
+            .filter(|p| p.placement == Placement::PostBuiltin)
+            .map(|p| p.order)
+            .max()
+            .unwrap_or(0);
+        let index = self.plugins.len();
+        self.plugins.push(PluginEntry {
+            path,
+            name,
+            enabled: true,
+            config: None,
+            placement: Placement::PostBuiltin,
+            order,
+            version: None,
+            failure_policy: FailurePolicy::Default,
+            pool: None,
+            index,
+        });
+        self.plugins.last_mut().expect("just pushed")
+    }
+
+    /// Sets the listen address.
+    pub fn with_listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Sets the request shape sent to plugins.
+    pub fn with_request_shape(mut self, shape: RequestShape) -> Self {
+        self.request_shape = shape;
+        self
+    }
+
+    /// Sets the provider.
+    pub fn with_provider(mut self, provider: ProviderConfig) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// Sets the largest accepted request body.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_body_bytes = bytes;
+        self
+    }
+}
+
+/// Why the gateway could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The config file is wrong.
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    /// The wasm host could not be created with these limits.
+    #[error("cannot create the plugin host: {0}")]
+    Host(String),
+    /// A plugin could not be loaded or initialised.
+    #[error("{location}: cannot load plugin {path}: {message}")]
+    Plugin {
+        /// The config entry (`plugins[0] ("hello-world")`).
+        location: String,
+        /// The `.wasm` path.
+        path: String,
+        /// The host's error.
+        message: String,
+    },
+    /// The provider configuration is unusable.
+    #[error("provider: {0}")]
+    Provider(String),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}; is another server using the port?")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A bound gateway, ready to serve.
+pub struct Gateway {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    state: Arc<server::AppState>,
+    slots: Vec<plugins::LoadedSlot>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("addr", &self.addr)
+            .field("plugins", &self.plugin_names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Loads and `init`s the plugins, builds the provider and binds the listen address.
+    pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
+        let provider = provider::Provider::from_config(&config.provider).map_err(GatewayError::Provider)?;
+        let load_config = config.clone();
+        let loaded = tokio::task::spawn_blocking(move || plugins::load(&load_config))
+            .await
+            .map_err(|e| GatewayError::Host(format!("plugin loading panicked: {e}")))??;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| GatewayError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+        let state = Arc::new(server::AppState::new(
+            loaded.chain,
+            provider,
+            config.limits.max_body_bytes,
+            loaded.needs_blocking,
+        ));
+        tracing::info!(
+            "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {} plugin(s), body limit {} bytes)",
+            state.provider.name(),
+            config.request_shape,
+            loaded.slots.len(),
+            config.limits.max_body_bytes
+        );
+        Ok(Gateway {
+            listener,
+            addr,
+            state,
+            slots: loaded.slots,
+        })
+    }
+
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Names of the plugins in chain order.
+    pub fn plugin_names(&self) -> Vec<String> {
+        self.slots.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight and calls every
+    /// plugin's `cleanup`.
+    pub async fn serve_until<F>(self, shutdown: F) -> Result<(), GatewayError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Gateway {
+            listener,
+            state,
+            slots,
+            ..
+        } = self;
+        let router = server::router(state.clone());
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        drop(state);
+        tracing::info!("shutting down: calling cleanup of {} plugin(s)", slots.len());
+        let cleaned = tokio::task::spawn_blocking(move || plugins::cleanup(slots, Duration::from_secs(5)))
+            .await
+            .unwrap_or(0);
+        tracing::info!("gateway stopped ({cleaned} plugin(s) cleaned up)");
+        served.map_err(GatewayError::Serve)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn serve(self) -> Result<(), GatewayError> {
+        self.serve_until(shutdown_signal()).await
+    }
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
