@@ -131,7 +131,11 @@ pub fn pre_hook_json(input: &str) -> String {
     input.context.set_value("plugin_name", "hello-world-wasm-rust");
     let (_provider, model) = input.get_provider_model();
     if model == "mock-model" {
-        let id = input.context.get_string("request_id").unwrap_or_default().to_string();
+        let id = input
+            .context
+            .get_string("request_id")
+            .unwrap_or_default()
+            .to_string();
         return to_json(&PreHookOutput {
             context: input.context,
             short_circuit: Some(LLMPluginShortCircuit {
@@ -275,7 +279,10 @@ mod tests {
     #[test]
     fn pre_hook_passes_request_through_and_marks_context() {
         let request = json!({"provider": "openai", "model": "gpt-4", "input": [{"role": "user", "content": "Hello"}], "params": {"temperature": 0.7}});
-        let out = call(pre_hook_json, json!({"context": {"request_id": "abc"}, "request": request}));
+        let out = call(
+            pre_hook_json,
+            json!({"context": {"request_id": "abc"}, "request": request}),
+        );
         assert_eq!(out["request"], request);
         assert_eq!(out["context"]["plugin_processed"], true);
         assert_eq!(out["context"]["request_id"], "abc");
@@ -289,11 +296,11 @@ mod tests {
             json!({"chat_request": {"model": "mock-model"}}),
             json!({"RequestType": "chat_completion", "ChatRequest": {"model": "mock-model"}}),
         ] {
-            let out = call(pre_hook_json, json!({"context": {"request_id": "r1"}, "request": request}));
-            assert_eq!(
-                out["short_circuit"]["response"]["chat_response"]["id"],
-                "mock-r1"
+            let out = call(
+                pre_hook_json,
+                json!({"context": {"request_id": "r1"}, "request": request}),
             );
+            assert_eq!(out["short_circuit"]["response"]["chat_response"]["id"], "mock-r1");
         }
     }
 
@@ -303,10 +310,7 @@ mod tests {
             post_hook_json,
             json!({"context": {}, "response": {"chat_response": {"id": "x", "model": "gpt-4", "choices": []}}, "error": {}, "has_error": false}),
         );
-        assert_eq!(
-            out["response"]["chat_response"]["model"],
-            "gpt-4 (via rust-wasm)"
-        );
+        assert_eq!(out["response"]["chat_response"]["model"], "gpt-4 (via rust-wasm)");
         assert_eq!(out["context"]["post_hook_completed"], true);
         let out = call(
             post_hook_json,
@@ -338,7 +342,11 @@ mod tests {
     fn malformed_input_gets_an_error_output() {
         for hook in [pre_hook_json, post_hook_json, http_pre_hook_json] {
             let out: Value = serde_json::from_str(&hook("{not json")).unwrap();
-            let err = out.get("error").and_then(Value::as_str).unwrap_or_default().to_string()
+            let err = out
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
                 + out.get("hook_error").and_then(Value::as_str).unwrap_or_default();
             assert!(err.contains("invalid input"), "{out}");
         }

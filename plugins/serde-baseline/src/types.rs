@@ -3,8 +3,13 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+
+/// Go writes nil maps, slices and byte slices as `null`: read them as the default value.
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// The request context: `request_id` plus every other key.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -41,19 +46,19 @@ impl BifrostContext {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct HTTPRequest {
     /// Method.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub method: String,
     /// Path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub path: String,
     /// Headers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub headers: HashMap<String, String>,
     /// Query parameters.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub query: HashMap<String, String>,
     /// Body, base64.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub body: String,
 }
 
@@ -64,10 +69,10 @@ pub struct HTTPResponse {
     #[serde(default)]
     pub status_code: i32,
     /// Headers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub headers: HashMap<String, String>,
     /// Body, base64.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub body: String,
 }
 
@@ -285,7 +290,13 @@ impl PreHookInput {
             .iter()
             .find_map(|k| self.request.get(k).filter(|v| v.is_object()))
             .unwrap_or(&self.request);
-        let field = |k: &str| inner.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let field = |k: &str| {
+            inner
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         (field("provider"), field("model"))
     }
 }
