@@ -192,7 +192,9 @@ fn note_changes(prefix: &str, sent: &Json, returned: &Json, f: &mut Findings) {
             ChangeKind::Removed => format!("{} (removed)", prefixed(prefix, &c.path)),
         })
         .collect();
-    if !changes.is_empty() {
+    if changes.is_empty() {
+        f.notes.push(format!("{prefix} unchanged"));
+    } else {
         f.notes.push(format!("changed {}", list(&changes, 3)));
     }
 }
