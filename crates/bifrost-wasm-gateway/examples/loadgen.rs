@@ -132,7 +132,10 @@ async fn worker(id: usize, args: &Args, deadline: Instant) -> WorkerResult {
         let started = Instant::now();
         let result = async {
             sender.ready().await.map_err(|e| format!("connection: {e}"))?;
-            let response = sender.send_request(request).await.map_err(|e| format!("send: {e}"))?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| format!("send: {e}"))?;
             let status = response.status();
             let body = response
                 .into_body()
@@ -151,7 +154,10 @@ async fn worker(id: usize, args: &Args, deadline: Instant) -> WorkerResult {
                 if !body.windows(expected.len()).any(|w| w == expected.as_bytes()) {
                     out.mixed_up += 1;
                     out.first_error.get_or_insert_with(|| {
-                        format!("response to {marker} lacks it: {}", String::from_utf8_lossy(&body))
+                        format!(
+                            "response to {marker} lacks it: {}",
+                            String::from_utf8_lossy(&body)
+                        )
                     });
                 }
             }
@@ -201,7 +207,10 @@ fn main() {
         results
     });
     let elapsed = started.elapsed();
-    let mut latencies: Vec<u64> = results.iter().flat_map(|r| r.latencies_us.iter().copied()).collect();
+    let mut latencies: Vec<u64> = results
+        .iter()
+        .flat_map(|r| r.latencies_us.iter().copied())
+        .collect();
     latencies.sort_unstable();
     let ok = latencies.len() as u64;
     let errors: u64 = results.iter().map(|r| r.errors).sum();

@@ -45,9 +45,7 @@ fn main() {
             }
             "--plugin" => plugins.push(value()),
             "--listen" => listen = Some(value().parse().unwrap_or_else(|_| usage())),
-            "--request-shape" => {
-                shape = Some(RequestShape::from_name(&value()).unwrap_or_else(|| usage()))
-            }
+            "--request-shape" => shape = Some(RequestShape::from_name(&value()).unwrap_or_else(|| usage())),
             "--max-body-bytes" => max_body = Some(value().parse().unwrap_or_else(|_| usage())),
             _ => usage(),
         }

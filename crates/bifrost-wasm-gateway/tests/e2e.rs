@@ -1,0 +1,719 @@
+//! End-to-end: a real gateway on 127.0.0.1:0, real plugins, a real HTTP client.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bifrost_wasm_gateway::{
+    FailurePolicy, Gateway, GatewayConfig, Placement, PluginEntry, ProviderConfig, RequestShape,
+};
+use serde_json::Value;
+
+// ----- log capture -----
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        captured
+    })
+}
+
+/// Waits for a log line containing every needle (streams log when they end).
+fn log_line(needles: &[&str]) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
+        if let Some(line) = text.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {needles:?} in:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The request log line of request `id`.
+fn request_log(id: &str) -> String {
+    log_line(&["bifrost_wasm_gateway::request", &format!(" id={id} ")])
+}
+
+// ----- servers -----
+
+struct Server {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    async fn start(config: GatewayConfig) -> Server {
+        logs();
+        let gateway = Gateway::bind(config.with_listen("127.0.0.1:0".parse().unwrap()))
+            .await
+            .expect("gateway starts");
+        let base = format!("http://{}", gateway.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            gateway
+                .serve_until(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serves");
+        });
+        Server {
+            base,
+            stop: Some(tx),
+            done,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(20), &mut self.done)
+            .await
+            .expect("shuts down")
+            .unwrap();
+    }
+
+    async fn chat(&self, id: &str, body: Value) -> (u16, Value) {
+        let response = client()
+            .post(format!("{}/v1/chat/completions", self.base))
+            .header("x-request-id", id)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        (status, value)
+    }
+
+    /// Sends a streaming request; returns the status and the `data:` payloads in order.
+    async fn stream(&self, id: &str, body: Value) -> (u16, String, Vec<String>) {
+        let response = client()
+            .post(format!("{}/v1/chat/completions", self.base))
+            .header("x-request-id", id)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        let data = text
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                e.strip_prefix("data: ")
+                    .unwrap_or_else(|| panic!("not an SSE data event: {e:?}"))
+                    .to_string()
+            })
+            .collect();
+        (status, content_type, data)
+    }
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
+}
+
+fn hello_world() -> PathBuf {
+    test_support::plugin_wasm("hello-world")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn entry(name: &str, path: PathBuf, config: Option<&str>, order: i64) -> PluginEntry {
+    PluginEntry {
+        path,
+        name: name.to_string(),
+        enabled: true,
+        config: config.map(|c| serde_json::value::RawValue::from_string(c.to_string()).unwrap()),
+        placement: Placement::PostBuiltin,
+        order,
+        version: None,
+        failure_policy: FailurePolicy::Default,
+        pool: None,
+        index: 0,
+    }
+}
+
+fn config_with(entries: Vec<PluginEntry>) -> GatewayConfig {
+    let mut config = GatewayConfig::default();
+    for (i, mut e) in entries.into_iter().enumerate() {
+        e.index = i;
+        config.plugins.push(e);
+    }
+    config
+}
+
+fn user(model: &str, text: &str) -> Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+fn stream_text(data: &[String]) -> String {
+    data.iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect()
+}
+
+// ----- tests -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_world_answers_mock_model_with_its_short_circuit() {
+    let server = Server::start(config_with(vec![entry("hello", hello_world(), None, 0)])).await;
+    let (status, body) = server.chat("mock-1", user("mock-model", "hi")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "This is a mock response!"
+    );
+    assert_eq!(body["id"], "mock-mock-1", "the request id seeds the context");
+    assert_eq!(body["usage"]["total_tokens"], 25);
+    assert_eq!(body["model"], "mock-model (via rust-wasm)");
+    let line = request_log("mock-1");
+    assert!(line.contains("POST /v1/chat/completions 200"), "{line}");
+    assert!(line.contains("hello.pre_hook=short_circuited("), "{line}");
+    assert!(line.contains("hello.post_hook=changed("), "{line}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_request_gets_status_429_with_the_plugins_error() {
+    let server = Server::start(config_with(vec![entry(
+        "limiter",
+        hello_world(),
+        Some(r#"{"rate_limit":{"budget":2}}"#),
+        0,
+    )]))
+    .await;
+    for i in 0..2 {
+        let (status, body) = server.chat(&format!("rl-{i}"), user("mock-echo", "hello")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = server.chat("rl-2", user("mock-echo", "hello")).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit");
+    assert_eq!(body["error"]["message"], "Rate limit exceeded (via rust plugin)");
+    let line = request_log("rl-2");
+    assert!(
+        line.contains(" 429 ") && line.contains("limiter.pre_hook=short_circuited"),
+        "{line}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_hook_rewrites_reach_the_client_and_unknown_fields_survive() {
+    let server = Server::start(config_with(vec![entry("hello", hello_world(), None, 0)])).await;
+    let body = serde_json::json!({
+        "model": "openai/gpt-4o",
+        "messages": [{"role": "user", "content": "echo me please"}],
+        "seed": 7,
+    });
+    let (status, body) = server.chat("post-1", body).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "gpt-4o (via rust-wasm)");
+    assert_eq!(body["choices"][0]["message"]["content"], "echo me please");
+    assert_eq!(body["usage"]["completion_tokens"], 3);
+    // A provider error goes through post_hook too (hello-world annotates error messages).
+    let (status, body) = server.chat("post-2", user("mock-error-503", "x")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with(" (via rust plugin)"),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_shape_runs_hello_world_the_same_way() {
+    for shape in RequestShape::ALL {
+        let config = config_with(vec![entry("hello", hello_world(), None, 0)]).with_request_shape(shape);
+        let server = Server::start(config).await;
+        let (status, body) = server
+            .chat(&format!("shape-{shape}"), user("mock-model", "hi"))
+            .await;
+        assert_eq!(status, 200, "{shape}: {body}");
+        assert_eq!(
+            body["choices"][0]["message"]["content"], "This is a mock response!",
+            "{shape}"
+        );
+        assert_eq!(body["model"], "mock-model (via rust-wasm)", "{shape}");
+        let (status, body) = server
+            .chat(&format!("shape-echo-{shape}"), user("m", "plain"))
+            .await;
+        assert_eq!(
+            (status, body["model"].as_str()),
+            (200, Some("m (via rust-wasm)")),
+            "{shape}"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_drops_skipped_chunks_and_sends_rewritten_ones() {
+    let server = Server::start(config_with(vec![
+        entry("hello", hello_world(), None, 0),
+        entry("skip", fixture("chunk-skip.wat"), None, 1),
+        entry("rewrite", fixture("chunk-rewrite.wat"), None, 2),
+    ]))
+    .await;
+    let mut body = user("mock-echo", "hello world skip-me again world");
+    body["stream"] = Value::Bool(true);
+    let (status, content_type, data) = server.stream("stream-a", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/event-stream");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    assert_eq!(stream_text(&data), "hello WORLD again WORLD");
+    // hello-world's post_hook runs per chunk.
+    let first: Value = serde_json::from_str(&data[0]).unwrap();
+    assert_eq!(first["model"], "mock-echo (via rust-wasm)");
+    let line = request_log("stream-a");
+    assert!(
+        line.contains("skip.http_stream_chunk_hook=passedx6+droppedx1"),
+        "{line}"
+    );
+    assert!(
+        line.contains("rewrite.http_stream_chunk_hook=passedx5+changedx2"),
+        "{line}"
+    );
+    // Reverse order: rewrite (last) sees each chunk first, hello-world (first) last.
+    let at = |needle: &str| line.find(needle).unwrap_or_else(|| panic!("{needle} in {line}"));
+    assert!(at("rewrite.http_stream_chunk_hook") < at("skip.http_stream_chunk_hook"));
+    assert!(at("skip.http_stream_chunk_hook") < at("hello.http_stream_chunk_hook"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_plugins_run_in_order_and_a_short_circuit_runs_only_the_post_hooks_of_plugins_that_ran() {
+    let outer = || entry("outer", hello_world(), Some(r#"{"mock":false}"#), 0);
+    let mocker = |order| entry("mocker", hello_world(), None, order);
+
+    // outer then mocker: outer's pre_hook runs, mocker short-circuits, both post_hooks run
+    // (mocker's first), so the model is rewritten twice.
+    let server = Server::start(config_with(vec![outer(), mocker(1)])).await;
+    let (status, body) = server.chat("order-1", user("mock-model", "hi")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "mock-model (via rust-wasm) (via rust-wasm)");
+    let line = request_log("order-1");
+    let at = |needle: &str| {
+        line.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in {line}"))
+    };
+    assert!(at("outer.http_pre_hook") < at("mocker.http_pre_hook"));
+    assert!(at("mocker.http_pre_hook") < at("outer.pre_hook=passed"));
+    assert!(at("outer.pre_hook") < at("mocker.pre_hook=short_circuited"));
+    assert!(at("mocker.pre_hook") < at("mocker.post_hook"));
+    assert!(at("mocker.post_hook") < at("outer.post_hook"));
+    assert!(at("outer.post_hook") < at("mocker.http_post_hook"));
+    assert!(at("mocker.http_post_hook") < at("outer.http_post_hook"));
+    server.stop().await;
+
+    // mocker first (lower order): it short-circuits before outer's pre_hook, so outer's
+    // post_hook does not run and the model is rewritten once.
+    let server = Server::start(config_with(vec![outer(), mocker(-1)])).await;
+    let (status, body) = server.chat("order-2", user("mock-model", "hi")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "mock-model (via rust-wasm)");
+    let line = request_log("order-2");
+    assert!(line.contains("mocker.pre_hook=short_circuited"), "{line}");
+    assert!(
+        !line.contains("outer.pre_hook") && !line.contains("outer.post_hook"),
+        "{line}"
+    );
+    // HTTP hooks are a separate level: both ran, so both http_post_hooks run.
+    assert!(
+        line.contains("outer.http_post_hook") && line.contains("mocker.http_post_hook"),
+        "{line}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapping_plugin_is_skipped_by_default_and_fails_closed_when_asked() {
+    let trap = |policy| {
+        let mut e = entry("trap", fixture("trap.wat"), None, 0);
+        e.failure_policy = policy;
+        e
+    };
+    // Default: an LLM hook failure is logged and skipped; the request succeeds.
+    let server = Server::start(config_with(vec![trap(FailurePolicy::Default)])).await;
+    let (status, body) = server.chat("trap-default", user("mock-echo", "still here")).await;
+    assert_eq!(
+        (status, body["choices"][0]["message"]["content"].as_str()),
+        (200, Some("still here"))
+    );
+    let line = request_log("trap-default");
+    assert!(line.contains("trap.pre_hook=failed"), "{line}");
+    log_line(&[
+        "trap-default",
+        "trap pre_hook failed; continuing with the previous value",
+    ]);
+    // ...and the server keeps serving after the trap (the instance was replaced).
+    let (status, _) = server.chat("trap-default-2", user("mock-echo", "again")).await;
+    assert_eq!(status, 200);
+    // Default policy on an HTTP-level hook: a failing chunk hook ends the stream with an error.
+    let mut body = user("mock-echo", "a b");
+    body["stream"] = Value::Bool(true);
+    let (status, _, data) = server.stream("trap-stream-default", body.clone()).await;
+    assert_eq!(status, 200);
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("http_stream_chunk_hook"),
+        "{last}"
+    );
+    assert!(!data.contains(&"[DONE]".to_string()));
+    server.stop().await;
+
+    // fail_open: the stream goes on without the plugin, loudly logged.
+    let server = Server::start(config_with(vec![trap(FailurePolicy::FailOpen)])).await;
+    let (_, _, data) = server.stream("trap-open", body.clone()).await;
+    assert_eq!(stream_text(&data), "a b");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    log_line(&["trap-open", "BYPASSED plugin trap"]);
+    server.stop().await;
+
+    // fail_closed: a well-formed JSON error, or a final SSE error event.
+    let server = Server::start(config_with(vec![trap(FailurePolicy::FailClosed)])).await;
+    let (status, body_json) = server.chat("trap-closed", user("mock-echo", "x")).await;
+    assert_eq!(status, 500, "{body_json}");
+    assert_eq!(body_json["error"]["type"], "plugin_failure");
+    let message = body_json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("trap") && message.contains("pre_hook") && message.contains("fail_closed"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_stream_ends_with_a_final_error_event() {
+    let mut strict = entry("strict", fixture("trap-stream.wat"), None, 0);
+    strict.failure_policy = FailurePolicy::FailClosed;
+    let server = Server::start(config_with(vec![entry("hello", hello_world(), None, 0), strict])).await;
+    let mut body = user("mock-echo", "x y");
+    body["stream"] = Value::Bool(true);
+    let (status, content_type, data) = server.stream("closed-stream", body).await;
+    assert_eq!((status, content_type.as_str()), (200, "text/event-stream"));
+    assert_eq!(data.len(), 1, "the first chunk already fails: {data:?}");
+    let event: Value = serde_json::from_str(&data[0]).unwrap();
+    assert_eq!(event["error"]["type"], "plugin_failure");
+    assert!(
+        event["error"]["message"].as_str().unwrap().contains("strict"),
+        "{event}"
+    );
+    let line = request_log("closed-stream");
+    assert!(line.contains("stream ended with error"), "{line}");
+    assert!(line.contains("strict.http_stream_chunk_hook=failed"), "{line}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limit_defaults_to_32_mib_and_is_configurable() {
+    let server = Server::start(GatewayConfig::default()).await;
+    let big = "x".repeat(20 * 1024 * 1024);
+    let (status, body) = server.chat("big-1", user("mock-echo", &big)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["choices"][0]["message"]["content"].as_str().map(str::len),
+        Some(big.len())
+    );
+    server.stop().await;
+
+    let server = Server::start(GatewayConfig::default().with_max_body_bytes(1024)).await;
+    let (status, body) = server.chat("big-2", user("mock-echo", &"y".repeat(2048))).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_body_bytes"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_health_bad_requests_and_unknown_routes_answer_json() {
+    let server = Server::start(config_with(vec![entry("hello", hello_world(), None, 0)])).await;
+    let models: Value = client()
+        .get(format!("{}/v1/models", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await;
+    assert_eq!(models["object"], "list");
+    assert!(models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "mock/mock-model"));
+    let health: Value = client()
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["plugins"], serde_json::json!(["hello"]));
+    let (status, body) = server.chat("bad-1", serde_json::json!({"messages": []})).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`model` is required"));
+    let response = client()
+        .get(format!("{}/v2/nothing", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_calls_every_plugins_cleanup() {
+    let server = Server::start(config_with(vec![
+        entry("cleanup-a", hello_world(), None, 0),
+        entry("cleanup-b", hello_world(), None, 1),
+    ]))
+    .await;
+    let (status, _) = server.chat("cleanup-req", user("mock-echo", "x")).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+    log_line(&["plugin cleanup-a: cleanup done"]);
+    log_line(&["plugin cleanup-b: cleanup done"]);
+}
+
+// ----- upstream forwarder against a local fake OpenAI server -----
+
+trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        serde_json::from_slice(&self.bytes().await.unwrap()).unwrap()
+    }
+}
+
+/// A fake OpenAI-compatible upstream: checks the key, echoes what it received, streams events
+/// in pieces cut in awkward places.
+async fn fake_upstream() -> String {
+    use axum::body::Body;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+
+    async fn chat(headers: HeaderMap, body: String) -> axum::response::Response {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if auth != "Bearer upstream-secret" {
+            return axum::response::Response::builder()
+                .status(StatusCode::UNAUTHORIZED)
+                .body(Body::from(r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key","param":null}}"#))
+                .unwrap();
+        }
+        let request: Value = serde_json::from_str(&body).unwrap();
+        if request["stream"] == Value::Bool(true) {
+            let stream = "data: {\"id\":\"up\",\"object\":\"chat.completion.chunk\",\"model\":\"up-model\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"caf\u{e9} \"}}]}\r\n\r\n: comment\n\ndata: {\"id\":\"up\",\"object\":\"chat.completion.chunk\",\"model\":\"up-model\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\u{1f980}\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+            let bytes = stream.as_bytes().to_vec();
+            // Cut into 7-byte pieces: splits inside keys, UTF-8 characters and CRLF.
+            let pieces: Vec<Result<bytes::Bytes, std::io::Error>> = bytes
+                .chunks(7)
+                .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+                .collect();
+            return axum::response::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(futures_util::stream::iter(pieces)))
+                .unwrap();
+        }
+        let reply = serde_json::json!({
+            "id": "up-1", "object": "chat.completion", "created": 1, "model": request["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("upstream saw {}", body)}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        });
+        axum::response::Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(reply.to_string()))
+            .unwrap()
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::Router::new().route("/v1/chat/completions", post(chat)),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_forwarder_sends_the_key_keeps_bytes_and_streams_split_events() {
+    let base_url = fake_upstream().await;
+    // SAFETY-free in edition 2021: a variable only this test reads.
+    std::env::set_var("E2E_UPSTREAM_KEY", "upstream-secret");
+    let provider = |env: &str| ProviderConfig::OpenaiCompatible {
+        name: "openai".into(),
+        base_url: base_url.clone(),
+        api_key_env: env.into(),
+        timeout_ms: 10_000,
+    };
+    let config =
+        config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(provider("E2E_UPSTREAM_KEY"));
+    let server = Server::start(config).await;
+    let body = serde_json::json!({
+        "model": "openai/gpt-4o-mini",
+        "messages": [{"role": "user", "content": "hi"}],
+        "seed": 123456789012345678u64,
+        "x_vendor_flag": null
+    });
+    let (status, reply) = server.chat("up-1", body).await;
+    assert_eq!(status, 200, "{reply}");
+    let seen = reply["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(seen.contains(r#""model":"gpt-4o-mini""#), "{seen}");
+    assert!(seen.contains(r#""seed":123456789012345678"#), "{seen}");
+    assert!(seen.contains(r#""x_vendor_flag":null"#), "{seen}");
+    assert_eq!(reply["model"], "gpt-4o-mini (via rust-wasm)");
+
+    let mut body = user("openai/gpt-4o-mini", "hi");
+    body["stream"] = Value::Bool(true);
+    let (status, _, data) = server.stream("up-2", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(stream_text(&data), "caf\u{e9} \u{1f980}");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    server.stop().await;
+
+    // A wrong key: the upstream's 401 error goes through post_hook with its status.
+    let config = config_with(vec![entry("hello", hello_world(), None, 0)])
+        .with_provider(provider("E2E_UPSTREAM_KEY_UNSET"));
+    let server = Server::start(config).await;
+    let (status, reply) = server.chat("up-3", user("gpt-4o", "hi")).await;
+    assert_eq!(status, 401, "{reply}");
+    assert_eq!(reply["error"]["code"], "invalid_api_key");
+    assert_eq!(
+        reply["error"]["message"],
+        "Incorrect API key provided (via rust plugin)"
+    );
+    server.stop().await;
+
+    // An upstream nobody listens on: a 502 Bifrost error.
+    let dead = ProviderConfig::OpenaiCompatible {
+        name: "openai".into(),
+        base_url: "http://127.0.0.1:9/v1".into(),
+        api_key_env: "E2E_UPSTREAM_KEY".into(),
+        timeout_ms: 5_000,
+    };
+    let server = Server::start(GatewayConfig::default().with_provider(dead)).await;
+    let (status, reply) = server.chat("up-4", user("gpt-4o", "hi")).await;
+    assert_eq!(status, 502, "{reply}");
+    assert!(reply["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot reach the upstream"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_clients_each_get_their_own_answer() {
+    let mut stateless = entry("hello", hello_world(), None, 0);
+    stateless.pool = Some(2);
+    let server = Server::start(config_with(vec![
+        entry("hello-shared", hello_world(), None, 0),
+        stateless,
+    ]))
+    .await;
+    let base = server.base.clone();
+    let tasks: Vec<_> = (0..32)
+        .map(|worker| {
+            let base = base.clone();
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let marker = format!("w{worker}-r{i}");
+                    let mut body = user("mock-echo", &marker);
+                    if i % 5 == 0 {
+                        body["stream"] = Value::Bool(true);
+                        let text = client()
+                            .post(format!("{base}/v1/chat/completions"))
+                            .body(body.to_string())
+                            .send()
+                            .await
+                            .unwrap()
+                            .text()
+                            .await
+                            .unwrap();
+                        assert!(
+                            text.contains(&format!("\"content\":\"{marker}\"")),
+                            "{marker}: {text}"
+                        );
+                        assert!(text.ends_with("data: [DONE]\n\n"));
+                    } else {
+                        let reply: Value = client()
+                            .post(format!("{base}/v1/chat/completions"))
+                            .body(body.to_string())
+                            .send()
+                            .await
+                            .unwrap()
+                            .json_value()
+                            .await;
+                        assert_eq!(reply["choices"][0]["message"]["content"], marker.as_str());
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    server.stop().await;
+}
