@@ -48,7 +48,7 @@ const TRIVIAL: &str = r#"(module
 
 const INPUT: &[u8] = br#"{"context":{"request_id":"abc-123"},"request":{"model":"gpt-4"}}"#;
 
-fn host(pooling: bool, deadline: Option<Duration>, cache: Option<std::path::PathBuf>) -> Host {
+fn host_with(pooling: bool, deadline: Option<Duration>, cache: Option<std::path::PathBuf>) -> Host {
     Host::new(
         HostConfig::default()
             .with_pooling(pooling)
@@ -112,7 +112,7 @@ impl Raw {
 }
 
 fn calls(c: &mut Criterion) {
-    let host = host(true, Some(Duration::from_secs(1)), None);
+    let host = host_with(true, Some(Duration::from_secs(1)), None);
     let plugin = trivial(&host);
     let mut group = c.benchmark_group("call");
     let mut raw = Raw::new(&plugin);
@@ -132,20 +132,33 @@ fn calls(c: &mut Criterion) {
     group.bench_function("host_call", |b| {
         b.iter(|| instance.call(Hook::PreHook, black_box(INPUT)).unwrap())
     });
+    let mut no_deadline = trivial(&host_with(false, None, None)).instantiate(None).unwrap();
+    group.bench_function("host_call_without_deadline", |b| {
+        b.iter(|| no_deadline.call(Hook::PreHook, black_box(INPUT)).unwrap())
+    });
     group.finish();
 }
 
 fn instantiation(c: &mut Criterion) {
     let bytes = hello_world_bytes();
     let mut group = c.benchmark_group("instantiate");
-    for (name, pooling) in [("pooling", true), ("on_demand", false)] {
-        let plugin = host(pooling, Some(Duration::from_secs(1)), None)
-            .load_bytes(&bytes, "hello-world")
-            .unwrap();
+    let variants = [
+        ("pooling", HostConfig::default().with_pooling(true)),
+        (
+            "pooling_keep_resident_2mib",
+            HostConfig::default()
+                .with_pooling(true)
+                .with_pooling_keep_resident(2 << 20),
+        ),
+        ("on_demand", HostConfig::default().with_pooling(false)),
+    ];
+    for (name, config) in variants {
+        let host = Host::new(config.with_pooling_slots(64)).unwrap();
+        let plugin = host.load_bytes(&bytes, "hello-world").unwrap();
         group.bench_function(format!("hello_world_{name}"), |b| {
             b.iter(|| plugin.instantiate(None).unwrap())
         });
-        let plugin = trivial(&host(pooling, Some(Duration::from_secs(1)), None));
+        let plugin = trivial(&host);
         group.bench_function(format!("trivial_{name}"), |b| {
             b.iter(|| plugin.instantiate(None).unwrap())
         });
@@ -156,9 +169,9 @@ fn instantiation(c: &mut Criterion) {
 fn loading(c: &mut Criterion) {
     let bytes = hello_world_bytes();
     let dir = std::env::temp_dir().join(format!("bifrost-wasm-bench-cache-{}", std::process::id()));
-    let cached = host(true, Some(Duration::from_secs(1)), Some(dir.clone()));
+    let cached = host_with(true, Some(Duration::from_secs(1)), Some(dir.clone()));
     cached.load_bytes(&bytes, "hello-world").unwrap();
-    let uncached = host(true, Some(Duration::from_secs(1)), None);
+    let uncached = host_with(true, Some(Duration::from_secs(1)), None);
     let mut group = c.benchmark_group("load");
     group.sample_size(10);
     group.bench_function("hello_world_cached", |b| {
@@ -200,7 +213,7 @@ fn epochs(c: &mut Criterion) {
         ("with_epochs", Some(Duration::from_secs(1))),
         ("without_epochs", None),
     ] {
-        let host = host(true, deadline, None);
+        let host = host_with(true, deadline, None);
         let mut hello = host
             .load_bytes(&bytes, "hello-world")
             .unwrap()

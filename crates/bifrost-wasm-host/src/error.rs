@@ -184,7 +184,7 @@ pub enum HostError {
     /// The call ran past the per-call deadline and was interrupted.
     #[error(
         "plugin `{plugin}`: `{function}` ran longer than the {deadline:?} deadline and was \
-         stopped; the instance was replaced with a fresh one. Make the hook faster (look for an \
+         stopped; the instance was discarded (its state is lost). Make the hook faster (look for an \
          endless loop) or raise the deadline"
     )]
     Timeout {
@@ -199,7 +199,7 @@ pub enum HostError {
     /// The plugin tried to grow its linear memory past the cap.
     #[error(
         "plugin `{plugin}`: `{function}` needed {requested} bytes of linear memory, over the \
-         {limit}-byte cap; the instance was replaced. Reduce the plugin's memory use or raise \
+         {limit}-byte cap; the instance was discarded. Reduce the plugin's memory use or raise \
          the memory cap{le}",
         le = opt_last_error(last_error)
     )]
@@ -218,7 +218,7 @@ pub enum HostError {
 
     /// The wasm call stack overflowed (deep or endless recursion).
     #[error(
-        "plugin `{plugin}`: `{function}` overflowed the wasm stack; the instance was replaced. \
+        "plugin `{plugin}`: `{function}` overflowed the wasm stack; the instance was discarded. \
          Look for deep or endless recursion (e.g. recursive JSON walking) in the plugin"
     )]
     StackOverflow {
@@ -231,7 +231,7 @@ pub enum HostError {
     /// The plugin trapped (panic, `unreachable`, out-of-bounds access, AssemblyScript
     /// `abort`, `proc_exit` in a hook, ...).
     #[error(
-        "plugin `{plugin}`: `{function}` trapped: {message}{le}; the instance was replaced. \
+        "plugin `{plugin}`: `{function}` trapped: {message}{le}; the instance was discarded. \
          This is a bug in the plugin: a hook must answer bad input with an error field, never trap",
         le = opt_last_error(last_error)
     )]
@@ -422,8 +422,9 @@ impl HostError {
         }
     }
 
-    /// True when the failing instance was thrown away and replaced by a fresh,
-    /// re-`init`ed one (its in-memory state is gone).
+    /// True when the failure left the wasm instance unusable, so it was discarded (its
+    /// in-memory state is gone). A [`crate::PluginInstance`] replaces it with a fresh,
+    /// re-`init`ed one before returning the error, so the next call works.
     pub fn instance_replaced(&self) -> bool {
         matches!(
             self,

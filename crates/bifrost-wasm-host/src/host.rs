@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::{
-    Caller, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    Caller, Enabled, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
     PoolingAllocationConfig,
 };
 
@@ -46,6 +46,10 @@ pub struct HostConfig {
     /// Instance slots of the pooling allocator (default 256): the most instances of
     /// all plugins of this host alive at once.
     pub pooling_slots: u32,
+    /// Bytes of each pooled linear memory (and table) kept resident and reset with
+    /// `memset` when a slot is reused, instead of being returned to the kernel
+    /// (default 0: always return).
+    pub pooling_keep_resident: usize,
     /// Directory of the compiled-module cache; `None` (the default) disables it.
     pub cache_dir: Option<PathBuf>,
     /// Most bytes of stdout/stderr a WASI plugin may log per call (default 64 KiB).
@@ -63,6 +67,7 @@ impl Default for HostConfig {
             max_wasm_stack: 1 << 20,
             pooling: true,
             pooling_slots: 256,
+            pooling_keep_resident: 0,
             cache_dir: None,
             max_log_bytes_per_call: 64 << 10,
         }
@@ -115,6 +120,12 @@ impl HostConfig {
     /// Sets [`HostConfig::pooling_slots`].
     pub fn with_pooling_slots(mut self, slots: u32) -> Self {
         self.pooling_slots = slots;
+        self
+    }
+
+    /// Sets [`HostConfig::pooling_keep_resident`].
+    pub fn with_pooling_keep_resident(mut self, bytes: usize) -> Self {
+        self.pooling_keep_resident = bytes;
         self
     }
 
@@ -226,7 +237,11 @@ impl Host {
             pool.total_core_instances(config.pooling_slots)
                 .total_memories(config.pooling_slots)
                 .total_tables(config.pooling_slots)
-                .max_memory_size(config.memory_limit);
+                .max_memory_size(config.memory_limit)
+                .linear_memory_keep_resident(config.pooling_keep_resident)
+                .table_keep_resident(config.pooling_keep_resident)
+                // Reset only the pages an instance dirtied, where the kernel can tell.
+                .pagemap_scan(Enabled::Auto);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm).map_err(|e| HostError::InvalidConfig {

@@ -583,11 +583,11 @@ impl Live {
             function: export,
             valid_up_to: e.utf8_error().valid_up_to(),
         })?;
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+        if let Err(e) = crate::json::validate(&text) {
             return Err(HostError::InvalidJson {
                 plugin: shared.name.to_string(),
                 function: export,
-                error: e.to_string(),
+                error: e.describe(&text),
                 excerpt: excerpt(text.as_bytes()),
             });
         }
@@ -621,6 +621,19 @@ fn call_free(store: &mut Store<StoreState>, free: FreeFn, ptr: u32, len: u32) ->
         FreeFn::One(f) => f.call(store, ptr),
         FreeFn::Two(f) => f.call(store, (ptr, len)),
     }
+}
+
+/// The live instance, created (and `init`ed) first if a failed replacement left none.
+fn live_of<'a>(
+    shared: &PluginShared,
+    live: &'a mut Option<Live>,
+    config: Option<&str>,
+) -> Result<&'a mut Live, HostError> {
+    let current = match live.take() {
+        Some(current) => current,
+        None => Live::create(shared, config)?,
+    };
+    Ok(live.insert(current))
 }
 
 /// One instance of a plugin: its own linear memory and state, serving one call at a
@@ -695,11 +708,7 @@ impl PluginInstance {
     }
 
     fn live(&mut self) -> Result<&mut Live, HostError> {
-        let live = match self.live.take() {
-            Some(live) => live,
-            None => Live::create(&self.plugin.inner, self.config.as_deref())?,
-        };
-        Ok(self.live.insert(live))
+        live_of(&self.plugin.inner, &mut self.live, self.config.as_deref())
     }
 
     fn after_failure(&mut self, error: &HostError) {
@@ -723,14 +732,15 @@ impl PluginInstance {
     /// A hook the plugin lacks is [`HostError::HookNotImplemented`]; see
     /// [`PluginInstance::call_hook`] for the pass-through form.
     pub fn call(&mut self, hook: Hook, input: &[u8]) -> Result<String, HostError> {
-        let shared = self.plugin.inner.clone();
+        let shared = &*self.plugin.inner;
         let Some(export) = shared.abi.hooks[hook.index()] else {
             return Err(HostError::HookNotImplemented {
                 plugin: shared.name.to_string(),
                 hook,
             });
         };
-        let result = self.live()?.call_hook(&shared, hook, export, input);
+        let result =
+            live_of(shared, &mut self.live, self.config.as_deref())?.call_hook(shared, hook, export, input);
         if let Err(e) = &result {
             self.after_failure(e);
         }

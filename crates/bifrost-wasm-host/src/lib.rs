@@ -69,6 +69,7 @@ mod error;
 mod hook;
 mod host;
 mod instance;
+mod json;
 mod pool;
 mod typed;
 mod wasi;

@@ -243,3 +243,12 @@ fn hook_names_parse_with_the_old_alias() {
         assert_eq!(hook.name().parse::<Hook>().unwrap(), hook);
     }
 }
+
+#[test]
+fn deeply_nested_output_is_accepted() {
+    let plugin = crate::load(&wat::module("", &[&wat::alloc(), &wat::echo("pre_hook")]));
+    let mut instance = plugin.instantiate(None).unwrap();
+    let depth = 10_000;
+    let input = format!(r#"{{"context":{{}},"request":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+    assert_eq!(instance.call(Hook::PreHook, input.as_bytes()).unwrap(), input);
+}
