@@ -302,6 +302,9 @@ struct Ctx {
 
 impl Ctx {
     fn log(&self, status: u16, note: &str, run: Option<&RequestRun>) {
+        if !tracing::enabled!(target: REQUEST_LOG_TARGET, tracing::Level::INFO) {
+            return;
+        }
         let summary = run.map(RequestRun::summary).unwrap_or_default();
         tracing::info!(
             target: REQUEST_LOG_TARGET,

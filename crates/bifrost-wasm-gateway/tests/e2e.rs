@@ -717,3 +717,25 @@ async fn many_concurrent_clients_each_get_their_own_answer() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasi_plugin_runs_and_its_output_becomes_log_lines() {
+    let wasm = test_support::plugin_wasm_for("wasi-printer", test_support::WasmTarget::Wasip1);
+    let server = Server::start(config_with(vec![entry("printer", wasm, None, 0)])).await;
+    for i in 0..3 {
+        let (status, body) = server
+            .chat(&format!("wasi-{i}"), user("mock-echo", "through wasi"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["choices"][0]["message"]["content"], "through wasi");
+    }
+    let mut body = user("mock-echo", "a b c");
+    body["stream"] = Value::Bool(true);
+    let (_, _, data) = server.stream("wasi-stream", body).await;
+    assert_eq!(stream_text(&data), "a b c");
+    let line = request_log("wasi-2");
+    assert!(line.contains("printer.pre_hook=passed"), "{line}");
+    log_line(&["pre_hook: stderr line"]);
+    server.stop().await;
+    log_line(&["plugin printer: cleanup done"]);
+}

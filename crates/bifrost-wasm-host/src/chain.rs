@@ -420,7 +420,7 @@ impl<'a> Output<'a> {
         let v = self.get(key)?;
         match JsonKind::of(v) {
             JsonKind::Null => None,
-            JsonKind::Object if object_entries(v).is_ok_and(|e| e.is_empty()) => None,
+            JsonKind::Object if is_empty_object(v) => None,
             _ => Some(v),
         }
     }
@@ -446,10 +446,17 @@ impl<'a> Output<'a> {
                 let s: String = serde_json::from_str(v).ok()?;
                 (!s.is_empty()).then_some(s)
             }
-            JsonKind::Object if object_entries(v).is_ok_and(|e| e.is_empty()) => None,
+            JsonKind::Object if is_empty_object(v) => None,
             _ => Some(v.to_string()),
         }
     }
+}
+
+/// True for `{}` (with any whitespace). `text` must already be valid JSON.
+fn is_empty_object(text: &str) -> bool {
+    text.trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with('}'))
 }
 
 fn excerpt(text: &str) -> String {
