@@ -1,7 +1,7 @@
 //! What every subcommand shares: exit codes, error reporting, logging, host options,
 //! loading a plugin, reading `--config` and `--input`.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -65,8 +65,9 @@ pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-/// Installs the `tracing` subscriber (stderr). `RUST_LOG` wins; otherwise `default_filter`
-/// at verbosity 0, then `info`, `debug`, `trace` for `-v`, `-vv`, `-vvv`.
+/// Installs the `tracing` subscriber (stderr; colours only on a terminal and without
+/// `NO_COLOR`). `RUST_LOG` wins; otherwise `default_filter` at verbosity 0, then `info`,
+/// `debug`, `trace` for `-v`, `-vv`, `-vvv`.
 pub fn init_logging(verbose: u8, default_filter: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
@@ -81,8 +82,10 @@ pub fn init_logging(verbose: u8, default_filter: &str) {
             _ => "trace",
         }),
     };
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();

@@ -155,12 +155,14 @@ fn check_context(input: &Json, output: &Json, f: &mut Findings) {
                     Some(_) => {}
                 }
             }
-            let added: Vec<String> = returned
+            // Sorted: a context is a map (Go's is unordered), so its order means nothing.
+            let mut added: Vec<String> = returned
                 .members()
                 .iter()
                 .filter(|(k, _)| sent.get(k).is_none())
                 .map(|(k, _)| k.clone())
                 .collect();
+            added.sort();
             if !dropped.is_empty() {
                 f.failures.push(format!(
                     "dropped context key(s) {}: return every key received (Bifrost may rely on them)",

@@ -34,14 +34,20 @@ enum Command {
     Call(cmd::call::Args),
     /// Check a plugin against the Bifrost plugin contract and print a PASS/WARN/FAIL report.
     Check(cmd::check::Args),
+    /// Run a local OpenAI-compatible gateway that sends requests through a plugin chain.
+    Serve(cmd::serve::Args),
+    /// Measure hook latency, instance and load cost, optionally against a second plugin.
+    Bench(cmd::bench::Args),
 }
 
 impl Command {
     /// Log filter when neither RUST_LOG nor -v is given. `check` calls hooks thousands of
-    /// times, so plugins' own output is shown only when asked for.
+    /// times, so plugins' own output is shown only when asked for; `serve` logs one line per
+    /// request.
     fn default_log_filter(&self) -> &'static str {
         match self {
             Command::Check(_) => "warn,bifrost_wasm::plugin=off",
+            Command::Serve(_) => "warn,bifrost_wasm::plugin=info,bifrost_wasm_gateway=info",
             _ => "warn,bifrost_wasm::plugin=info",
         }
     }
@@ -54,5 +60,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Call(args) => cmd::call::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     })
 }

@@ -2,6 +2,8 @@
 //! `run(Args) -> anyhow::Result<ExitCode>`; errors are printed by `common::finish` and
 //! turned into exit codes (a `common::UsageError` anywhere in the chain means exit 2).
 
+pub mod bench;
 pub mod call;
 pub mod check;
 pub mod inspect;
+pub mod serve;

@@ -1,0 +1,206 @@
+//! `bifrost-wasm serve`: the real binary as a server on a loopback port.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{hello, run, TempFile};
+use crate::wat;
+
+/// A running `bifrost-wasm serve`.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    /// Starts the server on a free loopback port and waits for its "listening" line.
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bifrost-wasm"))
+            .arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bifrost-wasm serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let Some(addr) = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+        else {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "the server did not start: {line:?}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        Server {
+            addr: addr.to_string(),
+            child,
+        }
+    }
+
+    /// One HTTP/1.1 request; returns (status, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read the response");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a complete response");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        (status, body.to_string())
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns (exit code, stderr).
+    fn terminate(mut self) -> (i32, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                panic!("the server did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            pipe.read_to_string(&mut stderr).expect("read stderr");
+        }
+        (status.code().expect("exited, not killed by a signal"), stderr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn serve_runs_hello_world_and_stops_cleanly_on_sigterm() {
+    let server = Server::start(&["--plugin", &hello()]);
+    let (status, body) = server.request("GET", "/health", "");
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = server.request(
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model": "mock-model", "messages": [{"role": "user", "content": "Hi"}]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("This is a mock response!"),
+        "hello-world short-circuits mock-model: {body}"
+    );
+
+    let (status, body) = server.request(
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "echo me"}]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("echo me"), "the mock provider echoes: {body}");
+    assert!(
+        body.contains("(via rust-wasm)"),
+        "post_hook rewrote the model: {body}"
+    );
+
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("hello"),
+        "one log line per request names the plugin: {stderr}"
+    );
+    assert!(
+        stderr.contains("cleanup"),
+        "graceful shutdown calls cleanup: {stderr}"
+    );
+}
+
+#[test]
+fn serve_reads_plugins_from_a_bifrost_config_file() {
+    let config = TempFile::new(
+        "config.json",
+        serde_json::json!({
+            "plugins": [{"path": hello(), "name": "hw", "enabled": true, "config": {"mock_model": "fake"}}],
+            "gateway": {"request_shape": "flat"}
+        })
+        .to_string(),
+    );
+    let server = Server::start(&[config.arg()]);
+    let (status, body) = server.request(
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model": "fake", "messages": [{"role": "user", "content": "Hi"}]}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("This is a mock response!"),
+        "the plugin got its config: {body}"
+    );
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_plugin_that_does_not_load() {
+    let broken = wat::file("broken", &wat::abi_broken_plugin());
+    let out = run(&["serve", "--plugin", broken.arg(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr
+            .starts_with("error: plugins[0] (\"broken\"): cannot load plugin"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("missing export `malloc`"), "{}", out.stderr);
+}
+
+#[test]
+fn serve_config_mistakes_are_usage_errors() {
+    let out = run(&["serve", "no/such/config.json"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr.contains("cannot read the config file"),
+        "{}",
+        out.stderr
+    );
+    let bad = TempFile::new("config.json", r#"{"plugins": [{"name": "x"}]}"#);
+    let out = run(&["serve", bad.arg()]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("plugins[0]"), "{}", out.stderr);
+    let out = run(&["serve", "--provider", "upstream"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(
+        out.stderr.contains("--provider upstream needs --upstream-url"),
+        "{}",
+        out.stderr
+    );
+}
