@@ -309,6 +309,18 @@ fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("strings always serialise")
 }
 
+/// Context key [`RequestRun::new`] seeds with the time the request started, in Unix
+/// milliseconds: a `wasm32-unknown-unknown` plugin has no clock of its own (the `rate-window`
+/// example plugin reads its time here).
+pub const START_TIME_KEY: &str = "request_start_unix_ms";
+
+fn unix_ms_now() -> RawJson {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    RawJson::from_string(ms.to_string()).expect("an integer is JSON")
+}
+
 /// The context of one request: a JSON object kept as raw members, in order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
@@ -533,13 +545,16 @@ impl fmt::Debug for RequestRun {
 }
 
 impl RequestRun {
-    /// Starts a request: the context is seeded with `request_id` and `request-id`.
+    /// Starts a request: the context is seeded with `request_id` and `request-id`, and the
+    /// start time under [`START_TIME_KEY`].
     pub fn new(chain: Arc<Chain>, request_id: &str) -> Self {
         let n = chain.len();
+        let mut context = Context::with_request_id(request_id);
+        context.set(START_TIME_KEY, unix_ms_now());
         RequestRun {
             chain,
             request_id: request_id.to_string(),
-            context: Context::with_request_id(request_id),
+            context,
             http_request: RawJson::null(),
             http_pre_ran: n,
             pre_ran: n,
@@ -1661,9 +1676,10 @@ mod tests {
         let mut run = RequestRun::new(b.build(RequestShape::Flat), "abc-123");
         run_full(&mut run).unwrap();
         let first = &b.inputs_of("a", Hook::HttpPreHook)[0];
-        assert_eq!(
-            member(first, "context"),
-            r#"{"request_id":"abc-123","request-id":"abc-123"}"#
+        let context = member(first, "context");
+        assert!(
+            context.starts_with(r#"{"request_id":"abc-123","request-id":"abc-123","request_start_unix_ms":"#),
+            "{context}"
         );
         let pre_b = &b.inputs_of("b", Hook::PreHook)[0];
         assert_eq!(member(member(pre_b, "context"), "from-http"), r#""1""#);
