@@ -359,7 +359,7 @@ impl Live {
         let text = data.get(start..end.min(start + MAX_TEXT).min(data.len()))?;
         let text = String::from_utf8_lossy(text).into_owned();
         if end <= data.len() {
-            let _ = call_free(store, free, ptr, len);
+            let _ = call_free(store, &free, ptr, len);
         }
         Some(text)
     }
@@ -390,7 +390,7 @@ impl Live {
         len: u32,
         deadline: Duration,
     ) -> Result<(), HostError> {
-        call_free(&mut self.store, self.free.clone(), ptr, len)
+        call_free(&mut self.store, &self.free, ptr, len)
             .map_err(|e| self.classify(shared, e, "free", deadline))
     }
 
@@ -551,18 +551,24 @@ impl Live {
         export: &'static str,
         input: &[u8],
     ) -> Result<String, HostError> {
-        let Some(func) = self.hooks[hook.index()].clone() else {
+        if self.hooks[hook.index()].is_none() {
             return Err(HostError::HookNotImplemented {
                 plugin: shared.name.to_string(),
                 hook,
             });
-        };
+        }
         let host = &*shared.host;
         let deadline = Live::call_deadline(shared);
         let _in_flight = host.ticker.as_ref().map(|t| t.enter());
         self.set_deadline(host.call_ticks());
         let (in_ptr, in_alloc) = self.write_input(shared, export, input, deadline)?;
-        let packed = match func.call(&mut self.store, (in_ptr, input.len() as u32)) {
+        // Field-level borrows: the hook by reference (cloning a TypedFunc clones its
+        // registered type, a measurable cost per call), the store mutably.
+        let called = match &self.hooks[hook.index()] {
+            Some(func) => func.call(&mut self.store, (in_ptr, input.len() as u32)),
+            None => Err(wasmtime::format_err!("hook export disappeared")),
+        };
+        let packed = match called {
             Ok(packed) => packed,
             Err(e) => return Err(self.classify(shared, e, export, deadline)),
         };
@@ -615,7 +621,7 @@ fn unpack(packed: u64) -> (u32, u32) {
     ((packed >> 32) as u32, packed as u32)
 }
 
-fn call_free(store: &mut Store<StoreState>, free: FreeFn, ptr: u32, len: u32) -> wasmtime::Result<()> {
+fn call_free(store: &mut Store<StoreState>, free: &FreeFn, ptr: u32, len: u32) -> wasmtime::Result<()> {
     match free {
         FreeFn::None => Ok(()),
         FreeFn::One(f) => f.call(store, ptr),
@@ -629,11 +635,15 @@ fn live_of<'a>(
     live: &'a mut Option<Live>,
     config: Option<&str>,
 ) -> Result<&'a mut Live, HostError> {
-    let current = match live.take() {
-        Some(current) => current,
-        None => Live::create(shared, config)?,
-    };
-    Ok(live.insert(current))
+    if live.is_none() {
+        *live = Some(Live::create(shared, config)?);
+    }
+    // Borrowing `live` in place (no move of the instance on every call).
+    live.as_mut().ok_or_else(|| HostError::Instantiate {
+        plugin: shared.name.to_string(),
+        message: "no live instance after creating one".into(),
+        hint: "this is a host bug; please report it".into(),
+    })
 }
 
 /// One instance of a plugin: its own linear memory and state, serving one call at a

@@ -57,6 +57,12 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<(), SyntaxError> {
         self.expect(b'"', "expected a string")?;
         loop {
+            // Skip plain characters in one tight loop.
+            let rest = &self.s[self.i..];
+            self.i += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
             match self.peek() {
                 None => return self.err("unterminated string"),
                 Some(b'"') => {
