@@ -95,22 +95,22 @@ pub fn init_logging(verbose: u8, default_filter: &str) {
 /// `http_pre_hook`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum HookArg {
-    /// `pre_hook`: the LLM request before the provider.
+    /// The LLM request, before the provider is called.
     #[value(name = "pre_hook")]
     PreHook,
-    /// `post_hook`: the LLM response or error.
+    /// The LLM response or error.
     #[value(name = "post_hook")]
     PostHook,
-    /// `http_pre_hook`: the raw HTTP request.
+    /// The raw HTTP request.
     #[value(name = "http_pre_hook")]
     HttpPreHook,
-    /// `http_intercept`: the generation 2 name of `http_pre_hook`.
+    /// The generation 2 name of http_pre_hook.
     #[value(name = "http_intercept")]
     HttpIntercept,
-    /// `http_post_hook`: the HTTP response (non-streaming).
+    /// The HTTP response (non-streaming).
     #[value(name = "http_post_hook")]
     HttpPostHook,
-    /// `http_stream_chunk_hook`: one streamed chunk.
+    /// One streamed chunk.
     #[value(name = "http_stream_chunk_hook")]
     HttpStreamChunkHook,
 }

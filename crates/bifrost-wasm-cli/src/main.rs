@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 
 /// Run, inspect and check Bifrost WASM plugins locally, whatever language they are written in.
 #[derive(Debug, Parser)]
-#[command(name = "bifrost-wasm", version, about, after_help = common::EXIT_CODES_HELP)]
+#[command(name = "bifrost-wasm", version, after_help = common::EXIT_CODES_HELP)]
 struct Cli {
     /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

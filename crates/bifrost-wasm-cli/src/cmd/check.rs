@@ -278,7 +278,7 @@ impl Checker {
             .sum();
         let progress = ProgressBar::new(per_hook);
         progress.set_style(
-            ProgressStyle::with_template("{msg:<24} [{bar:30}] {pos}/{len} calls")
+            ProgressStyle::with_template("{msg} [{bar:25}] {pos}/{len} calls")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
@@ -308,18 +308,15 @@ impl Checker {
         let mut instance = match self.plugin.instantiate(self.config.as_deref()) {
             Ok(instance) => instance,
             Err(e) => {
-                let with = if self.config.is_some() {
-                    "--config"
-                } else {
-                    "an empty config"
-                };
-                self.push(
-                    "hooks",
-                    (
-                        Verdict::Fail,
-                        format!("not run: no instance could be created with {with}: {e}"),
+                let reason = match (&e, &self.config) {
+                    (HostError::InitFailed { .. }, None) => format!(
+                        "not run: the plugin does not start without a configuration; pass one with \
+                         --config JSON|FILE ({e})"
                     ),
-                );
+                    (_, Some(_)) => format!("not run: no instance could be created with --config: {e}"),
+                    (_, None) => format!("not run: no instance could be created with an empty config: {e}"),
+                };
+                self.push("hooks", (Verdict::Fail, reason));
                 return;
             }
         };
@@ -490,14 +487,18 @@ impl Checker {
                     drop(instance);
                     (Verdict::Pass, "returned 0".to_string())
                 }
-                Err(e) => {
-                    let hint = if label == "init: --config" {
-                        ""
-                    } else {
-                        " (an empty, null or {} config must mean \"defaults\")"
-                    };
-                    (Verdict::Fail, format!("{e}{hint}"))
-                }
+                // A deliberate refusal with a reason: allowed, but the plugin cannot run
+                // without a configuration.
+                Err(HostError::InitFailed { code, last_error, .. }) if label != "init: --config" => (
+                    Verdict::Warn,
+                    format!(
+                        "refused: init returned {code}{}; Bifrost does not load a plugin whose init fails, \
+                         so this plugin always needs a `config` (an empty, null or {{}} config should mean \
+                         \"defaults\")",
+                        last_error.map(|t| format!(" ({t})")).unwrap_or_default()
+                    ),
+                ),
+                Err(e) => (Verdict::Fail, e.to_string()),
             };
             self.push(label, outcome);
         }

@@ -176,3 +176,31 @@ fn an_echo_plugin_is_lossless_but_fails_the_bad_input_corpus() {
         "not exported (optional): nothing to configure"
     );
 }
+
+#[test]
+fn a_plugin_that_needs_a_config_is_warned_about_and_checked_with_one() {
+    let file = wat::file("needs-config", &wat::needs_config_plugin());
+    let out = run(&["check", file.arg(), "--calls", "20"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let refused = rows(&out.stdout);
+    for check in ["init: empty config", "init: null config", "init: {} config"] {
+        let (_, result, reason) = row(&refused, check);
+        assert_eq!(result, "WARN", "{check}");
+        assert!(
+            reason.starts_with("refused: init returned 1;"),
+            "{check}: {reason}"
+        );
+    }
+    let hooks = row(&refused, "hooks");
+    assert!(hooks.2.contains("pass one with --config JSON|FILE"), "{hooks:?}");
+
+    let out = run(&["check", file.arg(), "--calls", "20", "--config", "[\"on\"]"]);
+    let configured = rows(&out.stdout);
+    assert_eq!(row(&configured, "init: --config").1, "PASS");
+    assert_eq!(
+        row(&configured, "lossless: pre_hook snake").1,
+        "PASS",
+        "{configured:#?}"
+    );
+    assert!(configured.iter().all(|r| r.0 != "hooks"), "{configured:#?}");
+}

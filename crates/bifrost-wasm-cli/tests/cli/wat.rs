@@ -112,3 +112,18 @@ pub fn abi_broken_plugin() -> String {
 pub fn file(name: &str, wat: &str) -> TempFile {
     TempFile::new(&format!("{name}.wat"), wat)
 }
+
+/// An echo plugin whose `init` accepts only a configuration that is a JSON array: it refuses
+/// an empty, `null` and `{}` config (returning 1), like a plugin that cannot run on defaults.
+pub fn needs_config_plugin() -> String {
+    module(&[
+        base("needs-config", FREE_TWO_ARGS),
+        r#"(func (export "init") (param $ptr i32) (param $len i32) (result i32)
+             (if (result i32) (i32.and (i32.gt_u (local.get $len) (i32.const 0))
+                                       (i32.eq (i32.load8_u (local.get $ptr)) (i32.const 91)))
+               (then (i32.const 0))
+               (else (i32.const 1))))"#
+            .to_string(),
+        hook("pre_hook", ECHO),
+    ])
+}
