@@ -123,16 +123,20 @@ fn is_sentinel_path(path: &Path) -> bool {
 
 /// Parses an output and checks it is a JSON object a host can decode.
 pub fn read_output(hook: Hook, text: &str) -> Result<Json, String> {
-    let tree = json::parse(text).map_err(|e| format!("the output cannot be read: {e}"))?;
-    if !matches!(tree, Json::Object(_)) {
-        return Err(format!(
-            "the output is {}, not a JSON object: {}",
-            tree.kind(),
-            tree.excerpt(80)
-        ));
+    let tree = json::parse(text);
+    if let Ok(tree) = &tree {
+        if !matches!(tree, Json::Object(_)) {
+            return Err(format!(
+                "the output is {}, not a JSON object: {}",
+                tree.kind(),
+                tree.excerpt(80)
+            ));
+        }
     }
+    // Before our own reading: a host's decoder explains best why it cannot use the output
+    // (e.g. serde_json's recursion limit for a deeply nested echo).
     decodes(hook, text)?;
-    Ok(tree)
+    tree.map_err(|e| format!("the output cannot be read: {e}"))
 }
 
 fn check_context(input: &Json, output: &Json, f: &mut Findings) {
