@@ -325,6 +325,8 @@ fn unix_ms_now() -> RawJson {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
     entries: Vec<(String, RawJson)>,
+    /// The JSON text, built when first needed after a change (hooks mostly add nothing).
+    json: std::cell::OnceCell<String>,
 }
 
 impl Context {
@@ -337,6 +339,7 @@ impl Context {
                 ("request_id".to_string(), id.clone()),
                 ("request-id".to_string(), id),
             ],
+            json: Default::default(),
         }
     }
 
@@ -348,16 +351,12 @@ impl Context {
     /// Sets `key`; returns true if the value changed.
     pub fn set(&mut self, key: &str, value: RawJson) -> bool {
         match self.entries.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) if v.as_str() == value.as_str() => false,
-            Some((_, v)) => {
-                *v = value;
-                true
-            }
-            None => {
-                self.entries.push((key.to_string(), value));
-                true
-            }
+            Some((_, v)) if v.as_str() == value.as_str() => return false,
+            Some((_, v)) => *v = value,
+            None => self.entries.push((key.to_string(), value)),
         }
+        self.json.take();
+        true
     }
 
     /// The members, in order.
@@ -373,16 +372,20 @@ impl Context {
     }
 
     fn write_json(&self, out: &mut String) {
-        out.push('{');
-        for (i, (k, v)) in self.entries.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
+        out.push_str(self.json.get_or_init(|| {
+            let mut json = String::with_capacity(64 + self.entries.len() * 32);
+            json.push('{');
+            for (i, (k, v)) in self.entries.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&json_string(k));
+                json.push(':');
+                json.push_str(v.as_str());
             }
-            out.push_str(&json_string(k));
-            out.push(':');
-            out.push_str(v.as_str());
-        }
-        out.push('}');
+            json.push('}');
+            json
+        }));
     }
 
     /// Merges the members of the JSON object `raw` (add or overwrite; nothing is removed).
@@ -391,6 +394,9 @@ impl Context {
         let entries = object_entries(raw).map_err(|e| format!("context is not an object: {e}"))?;
         let mut changed = Vec::new();
         for (k, v) in entries {
+            if self.get(&k).is_some_and(|old| old.as_str() == v) {
+                continue;
+            }
             let value = RawJson::from_string(v.to_string()).map_err(|e| e.to_string())?;
             if self.set(&k, value) {
                 changed.push(k.into_owned());
@@ -779,8 +785,7 @@ impl RequestRun {
         }
     }
 
-    fn normalize_response(&self, response: &str) -> Result<RawJson, String> {
-        let shaped = LlmResponse::new(raw(response)?);
+    fn normalize_response(&self, shaped: LlmResponse) -> Result<RawJson, String> {
         let wanted = match self.chain.shape {
             RequestShape::GoEnvelope => ResponseShape::GoEnvelope,
             RequestShape::Flat | RequestShape::Snake => ResponseShape::Snake,
@@ -815,7 +820,7 @@ impl RequestRun {
         self.http_request = request;
         for i in 0..self.chain.len() {
             let started = Instant::now();
-            let req = self.http_request.clone();
+            let req = &self.http_request;
             let call = self.call(i, HOOK, |ctx| {
                 let mut s = String::with_capacity(req.as_str().len() + 256);
                 s.push_str("{\"context\":");
@@ -913,6 +918,7 @@ impl RequestRun {
         }
         let request = match output.payload("request") {
             None => None,
+            Some(r) if r == self.http_request.as_str() => None,
             Some(r) if JsonKind::of(r) == JsonKind::Object => Some(raw(r)?),
             Some(r) => {
                 return Err(format!(
@@ -936,7 +942,7 @@ impl RequestRun {
         let mut current = request;
         for i in 0..self.chain.len() {
             let started = Instant::now();
-            let req = current.clone();
+            let req = &current;
             let call = self.call(i, HOOK, |ctx| {
                 let mut s = String::with_capacity(req.as_str().len() + 256);
                 s.push_str("{\"context\":");
@@ -1037,7 +1043,7 @@ impl RequestRun {
                         LlmResult::Error(error)
                     }
                     (Some(response), _) if !response.is_empty_value() => {
-                        LlmResult::Response(self.normalize_response(response.as_str())?)
+                        LlmResult::Response(self.normalize_response(LlmResponse::new(response))?)
                     }
                     _ => return Err(
                         "`has_short_circuit` is true but `short_circuit` has neither a response nor an error"
@@ -1049,6 +1055,7 @@ impl RequestRun {
         }
         let request = match output.payload("request") {
             None => None,
+            Some(r) if r == before.as_str() => None,
             Some(r) if JsonKind::of(r) == JsonKind::Object => Some(self.normalize_request(r, before)?),
             Some(r) => {
                 return Err(format!(
@@ -1071,9 +1078,9 @@ impl RequestRun {
         let mut current = result;
         for i in (0..self.pre_ran).rev() {
             let started = Instant::now();
-            let cur = current.clone();
+            let cur = &current;
             let call = self.call(i, HOOK, |ctx| {
-                let (response, error, has_error) = match &cur {
+                let (response, error, has_error) = match cur {
                     LlmResult::Response(r) => (r.as_str(), "{}", "false"),
                     LlmResult::Error(e) => ("null", e.as_str(), "true"),
                 };
@@ -1157,6 +1164,7 @@ impl RequestRun {
             Some(LlmResult::Error(raw(error)?))
         } else {
             match output.payload("response") {
+                Some(r) if matches!(current, LlmResult::Response(c) if c.as_str() == r) => None,
                 // A response given back: kept (or, after an error, a recovery).
                 Some(r) if JsonKind::of(r) == JsonKind::Object => {
                     let response = LlmResponse::new(raw(r)?);
@@ -1167,7 +1175,7 @@ impl RequestRun {
                     if empty_envelope {
                         None
                     } else {
-                        Some(LlmResult::Response(self.normalize_response(r)?))
+                        Some(LlmResult::Response(self.normalize_response(response)?))
                     }
                 }
                 Some(r) => {
@@ -1181,7 +1189,6 @@ impl RequestRun {
                 None => None,
             }
         };
-        let _ = current;
         let keys = self.apply_context(&output)?;
         Ok(PostStep::Continue(next, keys))
     }
@@ -1196,7 +1203,7 @@ impl RequestRun {
         const HOOK: Hook = Hook::HttpPostHook;
         for i in (0..self.http_pre_ran).rev() {
             let started = Instant::now();
-            let req = self.http_request.clone();
+            let req = &self.http_request;
             let call = self.call(i, HOOK, |ctx| {
                 let mut s = String::with_capacity(req.as_str().len() + response.as_str().len() + 256);
                 s.push_str("{\"context\":");
@@ -1254,8 +1261,8 @@ impl RequestRun {
         let mut current = chunk;
         for i in (0..self.http_pre_ran).rev() {
             let started = Instant::now();
-            let req = self.http_request.clone();
-            let cur = current.clone();
+            let req = &self.http_request;
+            let cur = &current;
             let call = self.call(i, HOOK, |ctx| {
                 let mut s = String::with_capacity(req.as_str().len() + cur.as_str().len() + 256);
                 s.push_str("{\"context\":");
@@ -1277,7 +1284,7 @@ impl RequestRun {
                     continue;
                 }
             };
-            match self.read_chunk(&out) {
+            match self.read_chunk(&out, &current) {
                 Ok(ChunkStep::Skip(keys)) => {
                     self.record(i, HOOK, HookOutcome::Dropped, started, keys);
                     return ChunkOutcome::Skip;
@@ -1349,13 +1356,15 @@ impl RequestRun {
         }
     }
 
-    fn read_chunk(&mut self, out: &str) -> Result<ChunkStep, String> {
+    fn read_chunk(&mut self, out: &str, current: &RawJson) -> Result<ChunkStep, String> {
         let output = Output::parse(out)?;
         Self::check_context(&output)?;
+        // `Some(None)`: a chunk given back unchanged.
         let chunk = match output.get("chunk") {
             None => None,
             Some(c) if JsonKind::of(c) == JsonKind::Null => None,
-            Some(c) if JsonKind::of(c) == JsonKind::Object => Some(raw(c)?),
+            Some(c) if c == current.as_str() => Some(None),
+            Some(c) if JsonKind::of(c) == JsonKind::Object => Some(Some(raw(c)?)),
             Some(c) => {
                 return Err(format!(
                     "`chunk` must be a chunk object or null, found {}",
@@ -1366,7 +1375,7 @@ impl RequestRun {
         let has_chunk = output.flag("has_chunk")?;
         let skip = output.flag("skip")?;
         if let Some(message) = output.error_text("error") {
-            if has_chunk && chunk.is_some() {
+            if let (true, Some(chunk)) = (has_chunk, chunk) {
                 let keys = self.apply_context(&output)?;
                 return Ok(ChunkStep::ErrorWithChunk(message, chunk, keys));
             }
@@ -1376,7 +1385,10 @@ impl RequestRun {
         if skip {
             return Ok(ChunkStep::Skip(keys));
         }
-        Ok(ChunkStep::Continue(if has_chunk { chunk } else { None }, keys))
+        Ok(ChunkStep::Continue(
+            if has_chunk { chunk.flatten() } else { None },
+            keys,
+        ))
     }
 }
 
