@@ -85,8 +85,9 @@ fn is_default_config(bytes: &[u8]) -> bool {
         return true;
     }
     trimmed.first() == Some(&b'{')
-        && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(trimmed)
-            .is_ok_and(|m| m.is_empty())
+        && std::str::from_utf8(trimmed).is_ok_and(|t| {
+            crate::types::scan::validate(t).is_ok() && crate::types::scan::Members::new(t).next().is_none()
+        })
 }
 
 impl<P: Plugin> PluginCell<P> {

@@ -8,6 +8,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::raw::JsonKind;
+use crate::scan;
+
 /// The Bifrost context: a JSON object of request-scoped values that flows through every hook.
 ///
 /// Hooks receive it in their input and return it in their output; values set by one hook are
@@ -118,6 +121,52 @@ impl BifrostContext {
     /// True when there are no keys.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Reads a context from JSON text that is known to be valid (`null` reads as empty).
+    /// Any other non-object value is an error naming its type. Same result as
+    /// deserializing with serde, without serde.
+    pub fn from_valid_json(text: &str) -> Result<Self, String> {
+        match JsonKind::of(text) {
+            JsonKind::Null => return Ok(BifrostContext::default()),
+            JsonKind::Object => {}
+            other => return Err(format!("invalid type: {}, expected a JSON object", other.name())),
+        }
+        let mut ctx = BifrostContext::default();
+        for m in scan::Members::new(text) {
+            let value = scan::parse_value_nested(m.value, 1).map_err(|e| e.to_string())?;
+            let key = scan::unescape(m.raw_key).map_err(|e| e.to_string())?;
+            if key == "request_id" {
+                if let Value::String(s) = value {
+                    ctx.request_id = Some(s);
+                    continue;
+                }
+            }
+            ctx.values.insert(key.into_owned(), value);
+        }
+        Ok(ctx)
+    }
+
+    /// Appends the context as compact JSON (`request_id` first), as its `Serialize` writes it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        if let Some(id) = &self.request_id {
+            scan::write_string(out, "request_id");
+            out.push(b':');
+            scan::write_string(out, id);
+            first = false;
+        }
+        for (k, v) in &self.values {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            scan::write_string(out, k);
+            out.push(b':');
+            scan::write_value(out, v);
+        }
+        out.push(b'}');
     }
 }
 

@@ -30,6 +30,7 @@ pub mod hooks;
 pub mod http;
 pub mod raw;
 pub mod response;
+pub mod scan;
 pub mod shape;
 pub mod wire;
 

@@ -9,11 +9,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
+
+use crate::scan;
 
 /// An error reading or editing raw JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,49 +39,71 @@ impl From<serde_json::Error> for JsonError {
 /// A JSON value kept as its original text.
 ///
 /// Serializes verbatim. Equality is textual; use [`RawJson::to_value`] to compare meaning.
-#[derive(Clone)]
-pub struct RawJson(Box<RawValue>);
+/// The text is always valid JSON: constructors validate it (with the [`crate::scan`]
+/// scanner) or build it from parts that are valid by construction.
+pub struct RawJson {
+    text: Box<str>,
+    /// A [`RawValue`] view, built on first use of [`RawJson::as_raw`] or `Serialize`.
+    raw: OnceLock<Box<RawValue>>,
+}
+
+impl Clone for RawJson {
+    fn clone(&self) -> Self {
+        RawJson::trusted(self.text.clone())
+    }
+}
 
 impl RawJson {
+    /// Wraps text that is valid JSON by construction (validated by the caller or written by
+    /// this crate from valid parts).
+    pub(crate) fn trusted(text: impl Into<Box<str>>) -> Self {
+        RawJson {
+            text: text.into(),
+            raw: OnceLock::new(),
+        }
+    }
+
     /// Wraps JSON text after validating it (surrounding whitespace is kept as is).
     pub fn from_string(json: String) -> Result<Self, JsonError> {
-        Ok(RawJson(RawValue::from_string(json)?))
+        scan::validate(&json).map_err(|e| JsonError(e.to_string()))?;
+        Ok(RawJson::trusted(json))
     }
 
     /// Copies a borrowed raw value.
     pub fn from_raw(raw: &RawValue) -> Self {
-        RawJson(raw.to_owned())
+        RawJson::trusted(raw.get())
     }
 
     /// Serializes `value` into a new raw value.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, JsonError> {
-        Ok(RawJson(serde_json::value::to_raw_value(value)?))
+        Ok(RawJson::trusted(serde_json::to_string(value)?))
     }
 
     /// The JSON `null`.
     pub fn null() -> Self {
-        RawJson(RawValue::NULL.to_owned())
+        RawJson::trusted("null")
     }
 
     /// An empty JSON object `{}`.
     pub fn empty_object() -> Self {
-        RawJson::from_string("{}".to_string()).expect("valid JSON")
+        RawJson::trusted("{}")
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        self.0.get()
+        &self.text
     }
 
-    /// The underlying [`RawValue`].
+    /// The underlying [`RawValue`] (built on first use).
     pub fn as_raw(&self) -> &RawValue {
-        &self.0
+        self.raw.get_or_init(|| {
+            RawValue::from_string(self.text.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+        })
     }
 
     /// Consumes the value, returning its text.
     pub fn into_string(self) -> String {
-        let boxed: Box<str> = self.0.into();
-        boxed.into()
+        self.text.into()
     }
 
     /// What kind of JSON value this is (looks at the first byte only).
@@ -100,7 +125,7 @@ impl RawJson {
     pub fn is_empty_value(&self) -> bool {
         match self.kind() {
             JsonKind::Null => true,
-            JsonKind::Object => object_entries(self.as_str()).is_ok_and(|e| e.is_empty()),
+            JsonKind::Object => scan::Members::new(self.as_str()).next().is_none(),
             JsonKind::String => self.as_str().trim() == "\"\"",
             _ => false,
         }
@@ -120,19 +145,19 @@ impl RawJson {
     /// The raw text of member `key` of this object (exact key match). `None` when this is
     /// not an object or has no such key.
     pub fn get(&self, key: &str) -> Option<&str> {
-        find_member(self.as_str(), key, false).map(|(_, v)| v)
+        scan::member(self.as_str(), key, false)
     }
 
     /// Like [`RawJson::get`] with ASCII-case-insensitive key matching (Go's decoder rule).
     pub fn get_ignore_case(&self, key: &str) -> Option<&str> {
-        find_member(self.as_str(), key, true).map(|(_, v)| v)
+        member_valid(self.as_str(), key, true).map(|(_, v)| v)
     }
 
     /// Follows a path of object keys (exact match) and returns the raw text found there.
     pub fn get_path(&self, path: &[&str]) -> Option<&str> {
         let mut cur = self.as_str();
         for key in path {
-            cur = find_member(cur, key, false)?.1;
+            cur = scan::member(cur, key, false)?;
         }
         Some(cur)
     }
@@ -145,38 +170,57 @@ impl RawJson {
 
     /// Reads member `key` as a string, if it is one.
     pub fn get_str(&self, key: &str) -> Option<String> {
-        self.get_as::<String>(key).and_then(Result::ok)
+        self.get(key).and_then(scan::string_value).map(Cow::into_owned)
     }
 
     /// The members of this object in document order, keys unescaped, values raw.
     pub fn entries(&self) -> Result<Vec<(Cow<'_, str>, &str)>, JsonError> {
-        object_entries(self.as_str())
+        if !self.is_object() {
+            return Err(not_an_object(self.as_str()));
+        }
+        Ok(scan::Members::new(self.as_str())
+            .map(|m| (m.key(), m.value))
+            .collect())
     }
 
     /// Sets the value at `path` (object keys, exact match) to the JSON text `value`,
     /// splicing it into the original text: everything else stays byte-identical.
     /// A missing last key is appended to its object; missing intermediate objects are created.
     pub fn set_path_raw(&mut self, path: &[&str], value: &str) -> Result<(), JsonError> {
+        scan::validate(value).map_err(|e| JsonError(format!("invalid JSON value to set: {e}")))?;
         let new = splice_path(self.as_str(), path, value)?;
-        *self = RawJson::from_string(new)?;
+        *self = RawJson::trusted(new);
         Ok(())
     }
 
     /// Serializes `value` and sets it at `path`; see [`RawJson::set_path_raw`].
     pub fn set_path<T: Serialize + ?Sized>(&mut self, path: &[&str], value: &T) -> Result<(), JsonError> {
         let text = serde_json::to_string(value)?;
-        self.set_path_raw(path, &text)
+        let new = splice_path(self.as_str(), path, &text)?;
+        *self = RawJson::trusted(new);
+        Ok(())
+    }
+
+    /// Sets the string value at `path` (like [`RawJson::set_path`] with a `&str`, without
+    /// going through serde).
+    pub fn set_path_str(&mut self, path: &[&str], value: &str) -> Result<(), JsonError> {
+        let mut text = Vec::with_capacity(value.len() + 2);
+        scan::write_string(&mut text, value);
+        let text = String::from_utf8(text).map_err(|_| JsonError("invalid UTF-8".into()))?;
+        let new = splice_path(self.as_str(), path, &text)?;
+        *self = RawJson::trusted(new);
+        Ok(())
     }
 
     /// Removes member `key` from this object, keeping everything else byte-identical.
     /// Returns whether the key was present.
     pub fn remove(&mut self, key: &str) -> Result<bool, JsonError> {
         let text = self.as_str();
-        let Some((range, _)) = find_member_span(text, key, false)? else {
+        let Some((range, _)) = find_member_span(text, key, false) else {
             return Ok(false);
         };
         let new = remove_member(text, range);
-        *self = RawJson::from_string(new)?;
+        *self = RawJson::trusted(new);
         Ok(true)
     }
 
@@ -202,6 +246,13 @@ impl RawJson {
     }
 }
 
+fn not_an_object(text: &str) -> JsonError {
+    JsonError(format!(
+        "invalid type: {}, expected a JSON object",
+        JsonKind::of(text).name()
+    ))
+}
+
 impl fmt::Debug for RawJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RawJson({})", self.as_str())
@@ -220,6 +271,8 @@ impl PartialEq for RawJson {
     }
 }
 
+impl Eq for RawJson {}
+
 impl Default for RawJson {
     fn default() -> Self {
         RawJson::null()
@@ -228,19 +281,20 @@ impl Default for RawJson {
 
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        self.as_raw().serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(deserializer).map(RawJson)
+        Box::<RawValue>::deserialize(deserializer).map(RawJson::from)
     }
 }
 
 impl From<Box<RawValue>> for RawJson {
     fn from(raw: Box<RawValue>) -> Self {
-        RawJson(raw)
+        let text: Box<str> = raw.into();
+        RawJson::trusted(text)
     }
 }
 
@@ -368,10 +422,11 @@ impl<'de> Deserialize<'de> for Elements<'de> {
 
 /// Parses the members of the JSON object `text`, in order.
 pub fn object_entries(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, JsonError> {
-    Ok(object_entries_raw(text)?
-        .into_iter()
-        .map(|(k, v)| (k, v.get()))
-        .collect())
+    scan::validate(text).map_err(|e| JsonError(e.to_string()))?;
+    if JsonKind::of(text) != JsonKind::Object {
+        return Err(not_an_object(text));
+    }
+    Ok(scan::Members::new(text).map(|m| (m.key(), m.value)).collect())
 }
 
 /// Like [`object_entries`], returning [`RawValue`]s (which copy into [`RawJson`] without
@@ -385,52 +440,49 @@ pub fn object_entries_raw(text: &str) -> Result<Vec<(Cow<'_, str>, &RawValue)>, 
 /// Returns the key as written and the raw value. With `ignore_case`, keys match ASCII
 /// case-insensitively and an exact match wins over a case-insensitive one.
 pub fn find_member<'a>(text: &'a str, key: &str, ignore_case: bool) -> Option<(Cow<'a, str>, &'a str)> {
-    if JsonKind::of(text) != JsonKind::Object {
+    if JsonKind::of(text) != JsonKind::Object || scan::validate(text).is_err() {
         return None;
     }
-    let entries: Entries<'a> = serde_json::from_str(text).ok()?;
+    member_valid(text, key, ignore_case)
+}
+
+/// [`find_member`] on text known to be valid JSON.
+pub(crate) fn member_valid<'a>(
+    text: &'a str,
+    key: &str,
+    ignore_case: bool,
+) -> Option<(Cow<'a, str>, &'a str)> {
     let mut loose = None;
-    for (k, v) in entries.0 {
-        if k == key {
-            return Some((k, v.get()));
+    for m in scan::Members::new(text) {
+        if m.key_is(key) {
+            return Some((m.key(), m.value));
         }
-        if ignore_case && loose.is_none() && k.eq_ignore_ascii_case(key) {
-            loose = Some((k, v.get()));
+        if ignore_case && loose.is_none() && m.key_is_ignore_case(key) {
+            loose = Some((m.key(), m.value));
         }
     }
     loose
 }
 
-/// Byte offset of `inner` within `outer` (both must come from the same allocation).
-fn offset_in(outer: &str, inner: &str) -> usize {
-    let o = outer.as_ptr() as usize;
-    let i = inner.as_ptr() as usize;
-    debug_assert!(i >= o && i + inner.len() <= o + outer.len());
-    i - o
-}
-
 /// Span of a member (from the start of its key to the end of its value) and of its value.
 type MemberSpan = (std::ops::Range<usize>, std::ops::Range<usize>);
 
-fn find_member_span(text: &str, key: &str, ignore_case: bool) -> Result<Option<MemberSpan>, JsonError> {
-    let entries: Entries<'_> = serde_json::from_str(text)?;
-    let mut prev_end = None;
-    let mut found = None;
-    for (k, v) in &entries.0 {
-        let vs = offset_in(text, v.get());
-        let hit = *k == key || (ignore_case && k.eq_ignore_ascii_case(key));
-        if hit && found.is_none() {
-            // The key starts after the previous value (or the opening brace).
-            let search_from = prev_end.unwrap_or_else(|| text.find('{').map_or(0, |i| i + 1));
-            let key_start = search_from + text[search_from..vs].find('"').unwrap_or(0);
-            found = Some((key_start..vs + v.get().len(), vs..vs + v.get().len()));
-            if *k == key {
-                break;
-            }
+/// The first member `key` of the valid object `text`.
+fn find_member_span(text: &str, key: &str, ignore_case: bool) -> Option<MemberSpan> {
+    let mut loose = None;
+    for m in scan::Members::new(text) {
+        let span = (
+            m.key_start..m.value_start + m.value.len(),
+            m.value_start..m.value_start + m.value.len(),
+        );
+        if m.key_is(key) {
+            return Some(span);
         }
-        prev_end = Some(vs + v.get().len());
+        if ignore_case && loose.is_none() && m.key_is_ignore_case(key) {
+            loose = Some(span);
+        }
     }
-    Ok(found)
+    loose
 }
 
 fn remove_member(text: &str, member: std::ops::Range<usize>) -> String {
@@ -452,14 +504,16 @@ fn remove_member(text: &str, member: std::ops::Range<usize>) -> String {
 }
 
 fn push_json_string(out: &mut String, s: &str) {
-    // serde_json's string escaping cannot fail for a &str.
-    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string()));
+    let mut bytes = Vec::with_capacity(s.len() + 2);
+    scan::write_string(&mut bytes, s);
+    // `write_string` writes valid UTF-8 (the input's characters and ASCII escapes).
+    out.push_str(std::str::from_utf8(&bytes).unwrap_or("\"\""));
 }
 
+/// Splices the valid JSON `value` at `path` into the valid JSON `text`.
 fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonError> {
     let Some((first, rest)) = path.split_first() else {
         // Replace the whole value.
-        let _: &RawValue = serde_json::from_str(value)?;
         return Ok(value.to_string());
     };
     if JsonKind::of(text) != JsonKind::Object {
@@ -468,11 +522,10 @@ fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonErr
             JsonKind::of(text).name()
         )));
     }
-    match find_member_span(text, first, false)? {
+    match find_member_span(text, first, false) {
         Some((_, vrange)) => {
             let inner = &text[vrange.clone()];
             let replaced = if rest.is_empty() {
-                let _: &RawValue = serde_json::from_str(value)?;
                 value.to_string()
             } else if JsonKind::of(inner) == JsonKind::Object {
                 splice_path(inner, rest, value)?
@@ -487,7 +540,6 @@ fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonErr
         }
         None => {
             let new_value = if rest.is_empty() {
-                let _: &RawValue = serde_json::from_str(value)?;
                 value.to_string()
             } else {
                 splice_path("{}", rest, value)?
@@ -495,7 +547,7 @@ fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonErr
             let close = text
                 .rfind('}')
                 .ok_or_else(|| JsonError("object without `}`".into()))?;
-            let empty = object_entries(text)?.is_empty();
+            let empty = scan::Members::new(text).next().is_none();
             let mut out = String::with_capacity(text.len() + new_value.len() + first.len() + 4);
             out.push_str(text[..close].trim_end());
             if !empty {

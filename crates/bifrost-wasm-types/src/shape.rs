@@ -20,8 +20,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::chat::BifrostChatRequest;
 use crate::error::BifrostError;
-use crate::raw::{find_member, object_entries, JsonError, JsonKind, RawJson};
+use crate::raw::{find_member, member_valid, JsonError, JsonKind, RawJson};
 use crate::response::{BifrostChatResponse, BifrostResponse};
+use crate::scan::{self, Members};
 
 /// How a request (and the responses and short-circuits that answer it) is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -157,6 +158,8 @@ struct RequestLayout {
     shape: RequestShape,
     /// Key (as written) of the member holding the inner request; `None` for flat.
     member: Option<String>,
+    /// Byte range of that member's value in the request text.
+    span: Option<(usize, usize)>,
     kind: RequestKind,
     request_type: Option<String>,
 }
@@ -170,28 +173,46 @@ fn is_go_request_key(k: &str) -> bool {
 }
 
 fn detect_request(text: &str) -> RequestLayout {
+    if JsonKind::of(text) != JsonKind::Object {
+        return detect_request_members(None);
+    }
+    let members: Vec<scan::Member<'_>> = Members::new(text).collect();
+    detect_request_members(Some(&members))
+}
+
+/// Layout of a request from its members (`None` when it is not an object).
+fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout {
     let flat = |kind| RequestLayout {
         shape: RequestShape::Flat,
         member: None,
+        span: None,
         kind,
         request_type: None,
     };
-    let Ok(entries) = object_entries(text) else {
+    let Some(members) = members else {
         return flat(RequestKind::Other("invalid".into()));
+    };
+    let entries: Vec<(std::borrow::Cow<'_, str>, &str)> =
+        members.iter().map(|m| (m.key(), m.value)).collect();
+    let span_of = |i: usize| {
+        Some((
+            members[i].value_start,
+            members[i].value_start + members[i].value.len(),
+        ))
     };
     if entries.iter().any(|(k, _)| is_go_request_key(k)) {
         let request_type = entries
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("RequestType"))
-            .and_then(|(_, v)| serde_json::from_str::<String>(v).ok());
-        let member = entries
-            .iter()
-            .find(|(k, v)| {
-                !k.eq_ignore_ascii_case("RequestType")
-                    && k.to_ascii_lowercase().ends_with("request")
-                    && JsonKind::of(v) == JsonKind::Object
-            })
-            .map(|(k, _)| k.to_string());
+            .and_then(|(_, v)| scan::string_value(v))
+            .map(std::borrow::Cow::into_owned);
+        let index = entries.iter().position(|(k, v)| {
+            !k.eq_ignore_ascii_case("RequestType")
+                && k.to_ascii_lowercase().ends_with("request")
+                && JsonKind::of(v) == JsonKind::Object
+        });
+        let member = index.map(|i| entries[i].0.to_string());
+        let span = index.and_then(span_of);
         let kind = match (&member, &request_type) {
             (Some(m), _) => RequestKind::from_member(m),
             (None, Some(rt)) => RequestKind::from_request_type(rt),
@@ -205,17 +226,20 @@ fn detect_request(text: &str) -> RequestLayout {
         return RequestLayout {
             shape: RequestShape::GoEnvelope,
             member,
+            span,
             kind,
             request_type,
         };
     }
-    if let Some((k, _)) = entries
+    if let Some(i) = entries
         .iter()
-        .find(|(k, v)| k.ends_with("_request") && JsonKind::of(v) == JsonKind::Object)
+        .position(|(k, v)| k.ends_with("_request") && JsonKind::of(v) == JsonKind::Object)
     {
+        let k = &entries[i].0;
         return RequestLayout {
             shape: RequestShape::Snake,
             member: Some(k.to_string()),
+            span: span_of(i),
             kind: RequestKind::from_member(k),
             request_type: None,
         };
@@ -254,6 +278,14 @@ impl LlmRequest {
     /// Wraps JSON text after validating it.
     pub fn from_json(json: &str) -> Result<Self, JsonError> {
         Ok(LlmRequest::new(RawJson::from_string(json.to_string())?))
+    }
+
+    /// Wraps a raw request whose members were already indexed (offsets relative to `raw`).
+    pub(crate) fn indexed(raw: RawJson, members: &[scan::Member<'_>]) -> Self {
+        let layout = OnceCell::new();
+        let object = raw.is_object();
+        let _ = layout.set(detect_request_members(object.then_some(members)));
+        LlmRequest { raw, layout }
     }
 
     /// Builds a request of `shape` carrying the flat chat request `chat`.
@@ -309,8 +341,12 @@ impl LlmRequest {
 
     /// Raw text of the inner (flat) request object: the envelope member, or the whole value.
     pub fn inner(&self) -> Option<&str> {
-        match &self.layout().member {
-            Some(m) => find_member(self.raw.as_str(), m, false).map(|(_, v)| v),
+        let layout = self.layout();
+        if let Some((start, end)) = layout.span {
+            return self.raw.as_str().get(start..end);
+        }
+        match &layout.member {
+            Some(m) => member_valid(self.raw.as_str(), m, false).map(|(_, v)| v),
             None if self.raw.is_object() => Some(self.raw.as_str()),
             None => None,
         }
@@ -319,8 +355,15 @@ impl LlmRequest {
     /// Reads field `name` of the inner request into `T` (`None` if absent or of another type).
     pub fn field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
         let inner = self.inner()?;
-        let (_, v) = find_member(inner, name, false)?;
+        let (_, v) = member_valid(inner, name, false)?;
         serde_json::from_str(v).ok()
+    }
+
+    /// Reads string field `name` of the inner request (`None` if absent or not a string),
+    /// without going through serde.
+    pub fn field_str(&self, name: &str) -> Option<String> {
+        let (_, v) = member_valid(self.inner()?, name, false)?;
+        scan::string_value(v).map(std::borrow::Cow::into_owned)
     }
 
     /// `(provider, model)` of the request; empty strings when absent.
@@ -333,17 +376,18 @@ impl LlmRequest {
 
     /// The provider id.
     pub fn provider(&self) -> Option<String> {
-        self.field("provider")
+        self.field_str("provider")
     }
 
     /// The model name.
     pub fn model(&self) -> Option<String> {
-        self.field("model")
+        self.field_str("model")
     }
 
     /// Sets field `name` of the inner request, splicing it in (everything else unchanged).
     pub fn set_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
         let member = self.layout().member.clone();
+        self.layout = OnceCell::new();
         match member {
             Some(m) => self.raw.set_path(&[&m, name], value),
             None => self.raw.set_path(&[name], value),
@@ -369,8 +413,9 @@ impl LlmRequest {
         let inner = self
             .inner()
             .ok_or_else(|| JsonError("request has no chat request object".into()))?;
-        let mut inner = RawJson::from_string(inner.to_string())?;
+        let mut inner = RawJson::trusted(inner);
         let result = inner.edit(f)?;
+        self.layout = OnceCell::new();
         match member {
             Some(m) => self.raw.set_path_raw(&[&m], inner.as_str())?,
             None => self.raw = inner,
@@ -525,22 +570,44 @@ struct ResponseLayout {
     shape: ResponseShape,
     /// Key holding the chat response; `None` for flat or when there is no chat response.
     member: Option<String>,
+    /// Byte range of that member's value in the response text.
+    span: Option<(usize, usize)>,
     has_chat: bool,
 }
 
 fn detect_response(text: &str) -> ResponseLayout {
+    if JsonKind::of(text) != JsonKind::Object {
+        return detect_response_members(None);
+    }
+    let members: Vec<scan::Member<'_>> = Members::new(text).collect();
+    detect_response_members(Some(&members))
+}
+
+/// Layout of a response from its members (`None` when it is not an object).
+fn detect_response_members(members: Option<&[scan::Member<'_>]>) -> ResponseLayout {
     let none = ResponseLayout {
         shape: ResponseShape::Snake,
         member: None,
+        span: None,
         has_chat: false,
     };
-    let Ok(entries) = object_entries(text) else {
+    let Some(members) = members else {
         return none;
     };
-    if let Some((k, v)) = entries.iter().find(|(k, _)| k == "chat_response") {
+    let entries: Vec<(std::borrow::Cow<'_, str>, &str)> =
+        members.iter().map(|m| (m.key(), m.value)).collect();
+    let span_of = |i: usize| {
+        Some((
+            members[i].value_start,
+            members[i].value_start + members[i].value.len(),
+        ))
+    };
+    if let Some(i) = entries.iter().position(|(k, _)| k == "chat_response") {
+        let (k, v) = &entries[i];
         return ResponseLayout {
             shape: ResponseShape::Snake,
             member: Some(k.to_string()),
+            span: span_of(i),
             has_chat: JsonKind::of(v) == JsonKind::Object,
         };
     }
@@ -548,12 +615,14 @@ fn detect_response(text: &str) -> ResponseLayout {
         !k.contains('_') && k.to_ascii_lowercase().ends_with("response") && k.len() > "response".len()
     });
     if go {
-        let chat = entries
+        let index = entries
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("ChatResponse"));
+            .position(|(k, _)| k.eq_ignore_ascii_case("ChatResponse"));
+        let chat = index.map(|i| &entries[i]);
         return ResponseLayout {
             shape: ResponseShape::GoEnvelope,
             member: chat.map(|(k, _)| k.to_string()),
+            span: index.and_then(span_of),
             has_chat: chat.is_some_and(|(_, v)| JsonKind::of(v) == JsonKind::Object),
         };
     }
@@ -561,6 +630,7 @@ fn detect_response(text: &str) -> ResponseLayout {
         return ResponseLayout {
             shape: ResponseShape::Flat,
             member: None,
+            span: None,
             has_chat: true,
         };
     }
@@ -587,6 +657,14 @@ impl LlmResponse {
     /// Wraps JSON text after validating it.
     pub fn from_json(json: &str) -> Result<Self, JsonError> {
         Ok(LlmResponse::new(RawJson::from_string(json.to_string())?))
+    }
+
+    /// Wraps a raw response whose members were already indexed (offsets relative to `raw`).
+    pub(crate) fn indexed(raw: RawJson, members: &[scan::Member<'_>]) -> Self {
+        let layout = OnceCell::new();
+        let object = raw.is_object();
+        let _ = layout.set(detect_response_members(object.then_some(members)));
+        LlmResponse { raw, layout }
     }
 
     /// A response carrying `chat`, in the response shape that answers a request of `shape`.
@@ -644,16 +722,26 @@ impl LlmResponse {
         if !layout.has_chat {
             return None;
         }
+        if let Some((start, end)) = layout.span {
+            return self.raw.as_str().get(start..end);
+        }
         match &layout.member {
-            Some(m) => find_member(self.raw.as_str(), m, false).map(|(_, v)| v),
+            Some(m) => member_valid(self.raw.as_str(), m, false).map(|(_, v)| v),
             None => Some(self.raw.as_str()),
         }
     }
 
     /// Reads field `name` of the chat response into `T`.
     pub fn chat_field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
-        let (_, v) = find_member(self.chat_raw()?, name, false)?;
+        let (_, v) = member_valid(self.chat_raw()?, name, false)?;
         serde_json::from_str(v).ok()
+    }
+
+    /// Reads string field `name` of the chat response (`None` if absent or not a string),
+    /// without going through serde.
+    pub fn chat_field_str(&self, name: &str) -> Option<String> {
+        let (_, v) = member_valid(self.chat_raw()?, name, false)?;
+        scan::string_value(v).map(std::borrow::Cow::into_owned)
     }
 
     /// Sets field `name` of the chat response, splicing it in. Errors if there is none.
@@ -662,6 +750,7 @@ impl LlmResponse {
         if !layout.has_chat {
             return Err(JsonError("response has no chat response".into()));
         }
+        self.layout = OnceCell::new();
         match layout.member {
             Some(m) => self.raw.set_path(&[&m, name], value),
             None => self.raw.set_path(&[name], value),
@@ -687,8 +776,9 @@ impl LlmResponse {
         let inner = self
             .chat_raw()
             .ok_or_else(|| JsonError("response has no chat response".into()))?;
-        let mut inner = RawJson::from_string(inner.to_string())?;
+        let mut inner = RawJson::trusted(inner);
         let result = inner.edit(f)?;
+        self.layout = OnceCell::new();
         match layout.member {
             Some(m) => self.raw.set_path_raw(&[&m], inner.as_str())?,
             None => self.raw = inner,

@@ -5,13 +5,12 @@
 //! verbatim. One code path serves every hook, which keeps plugins small; the serde derives
 //! on the envelope types remain for hosts and tools.
 
-use std::borrow::Cow;
-
 use serde_json::value::RawValue;
 
 use crate::context::BifrostContext;
 use crate::hooks::*;
-use crate::raw::{object_entries_raw, JsonKind, RawJson};
+use crate::raw::{JsonKind, RawJson};
+use crate::scan;
 use crate::shape::{LlmRequest, LlmResponse};
 
 /// A decoding failure, with the context when it could still be read.
@@ -25,11 +24,12 @@ pub struct DecodeError {
 
 /// The top-level members of an envelope.
 pub struct Envelope<'a> {
-    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+    index: scan::ObjectIndex<'a>,
 }
 
 impl<'a> Envelope<'a> {
-    /// Reads the top level of `input` (which must be a UTF-8 JSON object).
+    /// Reads the top level of `input` (which must be a UTF-8 JSON object): one validating
+    /// pass over the whole input, then the members' raw text.
     pub fn parse(hook: &str, input: &'a [u8]) -> Result<Self, DecodeError> {
         let fail = |message: String| DecodeError {
             message,
@@ -40,26 +40,63 @@ impl<'a> Envelope<'a> {
         }
         let text =
             std::str::from_utf8(input).map_err(|e| fail(format!("{hook} input is not valid UTF-8: {e}")))?;
-        if JsonKind::of(text) != JsonKind::Object || !text.trim_start().starts_with('{') {
+        if !text.trim_start().starts_with('{') {
             return Err(fail(format!("{hook} input must be a JSON object")));
         }
-        let entries = object_entries_raw(text).map_err(|e| fail(format!("invalid {hook} input: {e}")))?;
-        Ok(Envelope { entries })
+        match scan::validate_object(text) {
+            Ok(Some(index)) => Ok(Envelope { index }),
+            Ok(None) => Err(fail(format!("{hook} input must be a JSON object"))),
+            Err(e) => Err(fail(format!("invalid {hook} input: {e}"))),
+        }
+    }
+
+    /// The raw text of member `key` (last occurrence wins, as in Go), if present.
+    pub fn member(&self, key: &str) -> Option<&'a str> {
+        self.position(key).map(|i| self.index.members[i].1)
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.index
+            .members
+            .iter()
+            .rposition(|(k, _)| *k == key || (k.contains('\\') && scan::unescape(k).is_ok_and(|u| u == key)))
+    }
+
+    /// The member `key` as a request (`null` when absent), its layout read from the index.
+    fn request(&self, key: &str) -> LlmRequest {
+        match self.position(key) {
+            Some(i) => LlmRequest::indexed(
+                RawJson::trusted(self.index.members[i].1),
+                self.index.children_of(i),
+            ),
+            None => LlmRequest::new(RawJson::null()),
+        }
+    }
+
+    /// The member `key` as a response (`null` when absent), its layout read from the index.
+    fn response(&self, key: &str) -> LlmResponse {
+        match self.position(key) {
+            Some(i) => LlmResponse::indexed(
+                RawJson::trusted(self.index.members[i].1),
+                self.index.children_of(i),
+            ),
+            None => LlmResponse::new(RawJson::null()),
+        }
     }
 
     /// The raw member `key` (last occurrence wins, as in Go), if present.
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.member(key).and_then(|v| serde_json::from_str(v).ok())
     }
 
     /// The member `key` as owned raw JSON; `null` when absent.
     pub fn raw(&self, key: &str) -> RawJson {
-        self.get(key).map(RawJson::from_raw).unwrap_or_default()
+        self.member(key).map(RawJson::trusted).unwrap_or_default()
     }
 
     /// The member `key` as a boolean (`null`/absent → false); other types are an error.
     pub fn bool(&self, hook: &str, key: &str) -> Result<bool, String> {
-        match self.get(key).map(RawValue::get) {
+        match self.member(key) {
             None | Some("null") | Some("false") => Ok(false),
             Some("true") => Ok(true),
             Some(other) => Err(format!(
@@ -71,9 +108,9 @@ impl<'a> Envelope<'a> {
 
     /// The context (`null`/absent → empty).
     pub fn context(&self, hook: &str) -> Result<BifrostContext, DecodeError> {
-        match self.get("context") {
+        match self.member("context") {
             None => Ok(BifrostContext::default()),
-            Some(raw) => serde_json::from_str(raw.get()).map_err(|e| DecodeError {
+            Some(raw) => BifrostContext::from_valid_json(raw).map_err(|e| DecodeError {
                 message: format!("{hook} `context` must be a JSON object: {e}"),
                 context: BifrostContext::default(),
             }),
@@ -101,7 +138,7 @@ pub trait EncodeOutput {
 
     /// The JSON of this output.
     fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(256);
         self.encode(&mut out);
         out
     }
@@ -144,7 +181,7 @@ impl DecodeInput for PreHookInput {
         let env = Envelope::parse(hook, input)?;
         Ok(PreHookInput {
             context: env.context(hook)?,
-            request: LlmRequest::new(env.raw("request")),
+            request: env.request("request"),
         })
     }
 }
@@ -155,7 +192,7 @@ impl DecodeInput for PostHookInput {
         let context = env.context(hook)?;
         let has_error = env.bool(hook, "has_error").map_err(with_context(&context))?;
         Ok(PostHookInput {
-            response: LlmResponse::new(env.raw("response")),
+            response: env.response("response"),
             error: env.raw("error"),
             has_error,
             context,
@@ -189,9 +226,7 @@ impl<'o> Writer<'o> {
     /// A context member.
     pub fn context(&mut self, context: &BifrostContext) -> &mut Self {
         self.key("context");
-        if serde_json::to_writer(&mut *self.out, context).is_err() {
-            self.out.extend_from_slice(b"{}");
-        }
+        context.write_json(self.out);
         self
     }
 
@@ -212,9 +247,7 @@ impl<'o> Writer<'o> {
     /// A string member.
     pub fn string(&mut self, key: &str, value: &str) -> &mut Self {
         self.key(key);
-        if serde_json::to_writer(&mut *self.out, value).is_err() {
-            self.out.extend_from_slice(b"\"\"");
-        }
+        scan::write_string(self.out, value);
         self
     }
 

@@ -1,0 +1,949 @@
+//! A small validating JSON scanner for the hot paths of hook decoding.
+//!
+//! A hook reads the top level of its input, a few members of its payloads and the context;
+//! everything else is passed on as raw text. This scanner does exactly that work and no
+//! more, without building a tree:
+//!
+//! * [`validate`] checks that text is one JSON value (RFC 8259, as `serde_json` accepts it),
+//!   iteratively, so nesting depth is bounded by memory, not by the stack;
+//! * [`Members`] walks the members of an object that is already known to be valid, giving
+//!   raw key and value text; [`skip_value`] finds the end of a valid value;
+//! * [`unescape`] decodes a string's contents (`\uXXXX` pairs included);
+//! * [`parse_value`] builds a [`serde_json::Value`] (depth-limited like `serde_json`);
+//! * [`write_value`] and [`write_string`] write JSON the way `serde_json` does.
+//!
+//! Strings are skipped eight bytes at a time. `serde_json` is the oracle in the property tests
+//! (`tests/scan_oracle.rs`), and `fuzz/fuzz_targets/json_scan.rs` fuzzes the scanner against it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::{Map, Number, Value};
+
+/// Why text is not valid JSON, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: &'static str,
+}
+
+impl fmt::Display for ScanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message)?;
+        f.write_str(" at byte ")?;
+        fmt::Display::fmt(&self.offset, f)
+    }
+}
+
+impl std::error::Error for ScanError {}
+
+fn err<T>(offset: usize, message: &'static str) -> Result<T, ScanError> {
+    Err(ScanError { offset, message })
+}
+
+/// Deepest nesting [`parse_value`] accepts (127 levels, as `serde_json`'s default recursion
+/// limit of 128).
+pub const MAX_TREE_DEPTH: usize = 127;
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Bit mask (high bit of each byte) of the bytes of `v` that end or interrupt a string's
+/// plain run: `"`, `\` or a control character. Only the lowest flagged byte is exact.
+#[inline]
+fn special_bytes(v: u64) -> u64 {
+    let quote = v ^ (ONES * u64::from(b'"'));
+    let backslash = v ^ (ONES * u64::from(b'\\'));
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
+    let control = v.wrapping_sub(ONES * 0x20) & !v;
+    (zero_in(quote) | zero_in(backslash) | control) & HIGHS
+}
+
+/// Index of the first `"`, `\` or control byte at or after `i` (or `b.len()`).
+#[inline]
+fn find_special(b: &[u8], mut i: usize) -> usize {
+    while let Some((word, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<8>) {
+        let mask = special_bytes(u64::from_le_bytes(*word));
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first `"`, `{`, `}`, `[` or `]` at or after `i` (or `b.len()`).
+#[inline]
+fn find_structural(b: &[u8], mut i: usize) -> usize {
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some((word, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<8>) {
+        let v = u64::from_le_bytes(*word);
+        // `[`/`]` are `{`/`}` without bit 5: fold them together.
+        let folded = v | (ONES * 0x20);
+        let mask = zero_in(v ^ (ONES * u64::from(b'"')))
+            | zero_in(folded ^ (ONES * u64::from(b'{')))
+            | zero_in(folded ^ (ONES * u64::from(b'}')));
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if matches!(c, b'"' | b'{' | b'}' | b'[' | b']') {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// End (one past the closing quote) of the string starting at `b[i] == '"'`, validating
+/// escapes and rejecting control characters. UTF-8 is checked by the caller (the input is a
+/// `&str`).
+fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    let mut j = i + 1;
+    loop {
+        j = find_special(b, j);
+        match b.get(j) {
+            None => return err(j, "unterminated string"),
+            Some(b'"') => return Ok(j + 1),
+            Some(b'\\') => match b.get(j + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                Some(b'u') => {
+                    let hex = b.get(j + 2..j + 6).ok_or(ScanError {
+                        offset: j,
+                        message: "unterminated string",
+                    })?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return err(j, "invalid \\u escape");
+                    }
+                    j += 6;
+                }
+                Some(_) => return err(j, "invalid escape"),
+                None => return err(j, "unterminated string"),
+            },
+            Some(_) => return err(j, "control character in string"),
+        }
+    }
+}
+
+/// End of the string at `b[i] == '"'` in text already known to be valid.
+#[inline]
+fn string_end_valid(b: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    loop {
+        j = find_special(b, j);
+        match b.get(j) {
+            Some(b'\\') => j += 2,
+            Some(b'"') => return j + 1,
+            Some(_) => j += 1,
+            None => return b.len(),
+        }
+    }
+}
+
+fn digits_end(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// End of the number starting at `i`.
+fn number_end(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
+    let start = i;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits_end(b, i + 1),
+        _ => return err(start, "invalid number"),
+    }
+    if b.get(i) == Some(&b'.') {
+        let after = digits_end(b, i + 1);
+        if after == i + 1 {
+            return err(i, "invalid number");
+        }
+        i = after;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let after = digits_end(b, i);
+        if after == i {
+            return err(i, "invalid number");
+        }
+        i = after;
+    }
+    Ok(i)
+}
+
+fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, ScanError> {
+    if b.get(i..i + word.len()) == Some(word) {
+        Ok(i + word.len())
+    } else {
+        err(i, "invalid literal")
+    }
+}
+
+/// Open containers of a scan: one bit per level (1 = object), 64 levels inline.
+struct Nesting {
+    inline: u64,
+    spill: Vec<u64>,
+    depth: usize,
+}
+
+impl Nesting {
+    fn new() -> Self {
+        Nesting {
+            inline: 0,
+            spill: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    fn push(&mut self, object: bool) {
+        let (word, bit) = (self.depth / 64, self.depth % 64);
+        let slot = if word == 0 {
+            &mut self.inline
+        } else {
+            if self.spill.len() < word {
+                self.spill.push(0);
+            }
+            &mut self.spill[word - 1]
+        };
+        if object {
+            *slot |= 1 << bit;
+        } else {
+            *slot &= !(1 << bit);
+        }
+        self.depth += 1;
+    }
+
+    /// Whether the innermost open container is an object (`None` at top level).
+    fn top_is_object(&self) -> Option<bool> {
+        let d = self.depth.checked_sub(1)?;
+        let word = if d < 64 {
+            self.inline
+        } else {
+            self.spill[d / 64 - 1]
+        };
+        Some(word >> (d % 64) & 1 == 1)
+    }
+}
+
+/// Validates the value starting at `i` (after optional whitespace) and returns its end.
+fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    value_end_recording(b, i, None)
+}
+
+/// [`value_end`] that, when the value is an object, appends the spans of its direct members
+/// (`[key_start, value_start, value_end]`, absolute offsets) to `children`.
+fn value_end_recording(
+    b: &[u8],
+    i: usize,
+    mut children: Option<&mut Vec<[usize; 3]>>,
+) -> Result<usize, ScanError> {
+    let mut nest = Nesting::new();
+    let mut i = skip_ws(b, i);
+    'value: loop {
+        // Expecting a value at `i`.
+        match b.get(i) {
+            Some(b'{') => {
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b'}') {
+                    i += 1;
+                } else {
+                    nest.push(true);
+                    let key = i;
+                    i = key_then_colon(b, i)?;
+                    if nest.depth == 1 {
+                        if let Some(c) = children.as_deref_mut() {
+                            c.push([key, i, 0]);
+                        }
+                    }
+                    continue 'value;
+                }
+            }
+            Some(b'[') => {
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                } else {
+                    nest.push(false);
+                    continue 'value;
+                }
+            }
+            Some(b'"') => i = string_end(b, i)?,
+            Some(b't') => i = literal_end(b, i, b"true")?,
+            Some(b'f') => i = literal_end(b, i, b"false")?,
+            Some(b'n') => i = literal_end(b, i, b"null")?,
+            Some(b'-' | b'0'..=b'9') => i = number_end(b, i)?,
+            Some(_) => return err(i, "expected a JSON value"),
+            None => return err(i, "unexpected end of input"),
+        }
+        // After a value: close containers until a comma continues one.
+        loop {
+            let Some(object) = nest.top_is_object() else {
+                return Ok(i);
+            };
+            if nest.depth == 1 && object {
+                if let Some(last) = children.as_deref_mut().and_then(|c| c.last_mut()) {
+                    last[2] = i;
+                }
+            }
+            i = skip_ws(b, i);
+            match (b.get(i), object) {
+                (Some(b','), true) => {
+                    let key = skip_ws(b, i + 1);
+                    i = key_then_colon(b, key)?;
+                    if nest.depth == 1 {
+                        if let Some(c) = children.as_deref_mut() {
+                            c.push([key, i, 0]);
+                        }
+                    }
+                    continue 'value;
+                }
+                (Some(b','), false) => {
+                    i = skip_ws(b, i + 1);
+                    continue 'value;
+                }
+                (Some(b'}'), true) | (Some(b']'), false) => {
+                    nest.depth -= 1;
+                    i += 1;
+                }
+                (None, _) => return err(i, "unexpected end of input"),
+                (Some(_), true) => return err(i, "expected `,` or `}`"),
+                (Some(_), false) => return err(i, "expected `,` or `]`"),
+            }
+        }
+    }
+}
+
+/// Validates `"key"` `:` at `i` and returns the position of the value (whitespace skipped).
+fn key_then_colon(b: &[u8], i: usize) -> Result<usize, ScanError> {
+    if b.get(i) != Some(&b'"') {
+        return err(i, "expected a string key");
+    }
+    let i = skip_ws(b, string_end(b, i)?);
+    if b.get(i) != Some(&b':') {
+        return err(i, "expected `:`");
+    }
+    Ok(skip_ws(b, i + 1))
+}
+
+/// Checks that `text` is exactly one JSON value, optionally surrounded by whitespace.
+pub fn validate(text: &str) -> Result<(), ScanError> {
+    let b = text.as_bytes();
+    let end = skip_ws(b, value_end(b, 0)?);
+    if end != b.len() {
+        return err(end, "trailing characters after the JSON value");
+    }
+    Ok(())
+}
+
+/// The top level of a validated JSON object: its members, and for members whose value is
+/// an object, that object's members too (so payloads need no second scan).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectIndex<'a> {
+    /// `(raw key without quotes, raw value)` of each member, in order.
+    pub members: Vec<(&'a str, &'a str)>,
+    /// For each member, the range of [`ObjectIndex::children`] holding its value's members.
+    pub child_ranges: Vec<(usize, usize)>,
+    /// Members of the members' object values, as [`Member`]s relative to that value's text.
+    pub children: Vec<Member<'a>>,
+}
+
+impl<'a> ObjectIndex<'a> {
+    /// The members of member `index`'s value (empty when it is not an object).
+    pub fn children_of(&self, index: usize) -> &[Member<'a>] {
+        let (start, end) = self.child_ranges[index];
+        &self.children[start..end]
+    }
+}
+
+/// Validates `text` as one JSON object and indexes its top two levels in one pass.
+/// `Ok(None)` when `text` is valid JSON but not an object.
+pub fn validate_object(text: &str) -> Result<Option<ObjectIndex<'_>>, ScanError> {
+    let b = text.as_bytes();
+    let start = skip_ws(b, 0);
+    if b.get(start) != Some(&b'{') {
+        return validate(text).map(|()| None);
+    }
+    let mut index = ObjectIndex {
+        members: Vec::with_capacity(8),
+        child_ranges: Vec::with_capacity(8),
+        children: Vec::new(),
+    };
+    let mut spans: Vec<[usize; 3]> = Vec::with_capacity(32);
+    let mut i = skip_ws(b, start + 1);
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return err(i, "expected a string key");
+            }
+            let key_end = string_end(b, i)?;
+            let colon = skip_ws(b, key_end);
+            if b.get(colon) != Some(&b':') {
+                return err(colon, "expected `:`");
+            }
+            let value_start = skip_ws(b, colon + 1);
+            spans.clear();
+            let value_end = value_end_recording(b, value_start, Some(&mut spans))?;
+            let first_child = index.children.len();
+            for &[k, vs, ve] in &spans {
+                let key_end = string_end_valid(b, k);
+                index.children.push(Member {
+                    raw_key: &text[k + 1..key_end - 1],
+                    value: &text[vs..ve],
+                    key_start: k - value_start,
+                    value_start: vs - value_start,
+                });
+            }
+            index
+                .members
+                .push((&text[i + 1..key_end - 1], &text[value_start..value_end]));
+            index.child_ranges.push((first_child, index.children.len()));
+            i = skip_ws(b, value_end);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                None => return err(i, "unexpected end of input"),
+                Some(_) => return err(i, "expected `,` or `}`"),
+            }
+        }
+    }
+    let end = skip_ws(b, i);
+    if end != b.len() {
+        return err(end, "trailing characters after the JSON value");
+    }
+    Ok(Some(index))
+}
+
+/// End of the value starting at `i` (leading whitespace skipped) in text known to be valid.
+pub fn skip_value(text: &str, i: usize) -> usize {
+    let b = text.as_bytes();
+    let i = skip_ws(b, i);
+    match b.get(i) {
+        Some(b'"') => string_end_valid(b, i),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                j = find_structural(b, j);
+                match b.get(j) {
+                    Some(b'"') => {
+                        j = string_end_valid(b, j);
+                        continue;
+                    }
+                    Some(b'{' | b'[') => depth += 1,
+                    Some(_) => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    None => return b.len(),
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while b
+                .get(j)
+                .is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+            {
+                j += 1;
+            }
+            j
+        }
+    }
+}
+
+/// One member of an object: key text (between the quotes, still escaped) and raw value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member<'a> {
+    /// The key as written, without quotes, escapes not decoded.
+    pub raw_key: &'a str,
+    /// The value's JSON text.
+    pub value: &'a str,
+    /// Byte offset of the key's opening quote in the object text.
+    pub key_start: usize,
+    /// Byte offset of the value in the object text.
+    pub value_start: usize,
+}
+
+impl<'a> Member<'a> {
+    /// The key, unescaped.
+    pub fn key(&self) -> Cow<'a, str> {
+        unescape(self.raw_key).unwrap_or(Cow::Borrowed(self.raw_key))
+    }
+
+    /// Whether the key equals `key` (escapes decoded).
+    pub fn key_is(&self, key: &str) -> bool {
+        if self.raw_key.as_bytes().contains(&b'\\') {
+            self.key() == key
+        } else {
+            self.raw_key == key
+        }
+    }
+
+    /// Whether the key equals `key` ignoring ASCII case.
+    pub fn key_is_ignore_case(&self, key: &str) -> bool {
+        if self.raw_key.as_bytes().contains(&b'\\') {
+            self.key().eq_ignore_ascii_case(key)
+        } else {
+            self.raw_key.eq_ignore_ascii_case(key)
+        }
+    }
+}
+
+/// The members of a valid JSON object, in document order. Yields nothing for other values.
+pub struct Members<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Members<'a> {
+    /// Members of `text`, which must be valid JSON (anything but an object yields nothing).
+    pub fn new(text: &'a str) -> Self {
+        let b = text.as_bytes();
+        let start = skip_ws(b, 0);
+        let pos = if b.get(start) == Some(&b'{') {
+            start + 1
+        } else {
+            b.len()
+        };
+        Members { text, pos }
+    }
+}
+
+impl<'a> Iterator for Members<'a> {
+    type Item = Member<'a>;
+
+    fn next(&mut self) -> Option<Member<'a>> {
+        let b = self.text.as_bytes();
+        let mut i = skip_ws(b, self.pos);
+        if b.get(i) == Some(&b',') {
+            i = skip_ws(b, i + 1);
+        }
+        if b.get(i) != Some(&b'"') {
+            self.pos = b.len();
+            return None;
+        }
+        let key_start = i;
+        let key_end = string_end_valid(b, i);
+        let colon = skip_ws(b, key_end);
+        let value_start = skip_ws(b, colon + 1);
+        let value_end = skip_value(self.text, value_start);
+        self.pos = value_end;
+        Some(Member {
+            raw_key: self.text.get(key_start + 1..key_end - 1)?,
+            value: self.text.get(value_start..value_end)?,
+            key_start,
+            value_start,
+        })
+    }
+}
+
+/// The raw value of member `key` of the valid object `text` (last occurrence wins when
+/// `last` is set, as Go and `serde_json` maps do; otherwise the first).
+pub fn member<'a>(text: &'a str, key: &str, last: bool) -> Option<&'a str> {
+    let mut found = None;
+    for m in Members::new(text) {
+        if m.key_is(key) {
+            found = Some(m.value);
+            if !last {
+                break;
+            }
+        }
+    }
+    found
+}
+
+fn hex4(b: &[u8]) -> Option<u32> {
+    let mut n = 0u32;
+    for &c in b.get(..4)? {
+        n = n * 16 + (c as char).to_digit(16)?;
+    }
+    Some(n)
+}
+
+/// Decodes the contents of a JSON string (the text between the quotes). Borrows when there
+/// are no escapes. Lone surrogates are an error (as `serde_json` reports for `String`).
+pub fn unescape(raw: &str) -> Result<Cow<'_, str>, ScanError> {
+    let b = raw.as_bytes();
+    let Some(first) = b.iter().position(|&c| c == b'\\') else {
+        return Ok(Cow::Borrowed(raw));
+    };
+    let mut out = String::with_capacity(raw.len());
+    out.push_str(&raw[..first]);
+    let mut i = first;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            let next = b[i..].iter().position(|&c| c == b'\\').map_or(b.len(), |p| i + p);
+            out.push_str(&raw[i..next]);
+            i = next;
+            continue;
+        }
+        let c = match b.get(i + 1) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let hi = hex4(&b[i + 2..]).ok_or(ScanError {
+                    offset: i,
+                    message: "invalid \\u escape",
+                })?;
+                i += 6;
+                let code = if (0xD800..0xDC00).contains(&hi) {
+                    let lo = if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+                        hex4(&b[i + 2..])
+                    } else {
+                        None
+                    };
+                    match lo {
+                        Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                            i += 6;
+                            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                        }
+                        _ => return err(i, "lone leading surrogate in hex escape"),
+                    }
+                } else if (0xDC00..0xE000).contains(&hi) {
+                    return err(i, "lone trailing surrogate in hex escape");
+                } else {
+                    hi
+                };
+                out.push(char::from_u32(code).ok_or(ScanError {
+                    offset: i,
+                    message: "invalid \\u escape",
+                })?);
+                continue;
+            }
+            _ => return err(i, "invalid escape"),
+        };
+        out.push(c);
+        i += 2;
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Decodes the JSON string value `raw` (with quotes); `None` for other values.
+pub fn string_value(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.trim().strip_prefix('"')?.strip_suffix('"')?;
+    unescape(inner).ok()
+}
+
+/// Builds a [`Value`] from valid JSON `text`, with `serde_json`'s number semantics
+/// (integers as `u64`/`i64` when they fit, otherwise `f64`). Nesting deeper than
+/// [`MAX_TREE_DEPTH`] is an error, as in `serde_json`.
+pub fn parse_value(text: &str) -> Result<Value, ScanError> {
+    parse_value_nested(text, 0)
+}
+
+/// [`parse_value`] for a value already `depth` containers deep (they count against the
+/// limit).
+pub fn parse_value_nested(text: &str, depth: usize) -> Result<Value, ScanError> {
+    build(text, skip_ws(text.as_bytes(), 0), depth).map(|(v, _)| v)
+}
+
+fn build(text: &str, i: usize, depth: usize) -> Result<(Value, usize), ScanError> {
+    let b = text.as_bytes();
+    match b.get(i) {
+        Some(b'{') | Some(b'[') if depth >= MAX_TREE_DEPTH => err(i, "recursion limit exceeded"),
+        Some(b'{') => {
+            let end = skip_value(text, i);
+            let mut map = Map::new();
+            for m in Members::new(&text[i..end]) {
+                let (v, _) = build(text, i + m.value_start, depth + 1)?;
+                let key = unescape(m.raw_key)?.into_owned();
+                map.insert(key, v);
+            }
+            Ok((Value::Object(map), end))
+        }
+        Some(b'[') => {
+            let mut items = Vec::new();
+            let mut j = skip_ws(b, i + 1);
+            if b.get(j) == Some(&b']') {
+                return Ok((Value::Array(items), j + 1));
+            }
+            loop {
+                let (v, end) = build(text, j, depth + 1)?;
+                items.push(v);
+                j = skip_ws(b, end);
+                match b.get(j) {
+                    Some(b',') => j = skip_ws(b, j + 1),
+                    _ => return Ok((Value::Array(items), j + 1)),
+                }
+            }
+        }
+        Some(b'"') => {
+            let end = string_end_valid(b, i);
+            let s = unescape(&text[i + 1..end - 1])?.into_owned();
+            Ok((Value::String(s), end))
+        }
+        Some(b't') => Ok((Value::Bool(true), i + 4)),
+        Some(b'f') => Ok((Value::Bool(false), i + 5)),
+        Some(b'n') => Ok((Value::Null, i + 4)),
+        Some(_) => {
+            let end = skip_value(text, i);
+            let n = parse_number(&text[i..end]).ok_or(ScanError {
+                offset: i,
+                message: "number out of range",
+            })?;
+            Ok((Value::Number(n), end))
+        }
+        None => err(i, "unexpected end of input"),
+    }
+}
+
+/// A JSON number with `serde_json`'s semantics: a `u64`/`i64` when it is an integer that
+/// fits, else an `f64` (`None` when it overflows `f64`).
+pub fn parse_number(text: &str) -> Option<Number> {
+    let integer = !text.bytes().any(|c| matches!(c, b'.' | b'e' | b'E'));
+    if integer {
+        if let Some(digits) = text.strip_prefix('-') {
+            if let Ok(n) = digits.parse::<u64>() {
+                // `-0` is a float in serde_json.
+                if n != 0 && n <= i64::MAX as u64 + 1 {
+                    return Some(Number::from((n as i64).wrapping_neg()));
+                }
+            }
+        } else if let Ok(n) = text.parse::<u64>() {
+            return Some(Number::from(n));
+        }
+    }
+    text.parse::<Number>().ok()
+}
+
+/// Appends `s` as a JSON string, escaped as `serde_json` escapes it.
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let next = find_special(b, i);
+        if next >= b.len() {
+            break;
+        }
+        let c = b[next];
+        out.extend_from_slice(&b[start..next]);
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 15) as usize],
+            ]),
+        }
+        i = next + 1;
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+/// Appends `value` as compact JSON, as `serde_json::to_writer` writes it.
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, v);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(out, k);
+                out.push(b':');
+                write_value(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_number(out: &mut Vec<u8>, n: &Number) {
+    if let Some(u) = n.as_u64() {
+        write_u64(out, u);
+    } else if let Some(i) = n.as_i64() {
+        out.push(b'-');
+        write_u64(out, i.unsigned_abs());
+    } else {
+        // Floats: serde_json's own shortest round-trip formatting.
+        let mut w = VecWriter(out);
+        let _ = fmt::Write::write_fmt(&mut w, format_args!("{n}"));
+    }
+}
+
+/// Appends the decimal digits of `n`.
+pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_accepts_rfc_json_and_rejects_the_rest() {
+        for ok in [
+            "0",
+            "-0",
+            "1.5e-3",
+            "\"a\\u00e9\\n\"",
+            "[]",
+            "{}",
+            " {\"a\" : [1, {\"b\": null}] } ",
+            "true",
+            "\"\\ud800\"",
+        ] {
+            assert_eq!(validate(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "01",
+            "1.",
+            "-",
+            "[1,]",
+            "{\"a\":1,}",
+            "{a:1}",
+            "\"\t\"",
+            "\"\\x\"",
+            "nul",
+            "[1 2]",
+            "{} {}",
+            "{\"a\"}",
+            "\"\\u12\"",
+            "[",
+            "{\"a\":",
+        ] {
+            assert!(validate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_validated_without_recursion() {
+        let deep = format!("{}1{}", "[{\"k\":".repeat(50_000), "}]".repeat(50_000));
+        assert_eq!(validate(&deep), Ok(()));
+        assert_eq!(skip_value(&deep, 0), deep.len());
+        assert!(parse_value(&deep).is_err());
+    }
+
+    #[test]
+    fn members_walk_keys_and_raw_values() {
+        let text = r#" { "a" : 1 , "b\"c": {"x": "}"}, "d": [1, "]"] } "#;
+        let m: Vec<(String, &str)> = Members::new(text)
+            .map(|m| (m.key().into_owned(), m.value))
+            .collect();
+        assert_eq!(
+            m,
+            vec![
+                ("a".into(), "1"),
+                ("b\"c".into(), r#"{"x": "}"}"#),
+                ("d".into(), r#"[1, "]"]"#)
+            ]
+        );
+        assert_eq!(member(text, "b\"c", false), Some(r#"{"x": "}"}"#));
+        assert_eq!(Members::new("[1]").count(), 0);
+    }
+
+    #[test]
+    fn unescape_decodes_pairs_and_rejects_lone_surrogates() {
+        assert_eq!(unescape(r"a\u00e9\ud83d\ude00\n").unwrap(), "aé😀\n");
+        assert!(unescape(r"\ud800").is_err());
+        assert!(unescape(r"\udc00x").is_err());
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        for s in [
+            "plain",
+            "q\"b\\",
+            "\u{1}\u{1f}\n\t\r\u{8}\u{c}",
+            "é😀/",
+            "long enough to use the word loop \"",
+        ] {
+            let mut out = Vec::new();
+            write_string(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+        }
+    }
+}

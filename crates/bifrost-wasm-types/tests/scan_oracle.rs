@@ -1,0 +1,179 @@
+//! The hand-written scanner (`bifrost_wasm_types::scan`) against `serde_json` as the oracle:
+//! the same texts are valid, the same values come out, the same JSON is written.
+
+use bifrost_wasm_types::scan;
+use proptest::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        ".{0,12}".prop_map(Value::String),
+        "[\\\\\"\\u{0}-\\u{1f}a-z\\u{e9}\\u{1f600}]{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(("[a-z\"\\\\]{0,6}", inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+/// Valid JSON text in the spellings senders use: compact, pretty, with number spellings
+/// `serde_json` never writes, and with escapes it never writes.
+fn arb_valid_text() -> impl Strategy<Value = String> {
+    (arb_json(), 0..4u8).prop_map(|(v, style)| match style {
+        0 => v.to_string(),
+        1 => serde_json::to_string_pretty(&v).unwrap(),
+        2 => format!(
+            " {{ \"n\" : [1.0, -0, 1E+2, 0.5e-3, 123456789012345678901234567890], \"s\": \"\\u00e9\\/\\ud83d\\ude00\", \"v\" : {v} }} "
+        ),
+        _ => format!("[{v},\t{v}\n]"),
+    })
+}
+
+/// Corrupts text with a few edits drawn from JSON's own alphabet, so most results are
+/// invalid in interesting ways (and some stay valid).
+fn arb_mutated_text() -> impl Strategy<Value = String> {
+    let edit = (
+        any::<prop::sample::Index>(),
+        0..3u8,
+        prop::sample::select(vec![
+            '{', '}', '[', ']', '"', '\\', ',', ':', '0', '-', '.', 'e', 'u', 'n', 't', ' ', '\u{1}', 'x',
+        ]),
+    );
+    (arb_valid_text(), prop::collection::vec(edit, 1..4)).prop_map(|(text, edits)| {
+        let mut chars: Vec<char> = text.chars().collect();
+        for (at, kind, c) in edits {
+            if chars.is_empty() {
+                chars.push(c);
+                continue;
+            }
+            let i = at.index(chars.len());
+            match kind {
+                0 => {
+                    chars.remove(i);
+                }
+                1 => chars.insert(i, c),
+                _ => chars[i] = c,
+            }
+        }
+        chars.into_iter().collect()
+    })
+}
+
+fn oracle_valid(text: &str) -> bool {
+    serde_json::from_str::<Box<RawValue>>(text).is_ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn validate_agrees_with_serde_json_on_valid_text(text in arb_valid_text()) {
+        prop_assert!(oracle_valid(&text));
+        prop_assert_eq!(scan::validate(&text), Ok(()));
+    }
+
+    #[test]
+    fn validate_agrees_with_serde_json_on_corrupted_text(text in arb_mutated_text()) {
+        prop_assert_eq!(scan::validate(&text).is_ok(), oracle_valid(&text), "{:?}", text);
+        let object = scan::validate_object(&text);
+        prop_assert_eq!(object.is_ok(), oracle_valid(&text));
+    }
+
+    #[test]
+    fn parse_value_matches_serde_json(text in arb_valid_text()) {
+        let ours = scan::parse_value(&text).unwrap();
+        let theirs: Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn members_and_skip_match_serde_json(text in arb_valid_text()) {
+        prop_assert_eq!(scan::skip_value(&text, 0), text.trim_end().len());
+        let theirs: Value = serde_json::from_str(&text).unwrap();
+        if let Value::Object(map) = &theirs {
+            let mut ours = serde_json::Map::new();
+            for m in scan::Members::new(&text) {
+                ours.insert(m.key().into_owned(), serde_json::from_str(m.value).unwrap());
+            }
+            prop_assert_eq!(&ours, map);
+            let index = scan::validate_object(&text).unwrap().unwrap();
+            for (i, (key, value)) in index.members.iter().enumerate() {
+                let key = scan::unescape(key).unwrap();
+                prop_assert_eq!(&serde_json::from_str::<Value>(value).unwrap(), &map[key.as_ref()]);
+                let children: Vec<(String, &str)> =
+                    index.children_of(i).iter().map(|c| (c.key().into_owned(), c.value)).collect();
+                let expected: Vec<(String, &str)> =
+                    scan::Members::new(value).map(|c| (c.key().into_owned(), c.value)).collect();
+                prop_assert_eq!(children, expected);
+                for c in index.children_of(i) {
+                    prop_assert_eq!(&value[c.value_start..c.value_start + c.value.len()], c.value);
+                    prop_assert_eq!(value.as_bytes()[c.key_start], b'"');
+                }
+            }
+        } else {
+            prop_assert_eq!(scan::Members::new(&text).count(), 0);
+        }
+    }
+
+    #[test]
+    fn writing_matches_serde_json(v in arb_json()) {
+        let mut ours = Vec::new();
+        scan::write_value(&mut ours, &v);
+        prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&v).unwrap());
+    }
+
+    #[test]
+    fn unescape_matches_serde_json(s in any::<String>(), raw in "[a-z\\\\u0-9dDcCfF\"]{0,12}") {
+        let quoted = serde_json::to_string(&s).unwrap();
+        prop_assert_eq!(scan::unescape(&quoted[1..quoted.len() - 1]).unwrap(), s);
+        // Arbitrary escape soup: same verdict and same string as serde_json.
+        let text = format!("\"{raw}\"");
+        if scan::validate(&text).is_ok() {
+            let theirs = serde_json::from_str::<String>(&text).ok();
+            prop_assert_eq!(scan::unescape(&raw).ok().map(|c| c.into_owned()), theirs);
+        }
+    }
+}
+
+#[test]
+fn numbers_follow_serde_json_semantics() {
+    for text in [
+        "0",
+        "-0",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "1e400",
+        "2.5",
+        "1.7976931348623157e308",
+        "0.1e-400",
+    ] {
+        let theirs = serde_json::from_str::<Value>(text).ok();
+        let ours = scan::parse_value(text).ok();
+        assert_eq!(ours, theirs, "{text}");
+    }
+}
+
+#[test]
+fn depth_limits_match_serde_json() {
+    for depth in [127, 128, 129] {
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(
+            scan::parse_value(&text).is_ok(),
+            serde_json::from_str::<Value>(&text).is_ok(),
+            "depth {depth}"
+        );
+    }
+}
