@@ -82,7 +82,7 @@ pub use abi::{
 };
 pub use error::{HostError, LoadProblem};
 pub use hook::{Hook, UnknownHook};
-pub use host::{Host, HostConfig, LoadReport, LoadedPlugin};
+pub use host::{Host, HostConfig, LoadReport, LoadedPlugin, WARM_SLOTS};
 pub use instance::PluginInstance;
 pub use pool::{InstancePool, PoolConfig, PoolStats, PooledInstance, SharedInstance};
 pub use wasi::PLUGIN_LOG_TARGET;

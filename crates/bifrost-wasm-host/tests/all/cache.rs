@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bifrost_wasm_host::{Hook, Host, HostConfig, LoadedPlugin};
-use sha2::{Digest, Sha256};
 
 use crate::wat::{self, INPUT};
 
@@ -93,15 +92,21 @@ fn truncated_cache_entry_is_recompiled() {
 }
 
 #[test]
-fn entry_with_a_valid_checksum_but_foreign_payload_is_recompiled() {
+fn intact_entry_from_another_engine_configuration_is_recompiled() {
+    // An entry compiled without epoch interruption, placed under the key of a host
+    // with epochs: its checksum is fine, but wasmtime must refuse the code.
     let dir = cache_dir("foreign");
     let path = load(&host(&dir)).load_report().cache_path.clone().unwrap();
-    let original = std::fs::read(&path).unwrap();
-    let payload = b"this is not a serialized wasmtime module";
-    let mut forged = original[..16].to_vec();
-    forged.extend_from_slice(&Sha256::digest(payload));
-    forged.extend_from_slice(payload);
-    std::fs::write(&path, forged).unwrap();
+    let other_dir = cache_dir("foreign-other");
+    let no_epochs = Host::new(
+        HostConfig::default()
+            .with_cache_dir(Some(other_dir.clone()))
+            .with_deadline(None)
+            .with_pooling_slots(16),
+    )
+    .unwrap();
+    let foreign = load(&no_epochs).load_report().cache_path.clone().unwrap();
+    std::fs::copy(&foreign, &path).unwrap();
 
     let reloaded = load(&host(&dir));
     let report = reloaded.load_report();
@@ -112,6 +117,7 @@ fn entry_with_a_valid_checksum_but_foreign_payload_is_recompiled() {
     );
     works(&reloaded);
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other_dir);
 }
 
 #[test]

@@ -249,6 +249,10 @@ fn deeply_nested_output_is_accepted() {
     let plugin = crate::load(&wat::module("", &[&wat::alloc(), &wat::echo("pre_hook")]));
     let mut instance = plugin.instantiate(None).unwrap();
     let depth = 10_000;
-    let input = format!(r#"{{"context":{{}},"request":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+    let input = format!(
+        r#"{{"context":{{}},"request":{}1{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
     assert_eq!(instance.call(Hook::PreHook, input.as_bytes()).unwrap(), input);
 }
