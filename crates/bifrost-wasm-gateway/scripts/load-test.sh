@@ -2,9 +2,10 @@
 # Bounded loopback load test of the gateway: the same load generator, in the same run, against
 #   1. the gateway with no plugin, and
 #   2. the gateway with hello-world (every hook implemented),
-# both on the mock provider. Every request carries a unique marker that the mock echoes; a lost,
-# failed or mixed-up answer fails the run. Prints requests/s and latency percentiles per case
-# and the ratios of case 2 to case 1.
+# both on the mock provider, first under load (CONCURRENCY connections: throughput) and then
+# with one connection (latency without queueing: what one plugin adds to a request).
+# Every request carries a unique marker that the mock echoes; a lost, failed or mixed-up answer
+# fails the run. Prints requests/s and latency percentiles per case and the ratios.
 #
 # Settings (environment): DURATION seconds per case (default 5), CONCURRENCY connections
 # (default 32), RUST_LOG for the server (default warn: the per-request info line is not
@@ -40,7 +41,8 @@ trap stop_server EXIT
 
 run_case() {
   local label="$1"
-  shift
+  local conns="$2"
+  shift 2
   : >"$work/stdout"
   "$serve" --listen 127.0.0.1:0 "$@" >"$work/stdout" 2>"$work/stderr.$label" &
   server=$!
@@ -53,28 +55,31 @@ run_case() {
   done
   [ -n "$url" ] || { echo "server did not start" >&2; exit 1; }
   # Warm up (connections, instance memory), then measure.
-  "$loadgen" --url "$url/v1/chat/completions" --concurrency "$concurrency" --duration 1 --label "warmup-$label" >/dev/null
-  "$loadgen" --url "$url/v1/chat/completions" --concurrency "$concurrency" --duration "$duration" --label "$label" | tee "$work/result.$label"
+  "$loadgen" --url "$url/v1/chat/completions" --concurrency "$conns" --duration 1 --label "warmup-$label" >/dev/null
+  "$loadgen" --url "$url/v1/chat/completions" --concurrency "$conns" --duration "$duration" --label "$label" | tee "$work/result.$label"
   stop_server
 }
 
-echo "load test: $concurrency connections, $duration s per case, loopback, $(nproc) cores shared by client and server"
-run_case "no-plugin"
-run_case "hello-world" --plugin "$plugin"
+echo "load test: $duration s per case, loopback, $(nproc) cores shared by client and server"
+run_case "no-plugin" "$concurrency"
+run_case "hello-world" "$concurrency" --plugin "$plugin"
+run_case "no-plugin-c1" 1
+run_case "hello-world-c1" 1 --plugin "$plugin"
 
-python3 - "$work/result.no-plugin" "$work/result.hello-world" <<'PY'
+python3 - "$work" <<'PY'
 import json, sys
-def load(path):
-    for line in open(path):
+def load(label):
+    for line in open(f"{sys.argv[1]}/result.{label}"):
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise SystemExit(f"no RESULT line in {path}")
-base, one = load(sys.argv[1]), load(sys.argv[2])
+    raise SystemExit(f"no RESULT line for {label}")
+rows = [load(l) for l in ("no-plugin", "hello-world", "no-plugin-c1", "hello-world-c1")]
 print()
-print(f"{'case':<12} {'req/s':>9} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'failed':>7} {'mixed':>6}")
-for r in (base, one):
-    print(f"{r['label']:<12} {r['rps']:>9.0f} {r['p50_us']:>8} {r['p90_us']:>8} {r['p99_us']:>8} {r['failed']:>7} {r['mixed_up']:>6}")
-print(f"hello-world / no-plugin: throughput x{one['rps']/base['rps']:.2f}, "
-      f"p50 +{one['p50_us']-base['p50_us']} us (x{one['p50_us']/max(base['p50_us'],1):.2f}), "
-      f"p99 +{one['p99_us']-base['p99_us']} us (x{one['p99_us']/max(base['p99_us'],1):.2f})")
+print(f"{'case':<15} {'conns':>5} {'req/s':>9} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'failed':>7} {'mixed':>6}")
+for r in rows:
+    print(f"{r['label']:<15} {r['concurrency']:>5} {r['rps']:>9.0f} {r['p50_us']:>8} {r['p90_us']:>8} {r['p99_us']:>8} {r['failed']:>7} {r['mixed_up']:>6}")
+for base, one in ((rows[0], rows[1]), (rows[2], rows[3])):
+    print(f"{base['concurrency']} connection(s): hello-world / no-plugin: throughput x{one['rps']/base['rps']:.2f}, "
+          f"p50 +{one['p50_us']-base['p50_us']} us (x{one['p50_us']/max(base['p50_us'],1):.2f}), "
+          f"p99 +{one['p99_us']-base['p99_us']} us (x{one['p99_us']/max(base['p99_us'],1):.2f})")
 PY
