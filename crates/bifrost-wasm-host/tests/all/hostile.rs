@@ -356,3 +356,52 @@ fn proc_exit_in_a_hook_is_a_trap() {
         other => panic!("expected Trap, got {other}"),
     }
 }
+
+#[test]
+fn endless_init_hits_the_init_deadline() {
+    let host = bifrost_wasm_host::Host::new(
+        bifrost_wasm_host::HostConfig::default()
+            .with_init_deadline(std::time::Duration::from_millis(50))
+            .with_pooling_slots(8),
+    )
+    .unwrap();
+    let plugin = host
+        .load_bytes(
+            wat::module(
+                "",
+                &[
+                    &wat::alloc(),
+                    r#"(func (export "init") (param i32 i32) (result i32)
+                         (if (local.get 1) (then (loop $forever (br $forever))))
+                         (i32.const 0))"#,
+                ],
+            )
+            .as_bytes(),
+            "slow-init",
+        )
+        .unwrap();
+    let err = plugin.instantiate(Some("{}")).unwrap_err();
+    assert!(
+        matches!(err, HostError::Timeout { function: "init", .. }),
+        "{err}"
+    );
+    plugin.instantiate(None).unwrap();
+}
+
+#[test]
+fn exhausted_pooling_slots_are_a_clear_instantiation_error() {
+    let host =
+        bifrost_wasm_host::Host::new(bifrost_wasm_host::HostConfig::default().with_pooling_slots(2)).unwrap();
+    let plugin = host
+        .load_bytes(wat::module("", &[&wat::alloc()]).as_bytes(), "slots")
+        .unwrap();
+    let first = plugin.instantiate(None).unwrap();
+    let _second = plugin.instantiate(None).unwrap();
+    let err = plugin.instantiate(None).unwrap_err();
+    assert!(
+        matches!(&err, HostError::Instantiate { hint, .. } if hint.contains("pooling_slots")),
+        "{err}"
+    );
+    drop(first);
+    plugin.instantiate(None).unwrap();
+}

@@ -69,3 +69,56 @@ fn wasi_plugin_log_volume_per_call_is_bounded() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn start_function_runs_once_per_instance_and_may_proc_exit_zero() {
+    // `_start` sets a flag and exits with 0; pre_hook reports whether it ran.
+    let plugin = crate::load(&crate::wat::module(
+        r#"(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))"#,
+        &[
+            &crate::wat::alloc(),
+            r#"(global $started (mut i32) (i32.const 0))
+               (data (i32.const 500) "{\"started\":1}")
+               (func (export "_start")
+                 (global.set $started (i32.add (global.get $started) (i32.const 1)))
+                 (call $exit (i32.const 0)))"#,
+            &crate::wat::hook(
+                "pre_hook",
+                "(if (result i64) (i32.eq (global.get $started) (i32.const 1))
+                   (then (call $out (i32.const 500) (i32.const 13)))
+                   (else (i64.const 0)))",
+            ),
+        ],
+    ));
+    assert_eq!(plugin.info().start_function.as_deref(), Some("_start"));
+    let mut instance = plugin.instantiate(None).unwrap();
+    assert_eq!(instance.call(Hook::PreHook, b"{}").unwrap(), r#"{"started":1}"#);
+    assert_eq!(instance.call(Hook::PreHook, b"{}").unwrap(), r#"{"started":1}"#);
+}
+
+#[test]
+fn failing_start_function_fails_the_load_with_its_exit_code() {
+    let err = crate::small_host()
+        .load_bytes(
+            crate::wat::module(
+                r#"(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))"#,
+                &[
+                    &crate::wat::alloc(),
+                    r#"(func (export "_initialize") (call $exit (i32.const 2)))"#,
+                ],
+            )
+            .as_bytes(),
+            "exits.wat",
+        )
+        .unwrap_err();
+    match &err {
+        bifrost_wasm_host::HostError::Trap {
+            function: "_initialize",
+            message,
+            ..
+        } => {
+            assert!(message.contains("proc_exit(2)"), "{message}")
+        }
+        other => panic!("expected a trap in _initialize, got {other}"),
+    }
+}
