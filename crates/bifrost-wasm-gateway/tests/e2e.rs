@@ -739,3 +739,45 @@ async fn wasi_plugin_runs_and_its_output_becomes_log_lines() {
     server.stop().await;
     log_line(&["plugin printer: cleanup done"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bifrost_config_file_drives_plugins_order_shape_and_limits() {
+    let dir = std::env::temp_dir().join(format!("bifrost-gateway-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hello = hello_world();
+    // Relative plugin paths resolve against the config file's folder.
+    std::fs::copy(&hello, dir.join("hello.wasm")).unwrap();
+    let config = serde_json::json!({
+        "providers": {"openai": {"keys": []}},
+        "plugins": [
+            {"path": "hello.wasm", "name": "second", "enabled": true, "order": 5,
+             "config": {"mock": false}},
+            {"path": "hello.wasm", "name": "disabled", "enabled": false},
+            {"path": hello, "name": "first", "enabled": true, "placement": "pre_builtin",
+             "failure_policy": "fail_open", "pool": 2}
+        ],
+        "gateway": {"listen": "127.0.0.1:0", "request_shape": "snake",
+                    "limits": {"max_body_bytes": 4096, "hook_timeout_ms": 500}}
+    });
+    let path = dir.join("config.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    let server = Server::start(GatewayConfig::from_file(&path).unwrap()).await;
+    let health: Value = client()
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await;
+    assert_eq!(health["plugins"], serde_json::json!(["first", "second"]));
+    let (status, body) = server.chat("file-1", user("mock-model", "hi")).await;
+    assert_eq!(status, 200, "{body}");
+    // "first" answers mock-model; "second" never runs its pre_hook, so one rewrite only.
+    assert_eq!(body["model"], "mock-model (via rust-wasm)");
+    let (status, _) = server.chat("file-2", user("mock-echo", &"z".repeat(5000))).await;
+    assert_eq!(status, 413);
+    server.stop().await;
+    let err = GatewayConfig::from_file(dir.join("missing.json")).unwrap_err();
+    assert!(err.to_string().contains("cannot read the config file"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
