@@ -38,6 +38,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Measure hook latency, instance and load cost, optionally against a second plugin.
     Bench(cmd::bench::Args),
+    /// Create a new plugin crate (SDK, Makefile, tests) that builds and passes its tests.
+    New(cmd::new::Args),
 }
 
 impl Command {
@@ -62,5 +64,6 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::New(args) => cmd::new::run(args),
     })
 }

@@ -6,4 +6,5 @@ pub mod bench;
 pub mod call;
 pub mod check;
 pub mod inspect;
+pub mod new;
 pub mod serve;
