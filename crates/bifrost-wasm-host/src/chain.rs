@@ -493,19 +493,36 @@ fn raw(text: &str) -> Result<RawJson, String> {
     RawJson::from_string(text.to_string()).map_err(|e| e.to_string())
 }
 
-/// Whether `after` says something different from `before` (byte-equal, or JSON-equal after a
-/// plugin re-serialised it, counts as unchanged). Only used to classify, never to pass on.
+/// Whether `after` says something different from `before`: the same bytes, or the same bytes
+/// apart from whitespace between tokens (a plugin that re-indents), count as unchanged. Any
+/// other difference (even re-ordered keys or `1.0` written as `1`) counts as a change. Only
+/// used to classify for the log, never to pass anything on.
 fn differs(before: &str, after: &str) -> bool {
     if before == after {
         return false;
     }
-    match (
-        serde_json::from_str::<serde_json::Value>(before),
-        serde_json::from_str::<serde_json::Value>(after),
-    ) {
-        (Ok(a), Ok(b)) => a != b,
-        _ => true,
+    fn significant(text: &str) -> impl Iterator<Item = u8> + '_ {
+        let mut in_string = false;
+        let mut escaped = false;
+        text.bytes().filter(move |&b| {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                true
+            } else {
+                if b == b'"' {
+                    in_string = true;
+                }
+                !matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+            }
+        })
     }
+    !significant(before).eq(significant(after))
 }
 
 enum Call {
@@ -1732,7 +1749,7 @@ mod tests {
     }
 
     #[test]
-    fn reserialised_but_equal_payload_counts_as_passed_and_edit_as_changed() {
+    fn reindented_payload_counts_as_passed_and_edit_as_changed() {
         let b = Builder::default()
             .plugin(
                 "pretty",
@@ -1740,12 +1757,8 @@ mod tests {
                 vec![(
                     Hook::PreHook,
                     ok(|i: &str| {
-                        let v: serde_json::Value = serde_json::from_str(member(i, "request")).unwrap();
-                        format!(
-                            r#"{{"context":{},"request":{}}}"#,
-                            member(i, "context"),
-                            serde_json::to_string_pretty(&v).unwrap()
-                        )
+                        let pretty = member(i, "request").replace(',', ",\n  ").replace(':', ": ");
+                        format!(r#"{{"context":{},"request":{pretty}}}"#, member(i, "context"))
                     }),
                 )],
             )
@@ -1772,6 +1785,15 @@ mod tests {
         assert!(out.as_str().contains("gpt-4o"));
         assert_eq!(run.stats()[0].outcome(), HookOutcome::Passed);
         assert_eq!(run.stats()[1].outcome(), HookOutcome::Changed);
+    }
+
+    #[test]
+    fn whitespace_inside_strings_and_reordered_keys_count_as_changes() {
+        assert!(!differs(r#"{"a": [1, 2]}"#, "{\"a\":[1,2]}"));
+        assert!(differs(r#"{"a":"x y"}"#, r#"{"a":"xy"}"#));
+        assert!(differs(r#"{"a":"\" "}"#, r#"{"a":"\""}"#));
+        assert!(differs(r#"{"a":1,"b":2}"#, r#"{"b":2,"a":1}"#));
+        assert!(differs(r#"{"a":1.0}"#, r#"{"a":1}"#));
     }
 
     #[test]
