@@ -113,7 +113,9 @@ impl<P: Plugin> PluginCell<P> {
         let config: P::Config = if is_default_config(config) {
             P::Config::default()
         } else {
-            serde_json::from_slice(config)
+            let text = std::str::from_utf8(config)
+                .map_err(|_| format!("invalid config for plugin `{}`: not UTF-8 text", P::NAME))?;
+            crate::types::reader::typed(text)
                 .map_err(|e| format!("invalid config for plugin `{}`: {e}", P::NAME))?
         };
         P::new(config).map_err(|e| format!("plugin `{}` failed to initialise: {}", P::NAME, e.message()))
@@ -138,16 +140,10 @@ impl<P: Plugin> PluginCell<P> {
     /// Runs one hook on raw input bytes and returns the output JSON bytes. Always returns a
     /// valid output document, whatever the input.
     pub fn run<K: Hook>(&self, input: &[u8]) -> Vec<u8> {
-        install_panic_hook();
-        if !crate::memory::has_headroom(input.len().saturating_mul(3).saturating_add(HEADROOM_SLACK)) {
-            return encode(&K::error_only(
-                BifrostContext::default(),
-                format!(
-                    "{} input of {} bytes is too large for this plugin's memory limit",
-                    K::EXPORT,
-                    input.len()
-                ),
-            ));
+        // Everything that does not depend on the hook lives in non-generic functions, so the
+        // five instances of this one stay small.
+        if let Some(message) = prologue(K::EXPORT, input.len()) {
+            return encode(&K::error_only(BifrostContext::default(), message));
         }
         let parsed = match decode::<K>(input) {
             Ok(parsed) => parsed,
@@ -157,19 +153,9 @@ impl<P: Plugin> PluginCell<P> {
             return encode(&K::pass_with_error(parsed, message));
         }
         let mut state = self.state.borrow_mut();
-        if matches!(*state, State::Uninit) {
-            *state = match Self::create(b"") {
-                Ok(p) => State::Ready(p),
-                Err(e) => State::Failed(e),
-            };
-        }
-        let plugin = match &mut *state {
-            State::Ready(p) => p,
-            State::Failed(reason) => {
-                let message = format!("plugin `{}` is not initialised: {reason}", P::NAME);
-                return encode(&K::pass_with_error(parsed, message));
-            }
-            State::Uninit => unreachable!("initialised above"),
+        let plugin = match Self::ready(&mut state) {
+            Ok(plugin) => plugin,
+            Err(message) => return encode(&K::pass_with_error(parsed, message)),
         };
         match K::call(plugin, parsed) {
             Ok(output) => encode(&output),
@@ -179,6 +165,40 @@ impl<P: Plugin> PluginCell<P> {
             },
         }
     }
+
+    /// The plugin, created with the default config if `init` was never called; or why there
+    /// is none.
+    fn ready(state: &mut State<P>) -> Result<&mut P, String> {
+        if matches!(state, State::Uninit) {
+            *state = match Self::create(b"") {
+                Ok(p) => State::Ready(p),
+                Err(e) => State::Failed(e),
+            };
+        }
+        match state {
+            State::Ready(p) => Ok(p),
+            State::Failed(reason) => Err(not_initialised(P::NAME, reason)),
+            State::Uninit => Err(not_initialised(P::NAME, "no configuration")),
+        }
+    }
+}
+
+/// Per-call checks before decoding: installs the panic hook and refuses inputs the plugin's
+/// memory could not process (an allocation failure would abort).
+#[inline(never)]
+fn prologue(export: &str, len: usize) -> Option<String> {
+    install_panic_hook();
+    if crate::memory::has_headroom(len.saturating_mul(3).saturating_add(HEADROOM_SLACK)) {
+        return None;
+    }
+    Some(format!(
+        "{export} input of {len} bytes is too large for this plugin's memory limit"
+    ))
+}
+
+#[inline(never)]
+fn not_initialised(name: &str, reason: &str) -> String {
+    format!("plugin `{name}` is not initialised: {reason}")
 }
 
 fn decode<K: Hook>(input: &[u8]) -> Result<K::Input, K::Output> {

@@ -381,7 +381,8 @@ impl PostHookInput {
         }
         self.error
             .get_path(&["error", "message"])
-            .and_then(|m| serde_json::from_str(m).ok())
+            .and_then(crate::scan::string_value)
+            .map(std::borrow::Cow::into_owned)
     }
 
     /// Replaces the error's message (`error.message`), splicing it in.

@@ -29,6 +29,7 @@ pub mod error;
 pub mod hooks;
 pub mod http;
 pub mod raw;
+pub mod reader;
 pub mod response;
 pub mod scan;
 pub mod shape;

@@ -133,7 +133,7 @@ impl RawJson {
 
     /// Parses the whole value into `T`.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
-        Ok(serde_json::from_str(self.as_str())?)
+        crate::reader::typed(self.as_str())
     }
 
     /// Parses the whole value into a [`serde_json::Value`] (numbers beyond `f64`/`u64`
@@ -164,8 +164,7 @@ impl RawJson {
 
     /// Parses member `key` into `T`: `None` when absent, `Some(Err)` when of the wrong type.
     pub fn get_as<T: DeserializeOwned>(&self, key: &str) -> Option<Result<T, JsonError>> {
-        self.get(key)
-            .map(|raw| serde_json::from_str(raw).map_err(JsonError::from))
+        self.get(key).map(crate::reader::typed)
     }
 
     /// Reads member `key` as a string, if it is one.

@@ -48,7 +48,7 @@ fn err<T>(offset: usize, message: &'static str) -> Result<T, ScanError> {
 pub const MAX_TREE_DEPTH: usize = 127;
 
 #[inline]
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
         if !matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
             break;
@@ -119,7 +119,7 @@ fn find_structural(b: &[u8], mut i: usize) -> usize {
 /// End (one past the closing quote) of the string starting at `b[i] == '"'`, validating
 /// escapes and rejecting control characters. UTF-8 is checked by the caller (the input is a
 /// `&str`).
-fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
+pub(crate) fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
     let mut j = i + 1;
     loop {
         j = find_special(b, j);
@@ -169,7 +169,7 @@ fn digits_end(b: &[u8], mut i: usize) -> usize {
 }
 
 /// End of the number starting at `i`.
-fn number_end(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
+pub(crate) fn number_end(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
     let start = i;
     if b.get(i) == Some(&b'-') {
         i += 1;
@@ -200,7 +200,7 @@ fn number_end(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
     Ok(i)
 }
 
-fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, ScanError> {
+pub(crate) fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Result<usize, ScanError> {
     if b.get(i..i + word.len()) == Some(word) {
         Ok(i + word.len())
     } else {
@@ -255,7 +255,7 @@ impl Nesting {
 }
 
 /// Validates the value starting at `i` (after optional whitespace) and returns its end.
-fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
+pub(crate) fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
     value_end_recording(b, i, None)
 }
 

@@ -356,7 +356,7 @@ impl LlmRequest {
     pub fn field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
         let inner = self.inner()?;
         let (_, v) = member_valid(inner, name, false)?;
-        serde_json::from_str(v).ok()
+        crate::reader::typed(v).ok()
     }
 
     /// Reads string field `name` of the inner request (`None` if absent or not a string),
@@ -400,7 +400,7 @@ impl LlmRequest {
             return None;
         }
         let inner = self.inner()?;
-        Some(serde_json::from_str(inner).map_err(JsonError::from))
+        Some(crate::reader::typed(inner))
     }
 
     /// Edits the chat request through its typed view; only what `f` changed is rewritten,
@@ -734,7 +734,7 @@ impl LlmResponse {
     /// Reads field `name` of the chat response into `T`.
     pub fn chat_field<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
         let (_, v) = member_valid(self.chat_raw()?, name, false)?;
-        serde_json::from_str(v).ok()
+        crate::reader::typed(v).ok()
     }
 
     /// Reads string field `name` of the chat response (`None` if absent or not a string),
@@ -760,7 +760,7 @@ impl LlmResponse {
     /// The typed chat response, if there is one.
     pub fn chat(&self) -> Option<Result<BifrostChatResponse, JsonError>> {
         let raw = self.chat_raw()?;
-        Some(serde_json::from_str(raw).map_err(JsonError::from))
+        Some(crate::reader::typed(raw))
     }
 
     /// The seed's typed view: `BifrostResponse { chat_response }`.
