@@ -133,6 +133,8 @@ impl BifrostContext {
             other => return Err(format!("invalid type: {}, expected a JSON object", other.name())),
         }
         let mut ctx = BifrostContext::default();
+        // Room for every key plus the few a hook usually adds: one allocation.
+        ctx.values.reserve(scan::Members::new(text).count() + 3);
         for m in scan::Members::new(text) {
             let value = scan::parse_value_nested(m.value, 1).map_err(|e| e.to_string())?;
             let key = scan::unescape(m.raw_key).map_err(|e| e.to_string())?;

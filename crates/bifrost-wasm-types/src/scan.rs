@@ -395,9 +395,9 @@ pub fn validate_object(text: &str) -> Result<Option<ObjectIndex<'_>>, ScanError>
     let mut index = ObjectIndex {
         members: Vec::with_capacity(8),
         child_ranges: Vec::with_capacity(8),
-        children: Vec::new(),
+        children: Vec::with_capacity(16),
     };
-    let mut spans: Vec<[usize; 3]> = Vec::with_capacity(32);
+    let mut spans: Vec<[usize; 3]> = Vec::with_capacity(16);
     let mut i = skip_ws(b, start + 1);
     if b.get(i) == Some(&b'}') {
         i += 1;

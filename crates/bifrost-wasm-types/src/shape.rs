@@ -164,11 +164,17 @@ struct RequestLayout {
     request_type: Option<String>,
 }
 
+/// ASCII-case-insensitive `ends_with`, without allocating.
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
 fn is_go_request_key(k: &str) -> bool {
     k.eq_ignore_ascii_case("RequestType")
         || (k.len() > "Request".len()
             && !k.contains('_')
-            && k.to_ascii_lowercase().ends_with("request")
+            && ends_with_ignore_case(k, "request")
             && k.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
 }
 
@@ -178,6 +184,20 @@ fn detect_request(text: &str) -> RequestLayout {
     }
     let members: Vec<scan::Member<'_>> = Members::new(text).collect();
     detect_request_members(Some(&members))
+}
+
+/// Keys (unescaped, borrowed when they have no escapes) and raw values of members, without
+/// collecting them.
+struct Entries<'m, 'a>(&'m [scan::Member<'a>]);
+
+impl<'a> Entries<'_, 'a> {
+    fn iter(&self) -> impl Iterator<Item = (std::borrow::Cow<'a, str>, &'a str)> + '_ {
+        self.0.iter().map(|m| (m.key(), m.value))
+    }
+
+    fn get(&self, i: usize) -> (std::borrow::Cow<'a, str>, &'a str) {
+        (self.0[i].key(), self.0[i].value)
+    }
 }
 
 /// Layout of a request from its members (`None` when it is not an object).
@@ -192,15 +212,14 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
     let Some(members) = members else {
         return flat(RequestKind::Other("invalid".into()));
     };
-    let entries: Vec<(std::borrow::Cow<'_, str>, &str)> =
-        members.iter().map(|m| (m.key(), m.value)).collect();
+    let entries = Entries(members);
     let span_of = |i: usize| {
         Some((
             members[i].value_start,
             members[i].value_start + members[i].value.len(),
         ))
     };
-    if entries.iter().any(|(k, _)| is_go_request_key(k)) {
+    if entries.iter().any(|(k, _)| is_go_request_key(&k)) {
         let request_type = entries
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("RequestType"))
@@ -208,10 +227,10 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
             .map(std::borrow::Cow::into_owned);
         let index = entries.iter().position(|(k, v)| {
             !k.eq_ignore_ascii_case("RequestType")
-                && k.to_ascii_lowercase().ends_with("request")
+                && ends_with_ignore_case(&k, "request")
                 && JsonKind::of(v) == JsonKind::Object
         });
-        let member = index.map(|i| entries[i].0.to_string());
+        let member = index.map(|i| entries.get(i).0.into_owned());
         let span = index.and_then(span_of);
         let kind = match (&member, &request_type) {
             (Some(m), _) => RequestKind::from_member(m),
@@ -235,12 +254,12 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
         .iter()
         .position(|(k, v)| k.ends_with("_request") && JsonKind::of(v) == JsonKind::Object)
     {
-        let k = &entries[i].0;
+        let k = entries.get(i).0;
         return RequestLayout {
             shape: RequestShape::Snake,
             member: Some(k.to_string()),
             span: span_of(i),
-            kind: RequestKind::from_member(k),
+            kind: RequestKind::from_member(&k),
             request_type: None,
         };
     }
@@ -594,8 +613,7 @@ fn detect_response_members(members: Option<&[scan::Member<'_>]>) -> ResponseLayo
     let Some(members) = members else {
         return none;
     };
-    let entries: Vec<(std::borrow::Cow<'_, str>, &str)> =
-        members.iter().map(|m| (m.key(), m.value)).collect();
+    let entries = Entries(members);
     let span_of = |i: usize| {
         Some((
             members[i].value_start,
@@ -603,7 +621,7 @@ fn detect_response_members(members: Option<&[scan::Member<'_>]>) -> ResponseLayo
         ))
     };
     if let Some(i) = entries.iter().position(|(k, _)| k == "chat_response") {
-        let (k, v) = &entries[i];
+        let (k, v) = entries.get(i);
         return ResponseLayout {
             shape: ResponseShape::Snake,
             member: Some(k.to_string()),
@@ -612,16 +630,16 @@ fn detect_response_members(members: Option<&[scan::Member<'_>]>) -> ResponseLayo
         };
     }
     let go = entries.iter().any(|(k, _)| {
-        !k.contains('_') && k.to_ascii_lowercase().ends_with("response") && k.len() > "response".len()
+        !k.contains('_') && ends_with_ignore_case(&k, "response") && k.len() > "response".len()
     });
     if go {
         let index = entries
             .iter()
             .position(|(k, _)| k.eq_ignore_ascii_case("ChatResponse"));
-        let chat = index.map(|i| &entries[i]);
+        let chat = index.map(|i| entries.get(i));
         return ResponseLayout {
             shape: ResponseShape::GoEnvelope,
-            member: chat.map(|(k, _)| k.to_string()),
+            member: chat.as_ref().map(|(k, _)| k.to_string()),
             span: index.and_then(span_of),
             has_chat: chat.is_some_and(|(_, v)| JsonKind::of(v) == JsonKind::Object),
         };

@@ -136,12 +136,27 @@ pub trait EncodeOutput {
     /// Appends the JSON of this output to `out`.
     fn encode(&self, out: &mut Vec<u8>);
 
+    /// Bytes the output is expected to take (payloads plus room for the rest), so that
+    /// [`EncodeOutput::to_json`] allocates once.
+    fn size_hint(&self) -> usize {
+        256
+    }
+
     /// The JSON of this output.
     fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
+        let mut out = Vec::with_capacity(self.size_hint());
         self.encode(&mut out);
         out
     }
+}
+
+fn len_of(raw: Option<&str>) -> usize {
+    raw.map_or(4, str::len)
+}
+
+/// Room for the context and the envelope's own keys.
+fn context_hint(context: &BifrostContext) -> usize {
+    192 + 48 * context.len()
 }
 
 impl DecodeInput for HttpPreHookInput {
@@ -258,6 +273,13 @@ impl<'o> Writer<'o> {
 }
 
 impl EncodeOutput for HttpPreHookOutput {
+    fn size_hint(&self) -> usize {
+        context_hint(&self.context)
+            + len_of(self.request.as_ref().map(RawJson::as_str))
+            + len_of(self.response.as_ref().map(RawJson::as_str))
+            + self.error.len()
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .context(&self.context)
@@ -279,6 +301,10 @@ impl EncodeOutput for HttpPostHookOutput {
 }
 
 impl EncodeOutput for StreamChunkOutput {
+    fn size_hint(&self) -> usize {
+        context_hint(&self.context) + len_of(self.chunk.as_ref().map(RawJson::as_str)) + self.error.len()
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .context(&self.context)
@@ -291,6 +317,13 @@ impl EncodeOutput for StreamChunkOutput {
 }
 
 impl EncodeOutput for PreHookOutput {
+    fn size_hint(&self) -> usize {
+        context_hint(&self.context)
+            + len_of(self.request.as_ref().map(LlmRequest::as_str))
+            + len_of(self.short_circuit.as_ref().map(RawJson::as_str))
+            + self.error.len()
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .context(&self.context)
@@ -303,6 +336,13 @@ impl EncodeOutput for PreHookOutput {
 }
 
 impl EncodeOutput for PostHookOutput {
+    fn size_hint(&self) -> usize {
+        context_hint(&self.context)
+            + len_of(self.response.as_ref().map(LlmResponse::as_str))
+            + len_of(self.error.as_ref().map(RawJson::as_str))
+            + self.hook_error.len()
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         Writer::new(out)
             .context(&self.context)
