@@ -17,6 +17,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// One instance shared by many callers, who take turns (the gateway's default: a
 /// plugin's state lives in one instance, and a hook costs microseconds).
+///
+/// The plugin's in-memory state (counters, caches, half-seen stream data) lives in
+/// this one instance. After a trap, timeout or memory-cap failure the instance is
+/// replaced by a fresh, re-`init`ed one, so that state starts over. Bifrost itself may
+/// run several instances of a plugin; a plugin must not rely on seeing every request.
 pub struct SharedInstance {
     plugin: LoadedPlugin,
     instance: Mutex<PluginInstance>,
