@@ -731,7 +731,7 @@ mod tests {
 
     #[test]
     fn gateway_errors_name_the_sub_section() {
-        let err = FileConfig::parse(r#"{"gateway":{"request_shape":"envelope"}}"#).unwrap_err();
+        let err = FileConfig::parse(r#"{"gateway":{"request_shape":"xml"}}"#).unwrap_err();
         assert_eq!(err.location, "gateway.request_shape");
         let err = FileConfig::parse(r#"{"gateway":{"provider":{"kind":"openai_compatible"}}}"#).unwrap_err();
         assert_eq!(err.location, "gateway.provider");
