@@ -15,6 +15,9 @@
 //!
 //! Run: `cargo bench -p bifrost-wasm-sdk --bench sdk`.
 
+// criterion's macros generate undocumented functions.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use bifrost_wasm_sdk::prelude::*;
