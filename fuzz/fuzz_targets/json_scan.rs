@@ -1,0 +1,37 @@
+//! The guest's hand-written JSON scanner and deserializer against serde_json as the oracle:
+//! arbitrary bytes must get the same valid/invalid verdict, the same values, the same member
+//! index, and nothing may panic (deep nesting included).
+#![no_main]
+
+use bifrost_wasm_types::{reader, scan};
+use libfuzzer_sys::fuzz_target;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let ours = scan::validate(text).is_ok();
+    let theirs = serde_json::from_str::<Box<RawValue>>(text).is_ok();
+    assert_eq!(ours, theirs, "validate disagrees on {text:?}");
+    assert_eq!(scan::validate_object(text).is_ok(), theirs);
+    if !ours {
+        assert!(reader::from_str::<Value>(text).is_err());
+        return;
+    }
+    assert_eq!(scan::skip_value(text, 0), text.trim_end().len());
+    let tree = serde_json::from_str::<Value>(text);
+    assert_eq!(scan::parse_value(text).ok(), tree.as_ref().ok().cloned(), "parse_value on {text:?}");
+    assert_eq!(reader::from_str::<Value>(text).ok(), tree.as_ref().ok().cloned(), "reader on {text:?}");
+    if let Ok(Some(index)) = scan::validate_object(text) {
+        for (i, (_, value)) in index.members.iter().enumerate() {
+            let expected: Vec<_> = scan::Members::new(value).map(|m| (m.raw_key, m.value)).collect();
+            let got: Vec<_> = index.children_of(i).iter().map(|m| (m.raw_key, m.value)).collect();
+            assert_eq!(got, expected);
+        }
+    }
+    if let Ok(v) = tree {
+        let mut out = Vec::new();
+        scan::write_value(&mut out, &v);
+        assert_eq!(out, serde_json::to_vec(&v).unwrap());
+    }
+});
