@@ -283,15 +283,43 @@ fn find_emails(text: &str, out: &mut Vec<Match>) {
 /// The longest digit count any number rule accepts (card numbers: 19).
 const MAX_DIGITS: usize = 19;
 
+/// A few bytes on the stack (number runs are short; no allocation per candidate).
+#[derive(Clone, Copy)]
+struct Bytes {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Bytes {
+    const fn new() -> Self {
+        Bytes { buf: [0; 32], len: 0 }
+    }
+
+    /// Appends `b`; false when full.
+    fn push(&mut self, b: u8) -> bool {
+        if self.len == self.buf.len() {
+            return false;
+        }
+        self.buf[self.len] = b;
+        self.len += 1;
+        true
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 /// A run of digit groups read from a start position.
 struct NumberRun {
     end: usize,
     /// False when the run cannot be a number of any rule (too many digits, an unclosed
     /// parenthesis, glued to a following word).
     valid: bool,
-    digits: Vec<u8>,
-    groups: Vec<usize>,
-    separators: Vec<u8>,
+    digits: Bytes,
+    /// Digits per group.
+    groups: Bytes,
+    separators: Bytes,
     plus: bool,
     parens: bool,
 }
@@ -307,9 +335,9 @@ fn read_number(b: &[u8], start: usize) -> NumberRun {
     let mut run = NumberRun {
         end: start,
         valid: true,
-        digits: Vec::new(),
-        groups: Vec::new(),
-        separators: Vec::new(),
+        digits: Bytes::new(),
+        groups: Bytes::new(),
+        separators: Bytes::new(),
         plus,
         parens: false,
     };
@@ -318,7 +346,7 @@ fn read_number(b: &[u8], start: usize) -> NumberRun {
     while p < n {
         let c = b[p];
         if c.is_ascii_digit() {
-            if run.digits.len() == MAX_DIGITS {
+            if run.digits.len == MAX_DIGITS {
                 run.valid = false; // too long to be a card or phone number
             } else {
                 run.digits.push(c - b'0');
@@ -332,12 +360,12 @@ fn read_number(b: &[u8], start: usize) -> NumberRun {
             p += 1;
         } else if c == b')' && open && current > 0 {
             open = false;
-            run.groups.push(current);
+            run.valid &= run.groups.push(current.min(255) as u8);
             current = 0;
             p += 1;
             run.end = p;
             if p < n && b[p] == b' ' && digit(p + 1) {
-                run.separators.push(b' ');
+                run.valid &= run.separators.push(b' ');
                 p += 1;
             }
         } else if matches!(c, b' ' | b'-' | b'.')
@@ -347,19 +375,19 @@ fn read_number(b: &[u8], start: usize) -> NumberRun {
             && digit(p + 1)
         {
             if current > 0 {
-                run.groups.push(current);
+                run.valid &= run.groups.push(current.min(255) as u8);
                 current = 0;
             }
-            run.separators.push(c);
+            run.valid &= run.separators.push(c);
             p += 1;
         } else {
             break;
         }
     }
     if current > 0 {
-        run.groups.push(current);
+        run.valid &= run.groups.push(current.min(255) as u8);
     }
-    if open || run.digits.is_empty() || (run.end < n && is_word(b[run.end])) {
+    if open || run.digits.len == 0 || (run.end < n && is_word(b[run.end])) {
         run.valid = false;
     }
     run
@@ -391,27 +419,28 @@ fn classify(run: &NumberRun, card: bool, phone: bool) -> Option<Category> {
     if !run.valid {
         return None;
     }
-    let n = run.digits.len();
+    let n = run.digits.len;
     if card
         && !run.plus
         && !run.parens
         && (13..=19).contains(&n)
-        && run.separators.iter().all(|s| matches!(s, b' ' | b'-'))
-        && luhn(&run.digits)
+        && run.separators.as_slice().iter().all(|s| matches!(s, b' ' | b'-'))
+        && luhn(run.digits.as_slice())
     {
         return Some(Category::Card);
     }
     if !phone {
         return None;
     }
-    let dotted_quad = run.groups.len() == 4
-        && run.groups.iter().all(|g| *g <= 3)
-        && run.separators.iter().all(|s| *s == b'.');
-    let last = run.groups.last().copied().unwrap_or(0);
+    let groups = run.groups.as_slice();
+    let dotted_quad = groups.len() == 4
+        && groups.iter().all(|g| *g <= 3)
+        && run.separators.as_slice().iter().all(|s| *s == b'.');
+    let last = groups.last().copied().unwrap_or(0);
     let ok = if run.plus {
         (8..=15).contains(&n)
     } else {
-        (10..=15).contains(&n) && run.groups.len() >= 2 && (3..=4).contains(&last) && !dotted_quad
+        (10..=15).contains(&n) && groups.len() >= 2 && (3..=4).contains(&last) && !dotted_quad
     };
     ok.then_some(Category::Phone)
 }
@@ -473,6 +502,9 @@ fn key_char(b: u8) -> bool {
 
 /// Length of a known key format at the start of `t`, if there is one.
 fn known_secret(t: &[u8]) -> Option<usize> {
+    if !matches!(t.first(), Some(b's' | b'A' | b'g' | b'x' | b'e')) {
+        return None;
+    }
     let rest_at = |prefix: &[u8], f: fn(u8) -> bool, min: usize| -> Option<usize> {
         let rest = t.strip_prefix(prefix)?;
         let len = span(rest, f);
@@ -559,6 +591,9 @@ fn preceded_by_bearer(b: &[u8], start: usize) -> bool {
         && (start == WORD.len() || !is_word(b[start - WORD.len() - 1]))
 }
 
+/// The shortest token any secret rule accepts.
+const SHORTEST_SECRET: usize = 15;
+
 fn find_secrets(text: &str, min_length: usize, min_entropy: f64, out: &mut Vec<Match>) {
     let b = text.as_bytes();
     let mut i = 0;
@@ -584,6 +619,12 @@ fn find_secrets(text: &str, min_length: usize, min_entropy: f64, out: &mut Vec<M
         }
         let next = (core_end + padding).max(i + 1);
         let t = &b[start..end];
+        // Every rule needs 15 or more characters (`xoxb-` + 10 is the shortest): most words
+        // are done here.
+        if t.len() < SHORTEST_SECRET {
+            i = next;
+            continue;
+        }
         if let Some(len) = known_secret(t) {
             out.push(Match {
                 start,
