@@ -225,6 +225,11 @@ impl Gateway {
             provider,
             config.limits.max_body_bytes,
             loaded.needs_blocking,
+            loaded
+                .slots
+                .iter()
+                .filter(|s| matches!(s.slot, plugins::Slot::Shared(_)))
+                .count(),
         ));
         tracing::info!(
             "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {} plugin(s), body limit {} bytes)",

@@ -39,10 +39,20 @@ pub(crate) struct AppState {
     http_post_hooks: bool,
     id_prefix: String,
     counter: AtomicU64,
+    /// One async lock per plugin that has a single shared instance: a chain step waits for
+    /// them here, yielding its worker thread to other requests, instead of blocking the thread
+    /// on the instance's own mutex.
+    turns: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
-    pub(crate) fn new(chain: Arc<Chain>, provider: Provider, max_body: usize, blocking: bool) -> Self {
+    pub(crate) fn new(
+        chain: Arc<Chain>,
+        provider: Provider,
+        max_body: usize,
+        blocking: bool,
+        shared_instances: usize,
+    ) -> Self {
         let any = |hook: Hook| chain.plugins().iter().any(|p| p.runner.implements(hook));
         let http_hooks = any(Hook::HttpPreHook) || any(Hook::HttpPostHook) || any(Hook::HttpStreamChunkHook);
         let http_post_hooks = any(Hook::HttpPostHook);
@@ -58,6 +68,7 @@ impl AppState {
             http_post_hooks,
             id_prefix: format!("{:x}", nanos ^ u64::from(std::process::id())),
             counter: AtomicU64::new(0),
+            turns: (0..shared_instances).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
@@ -79,16 +90,23 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&mut RequestRun) -> T + Send + 'static,
     {
+        // Always taken in the same order, so two steps never wait for each other crosswise.
+        let mut turns = Vec::with_capacity(self.turns.len());
+        for turn in &self.turns {
+            turns.push(turn.lock().await);
+        }
         if !self.blocking {
             let out = f(&mut run);
             return (run, out);
         }
-        tokio::task::spawn_blocking(move || {
+        let done = tokio::task::spawn_blocking(move || {
             let out = f(&mut run);
             (run, out)
         })
         .await
-        .expect("chain steps do not panic")
+        .expect("chain steps do not panic");
+        drop(turns);
+        done
     }
 }
 
