@@ -159,6 +159,23 @@ struct Role {
     role: Option<String>,
 }
 
+/// The message the plugin inserts (a plain struct: smaller code than the typed
+/// `ChatMessage` with its catch-all map).
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+/// A fallback's `provider` and `model` (other members are skipped unread).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Pair {
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
 impl Guard {
     fn check(&self, provider: &str, model: &str) -> Result<(), String> {
         self.providers.check("provider", &[provider])?;
@@ -214,7 +231,10 @@ impl Guard {
         insert_message(
             request,
             0,
-            &ChatMessage::text(ChatMessageRole::System, prompt.as_str()),
+            &Message {
+                role: "system",
+                content: prompt,
+            },
         )?;
         Ok(true)
     }
@@ -222,21 +242,23 @@ impl Guard {
     /// Appends configured fallbacks for the model; returns how many were added.
     fn add_fallbacks(&self, request: &mut LlmRequest, provider: &str, model: &str) -> HookResult<usize> {
         let qualified = format!("{provider}/{model}");
-        let existing: Vec<Fallback> = request.field("fallbacks").unwrap_or_default();
-        let mut added: Vec<Fallback> = Vec::new();
+        let existing: Vec<Pair> = request.field("fallbacks").unwrap_or_default();
+        let mut added: Vec<Pair> = Vec::new();
         for (pattern, targets) in &self.fallbacks {
             if !glob(pattern, model) && !glob(pattern, &qualified) {
                 continue;
             }
             for t in targets {
                 let p = t.provider.as_deref().unwrap_or_default();
-                let known = existing
-                    .iter()
-                    .chain(&added)
-                    .any(|f| f.provider == p && f.model == t.model);
+                let known = existing.iter().chain(&added).any(|f| {
+                    f.provider.as_deref() == Some(p) && f.model.as_deref() == Some(t.model.as_str())
+                });
                 let is_self = p == provider && t.model == model;
                 if !known && !is_self && self.check(p, &t.model).is_ok() {
-                    added.push(Fallback::new(p, t.model.as_str()));
+                    added.push(Pair {
+                        provider: Some(p.to_string()),
+                        model: Some(t.model.clone()),
+                    });
                 }
             }
         }
