@@ -781,3 +781,28 @@ async fn a_bifrost_config_file_drives_plugins_order_shape_and_limits() {
     assert!(err.to_string().contains("cannot read the config file"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_that_cannot_load_or_init_stops_startup_with_a_clear_error() {
+    let bad_config = config_with(vec![entry(
+        "limiter",
+        hello_world(),
+        Some(r#"{"rate_limit":{"budget":1,"key_from":""}}"#),
+        0,
+    )]);
+    let err = Gateway::bind(bad_config).await.unwrap_err().to_string();
+    assert!(err.contains(r#"plugins[0] ("limiter")"#), "{err}");
+    assert!(err.contains("init"), "{err}");
+
+    let missing = config_with(vec![entry(
+        "ghost",
+        PathBuf::from("/nonexistent/ghost.wasm"),
+        None,
+        0,
+    )]);
+    let err = Gateway::bind(missing).await.unwrap_err().to_string();
+    assert!(
+        err.contains(r#"plugins[0] ("ghost")"#) && err.contains("/nonexistent/ghost.wasm"),
+        "{err}"
+    );
+}
