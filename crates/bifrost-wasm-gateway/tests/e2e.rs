@@ -320,6 +320,7 @@ async fn streaming_drops_skipped_chunks_and_sends_rewritten_ones() {
         line.contains("rewrite.http_stream_chunk_hook=passedx5+changedx2"),
         "{line}"
     );
+    assert!(!line.contains("http_post_hook"), "not called for streams: {line}");
     // Reverse order: rewrite (last) sees each chunk first, hello-world (first) last.
     let at = |needle: &str| line.find(needle).unwrap_or_else(|| panic!("{needle} in {line}"));
     assert!(at("rewrite.http_stream_chunk_hook") < at("skip.http_stream_chunk_hook"));
