@@ -76,7 +76,7 @@ impl RawJson {
 
     /// Serializes `value` into a new raw value.
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, JsonError> {
-        Ok(RawJson::trusted(serde_json::to_string(value)?))
+        Ok(RawJson::trusted(to_json_string(value)?))
     }
 
     /// The JSON `null`.
@@ -194,7 +194,7 @@ impl RawJson {
 
     /// Serializes `value` and sets it at `path`; see [`RawJson::set_path_raw`].
     pub fn set_path<T: Serialize + ?Sized>(&mut self, path: &[&str], value: &T) -> Result<(), JsonError> {
-        let text = serde_json::to_string(value)?;
+        let text = to_json_string(value)?;
         let new = splice_path(self.as_str(), path, &text)?;
         *self = RawJson::trusted(new);
         Ok(())
@@ -243,6 +243,20 @@ impl RawJson {
         }
         Ok(result)
     }
+}
+
+/// Serializes `value` to JSON text. Serializing the wire types cannot fail in practice (string
+/// keys, no fallible `Serialize` impls); in a plugin the rare failure's text is kept short so
+/// that `serde_json`'s error-code messages are not linked in.
+pub(crate) fn to_json_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
+    serde_json::to_string(value).map_err(|e| {
+        if cfg!(target_arch = "wasm32") {
+            drop(e);
+            JsonError("the value cannot be written as JSON".into())
+        } else {
+            JsonError::from(e)
+        }
+    })
 }
 
 fn not_an_object(text: &str) -> JsonError {
@@ -486,14 +500,14 @@ fn find_member_span(text: &str, key: &str, ignore_case: bool) -> Option<MemberSp
 
 fn remove_member(text: &str, member: std::ops::Range<usize>) -> String {
     // Remove the member plus one adjacent comma (the following one, else the preceding one).
-    let after = &text[member.end..];
+    let after = scan::sub(text, member.end, text.len());
     let trimmed_after = after.trim_start();
     let mut out = String::with_capacity(text.len());
     if let Some(rest) = trimmed_after.strip_prefix(',') {
-        out.push_str(&text[..member.start]);
+        out.push_str(scan::sub(text, 0, member.start));
         out.push_str(rest.trim_start());
     } else {
-        let before = &text[..member.start];
+        let before = scan::sub(text, 0, member.start);
         let trimmed = before.trim_end();
         let before = trimmed.strip_suffix(',').unwrap_or(before);
         out.push_str(before);
@@ -523,7 +537,7 @@ fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonErr
     }
     match find_member_span(text, first, false) {
         Some((_, vrange)) => {
-            let inner = &text[vrange.clone()];
+            let inner = scan::sub(text, vrange.start, vrange.end);
             let replaced = if rest.is_empty() {
                 value.to_string()
             } else if JsonKind::of(inner) == JsonKind::Object {
@@ -532,9 +546,9 @@ fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonErr
                 splice_path("{}", rest, value)?
             };
             let mut out = String::with_capacity(text.len() + replaced.len());
-            out.push_str(&text[..vrange.start]);
+            out.push_str(scan::sub(text, 0, vrange.start));
             out.push_str(&replaced);
-            out.push_str(&text[vrange.end..]);
+            out.push_str(scan::sub(text, vrange.end, text.len()));
             Ok(out)
         }
         None => {
@@ -548,14 +562,14 @@ fn splice_path(text: &str, path: &[&str], value: &str) -> Result<String, JsonErr
                 .ok_or_else(|| JsonError("object without `}`".into()))?;
             let empty = scan::Members::new(text).next().is_none();
             let mut out = String::with_capacity(text.len() + new_value.len() + first.len() + 4);
-            out.push_str(text[..close].trim_end());
+            out.push_str(scan::sub(text, 0, close).trim_end());
             if !empty {
                 out.push(',');
             }
             push_json_string(&mut out, first);
             out.push(':');
             out.push_str(&new_value);
-            out.push_str(&text[close..]);
+            out.push_str(scan::sub(text, close, text.len()));
             Ok(out)
         }
     }

@@ -150,7 +150,7 @@ impl<'de> Deserializer<'de> {
         let end = scan::string_end(self.bytes(), start)?;
         self.pos = end;
         let text: &'de str = self.text;
-        Ok(scan::unescape(&text[start + 1..end - 1])?)
+        Ok(scan::unescape(scan::sub(text, start + 1, end - 1))?)
     }
 
     fn enter(&mut self) -> Result<(), Error> {
@@ -205,7 +205,7 @@ impl<'de> Deserializer<'de> {
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
                 self.pos = scan::number_end(b, start)?;
-                let n = scan::parse_number(&self.text[start..self.pos])
+                let n = scan::parse_number(scan::sub(self.text, start, self.pos))
                     .ok_or_else(|| Error("number out of range".into()))?;
                 match (n.as_u64(), n.as_i64()) {
                     (Some(u), _) => Token::U64(u),
@@ -291,7 +291,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             let end = scan::value_end(self.bytes(), start)?;
             self.pos = end;
             return visitor.visit_map(RawValueAccess {
-                raw: Some(&self.text[start..end]),
+                raw: Some(scan::sub(self.text, start, end)),
             });
         }
         visitor.visit_newtype_struct(self)

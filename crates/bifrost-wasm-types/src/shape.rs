@@ -91,10 +91,12 @@ pub enum RequestKind {
 impl RequestKind {
     /// Kind from a Go envelope member name (`ChatRequest`) or snake member (`chat_request`).
     pub fn from_member(member: &str) -> Self {
+        // Member names are ASCII identifiers; ASCII lowering keeps Unicode case tables out of
+        // plugins.
         let norm: String = member
             .chars()
             .filter(|c| *c != '_')
-            .flat_map(char::to_lowercase)
+            .map(|c| c.to_ascii_lowercase())
             .collect();
         match norm.strip_suffix("request").unwrap_or(&norm) {
             "chat" => RequestKind::Chat,
@@ -313,7 +315,7 @@ impl LlmRequest {
         shape: RequestShape,
         stream: bool,
     ) -> Result<Self, JsonError> {
-        let flat = serde_json::to_string(chat)?;
+        let flat = crate::raw::to_json_string(chat)?;
         Ok(LlmRequest::new(RawJson::from_string(wrap_chat_request(
             &flat, shape, stream,
         ))?))
@@ -522,20 +524,33 @@ pub fn wrap_chat_response(chat: &str, shape: RequestShape) -> String {
 /// `response` is the JSON text of a whole response (already in the matching response shape).
 pub fn short_circuit_json(response: Option<&str>, error: Option<&str>, shape: RequestShape) -> String {
     match shape {
-        RequestShape::GoEnvelope => format!(
-            "{{\"Response\":{},\"Error\":{}}}",
-            response.unwrap_or("null"),
-            error.unwrap_or("null")
-        ),
+        RequestShape::GoEnvelope => {
+            let (response, error) = (response.unwrap_or("null"), error.unwrap_or("null"));
+            let mut out = String::with_capacity(response.len() + error.len() + 24);
+            out.push_str("{\"Response\":");
+            out.push_str(response);
+            out.push_str(",\"Error\":");
+            out.push_str(error);
+            out.push('}');
+            out
+        }
         RequestShape::Flat | RequestShape::Snake => {
-            let mut parts = Vec::new();
+            let mut out =
+                String::with_capacity(response.map_or(0, str::len) + error.map_or(0, str::len) + 24);
+            out.push('{');
             if let Some(r) = response {
-                parts.push(format!("\"response\":{r}"));
+                out.push_str("\"response\":");
+                out.push_str(r);
             }
             if let Some(e) = error {
-                parts.push(format!("\"error\":{e}"));
+                if response.is_some() {
+                    out.push(',');
+                }
+                out.push_str("\"error\":");
+                out.push_str(e);
             }
-            format!("{{{}}}", parts.join(","))
+            out.push('}');
+            out
         }
     }
 }
@@ -687,7 +702,7 @@ impl LlmResponse {
 
     /// A response carrying `chat`, in the response shape that answers a request of `shape`.
     pub fn from_chat(chat: &BifrostChatResponse, shape: RequestShape) -> Result<Self, JsonError> {
-        let text = serde_json::to_string(chat)?;
+        let text = crate::raw::to_json_string(chat)?;
         Ok(LlmResponse::new(RawJson::from_string(wrap_chat_response(
             &text, shape,
         ))?))

@@ -146,6 +146,45 @@ proptest! {
     }
 }
 
+/// Number spellings of every length: long significands, long fractions, big exponents.
+fn arb_number_text() -> impl Strategy<Value = String> {
+    (
+        any::<bool>(),
+        "[1-9][0-9]{0,24}|0",
+        prop::option::of("[0-9]{1,25}"),
+        prop::option::of(("[eE]", "[+-]?", "[0-9]{1,4}|[0-9]{11,12}")),
+    )
+        .prop_map(|(neg, int, frac, exp)| {
+            let mut t = String::new();
+            if neg {
+                t.push('-');
+            }
+            t.push_str(&int);
+            if let Some(f) = frac {
+                t.push('.');
+                t.push_str(&f);
+            }
+            if let Some((e, sign, digits)) = exp {
+                t.push_str(&e);
+                t.push_str(&sign);
+                t.push_str(&digits);
+            }
+            t
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn numbers_parse_to_the_same_value_as_serde_json(text in arb_number_text()) {
+        let theirs = serde_json::from_str::<Value>(&text).ok();
+        let ours = scan::parse_value(&text).ok();
+        prop_assert_eq!(ours.as_ref().map(|v| v.to_string()), theirs.as_ref().map(|v| v.to_string()), "{}", text);
+        prop_assert_eq!(ours, theirs, "{}", text);
+    }
+}
+
 #[test]
 fn numbers_follow_serde_json_semantics() {
     for text in [
@@ -156,6 +195,14 @@ fn numbers_follow_serde_json_semantics() {
         "-9223372036854775808",
         "-9223372036854775809",
         "1e400",
+        "0e400",
+        "-1e-400",
+        "1e99999999999",
+        "0e99999999999",
+        "1e-99999999999",
+        "123456789012345678901234567890.123456789e-5",
+        "18446744073709551615.5",
+        "184467440737095516150.0",
         "2.5",
         "1.7976931348623157e308",
         "0.1e-400",
