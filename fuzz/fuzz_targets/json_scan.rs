@@ -9,7 +9,9 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let ours = scan::validate(text).is_ok();
     let theirs = serde_json::from_str::<Box<RawValue>>(text).is_ok();
     assert_eq!(ours, theirs, "validate disagrees on {text:?}");
@@ -20,12 +22,24 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(scan::skip_value(text, 0), text.trim_end().len());
     let tree = serde_json::from_str::<Value>(text);
-    assert_eq!(scan::parse_value(text).ok(), tree.as_ref().ok().cloned(), "parse_value on {text:?}");
-    assert_eq!(reader::from_str::<Value>(text).ok(), tree.as_ref().ok().cloned(), "reader on {text:?}");
+    assert_eq!(
+        scan::parse_value(text).ok(),
+        tree.as_ref().ok().cloned(),
+        "parse_value on {text:?}"
+    );
+    assert_eq!(
+        reader::from_str::<Value>(text).ok(),
+        tree.as_ref().ok().cloned(),
+        "reader on {text:?}"
+    );
     if let Ok(Some(index)) = scan::validate_object(text) {
         for (i, (_, value)) in index.members.iter().enumerate() {
             let expected: Vec<_> = scan::Members::new(value).map(|m| (m.raw_key, m.value)).collect();
-            let got: Vec<_> = index.children_of(i).iter().map(|m| (m.raw_key, m.value)).collect();
+            let got: Vec<_> = index
+                .children_of(i)
+                .iter()
+                .map(|m| (m.raw_key, m.value))
+                .collect();
             assert_eq!(got, expected);
         }
     }
