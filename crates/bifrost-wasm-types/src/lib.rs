@@ -6,7 +6,13 @@
 //! * [`raw`]: lossless raw JSON — payloads are kept as received and edits are spliced in.
 //! * [`shape`]: the three request / response / short-circuit shapes, recognised and written back
 //!   in the shape that came in.
-//! * [`hooks`]: the input and output envelope of every hook.
+//! * [`hooks`]: the input and output envelope of every hook; [`wire`]: the guest's codec for
+//!   them (one validating pass indexes the envelope and its payloads).
+//! * [`scan`]: a small validating JSON scanner (validate, walk members, skip, unescape, write),
+//!   and [`reader`]: a serde `Deserializer` over it, which plugins use for typed reads instead
+//!   of `serde_json`'s (smaller code; same accepted JSON and values, checked against serde_json
+//!   in property tests and a fuzz target).
+//! * [`bench_inputs`]: realistic hook inputs for benchmarks.
 //!
 //! ```
 //! use bifrost_wasm_types::hooks::PreHookInput;

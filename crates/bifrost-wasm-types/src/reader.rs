@@ -11,7 +11,8 @@
 //! like `serde_json`'s with a byte offset instead of a line and column.
 //!
 //! [`from_str`] is the crate's typed read on `wasm32`; natively (hosts, tests) the crate uses
-//! `serde_json`, and `tests/reader_oracle.rs` holds this module to it.
+//! `serde_json`, and `tests/scan_oracle.rs` holds this module to it (as does the `json_scan` fuzz
+//! target).
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};

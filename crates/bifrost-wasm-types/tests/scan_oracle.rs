@@ -1,7 +1,7 @@
 //! The hand-written scanner (`bifrost_wasm_types::scan`) against `serde_json` as the oracle:
 //! the same texts are valid, the same values come out, the same JSON is written.
 
-use bifrost_wasm_types::scan;
+use bifrost_wasm_types::{reader, scan};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -182,6 +182,76 @@ proptest! {
         let ours = scan::parse_value(&text).ok();
         prop_assert_eq!(ours.as_ref().map(|v| v.to_string()), theirs.as_ref().map(|v| v.to_string()), "{}", text);
         prop_assert_eq!(ours, theirs, "{}", text);
+    }
+}
+
+/// A typed view exercising most of serde's data model.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Typed {
+    #[serde(default)]
+    flag: Option<bool>,
+    #[serde(default)]
+    small: Option<u8>,
+    #[serde(default)]
+    list: Vec<Value>,
+    #[serde(default)]
+    map: std::collections::HashMap<String, Value>,
+    #[serde(default)]
+    kind: Option<Kind>,
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, Value>,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Plain,
+    Wrapped(String),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reader_reads_values_as_serde_json_does(text in arb_valid_text()) {
+        let ours = reader::from_str::<Value>(&text).ok();
+        let theirs = serde_json::from_str::<Value>(&text).ok();
+        prop_assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn reader_rejects_what_serde_json_rejects(text in arb_mutated_text()) {
+        prop_assert_eq!(
+            reader::from_str::<Value>(&text).is_ok(),
+            serde_json::from_str::<Value>(&text).is_ok(),
+            "{:?}", text
+        );
+    }
+
+    #[test]
+    fn reader_fills_typed_views_as_serde_json_does(
+        flag in prop::option::of(any::<bool>()),
+        small in prop::option::of(0u16..300),
+        list in prop::collection::vec(arb_json(), 0..3),
+        extra in arb_json(),
+        kind in 0..4u8,
+    ) {
+        let mut doc = json!({"list": list, "map": {"a": extra.clone()}, "other": extra});
+        if let Some(f) = flag { doc["flag"] = json!(f); }
+        if let Some(n) = small { doc["small"] = json!(n); }
+        match kind {
+            0 => doc["kind"] = json!("plain"),
+            1 => doc["kind"] = json!({"wrapped": "w"}),
+            2 => doc["kind"] = json!("unknown"),
+            _ => {}
+        }
+        let text = doc.to_string();
+        let ours = reader::from_str::<Typed>(&text);
+        let theirs = serde_json::from_str::<Typed>(&text);
+        prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{}", text);
+        if let (Ok(a), Ok(b)) = (ours, theirs) {
+            prop_assert_eq!(a, b);
+        }
     }
 }
 
