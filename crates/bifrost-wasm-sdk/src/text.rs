@@ -117,11 +117,13 @@ pub(crate) fn splice(root: &str, mut edits: Vec<(Range<usize>, String)>) -> Stri
     let mut out = String::with_capacity(root.len() + extra);
     let mut at = 0;
     for (range, text) in edits {
-        out.push_str(&root[at..range.start]);
+        // `get` instead of indexing: no panic path (and none of the formatting code it drags
+        // into a plugin). The ranges come from the parser and always fall on boundaries.
+        out.push_str(root.get(at..range.start).unwrap_or(""));
         out.push_str(&text);
         at = range.end;
     }
-    out.push_str(&root[at..]);
+    out.push_str(root.get(at..).unwrap_or(""));
     out
 }
 

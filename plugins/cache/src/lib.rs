@@ -96,7 +96,7 @@ impl Cache {
             return Err(format!("`{BYPASS_KEY}` is set"));
         }
         if !request.is_chat() {
-            return Err(format!("{:?} requests are not cached", request.kind()));
+            return Err(format!("{} requests are not cached", kind_name(&request.kind())));
         }
         if request.request_type().is_some_and(|t| t.ends_with("_stream")) {
             return Err("streaming requests are not cached".into());
@@ -129,6 +129,20 @@ impl Cache {
         canonical::write(&value, &mut text);
         text.push('}');
         Ok(Sha256::digest(text.as_bytes()).into())
+    }
+}
+
+/// A request kind as the context reports it.
+fn kind_name(kind: &RequestKind) -> &str {
+    match kind {
+        RequestKind::Chat => "chat",
+        RequestKind::TextCompletion => "text completion",
+        RequestKind::Responses => "responses",
+        RequestKind::Embedding => "embedding",
+        RequestKind::Speech => "speech",
+        RequestKind::Transcription => "transcription",
+        RequestKind::ImageGeneration => "image generation",
+        RequestKind::Other(name) => name,
     }
 }
 

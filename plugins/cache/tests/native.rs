@@ -121,7 +121,7 @@ fn streams_other_kinds_and_bypass_flag_skip_the_cache() {
         r#"{"RequestType":"embedding","EmbeddingRequest":{"provider":"openai","model":"e","input":"x"}}"#;
     for (request, extra, reason) in [
         (stream.as_str(), "", "streaming requests are not cached"),
-        (embedding, "", "Embedding requests are not cached"),
+        (embedding, "", "embedding requests are not cached"),
         (FLAT, r#","cache_bypass":true"#, "`cache_bypass` is set"),
     ] {
         let out = pre(&h, "x", request, extra);

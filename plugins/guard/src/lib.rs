@@ -192,20 +192,23 @@ impl Guard {
             Some(p) if p.is_object() => p,
             _ => RawJson::empty_object(),
         };
-        let number =
-            |raw: &RawJson, key: &str| raw.get(key).and_then(|v| serde_json::from_str::<f64>(v).ok());
+        // The value and its JSON text (reported as written: no float formatting code needed).
+        let number = |raw: &RawJson, key: &str| {
+            let text = raw.get(key)?.trim().to_string();
+            serde_json::from_str::<f64>(&text).ok().map(|n| (n, text))
+        };
         let mut changes = Vec::new();
         match number(&params, "max_completion_tokens") {
-            Some(n) if n <= cap as f64 => {}
+            Some((n, _)) if n <= cap as f64 => {}
             current => {
                 params.set_path(&["max_completion_tokens"], &cap)?;
-                let from = current.map_or("unset".to_string(), |n| n.to_string());
+                let from = current.map_or_else(|| "unset".to_string(), |(_, text)| text);
                 changes.push(format!("max_completion_tokens {from} -> {cap}"));
             }
         }
-        if let Some(n) = number(&params, "max_tokens").filter(|n| *n > cap as f64) {
+        if let Some((_, text)) = number(&params, "max_tokens").filter(|(n, _)| *n > cap as f64) {
             params.set_path(&["max_tokens"], &cap)?;
-            changes.push(format!("max_tokens {n} -> {cap}"));
+            changes.push(format!("max_tokens {text} -> {cap}"));
         }
         if changes.is_empty() {
             return Ok(None);

@@ -23,13 +23,12 @@
 //!   called for streamed responses; Bifrost does not run `http_post_hook` for streams.)
 
 use bifrost_wasm_sdk::prelude::*;
-use bifrost_wasm_sdk::types::http::HTTPRequest;
+use bifrost_wasm_sdk::types::raw::{object_entries, JsonError};
 use sha2::{Digest, Sha256};
 
 /// A configured API key: a bare string (its id is `key-<n>`, counting from 1) or
 /// `{"id": …, "key": …}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum KeyEntry {
     /// Just the key.
     Key(String),
@@ -40,6 +39,39 @@ pub enum KeyEntry {
         /// The key.
         key: String,
     },
+}
+
+// Written by hand rather than `#[serde(untagged)]`, whose buffering code would add ~20 KB
+// to the plugin.
+impl<'de> Deserialize<'de> for KeyEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an API key string or {\"id\": …, \"key\": …}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyEntry, E> {
+                Ok(KeyEntry::Key(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyEntry, A::Error> {
+                let (mut id, mut key) = (None, None);
+                while let Some(name) = map.next_key::<String>()? {
+                    match name.as_str() {
+                        "id" => id = Some(map.next_value::<String>()?),
+                        "key" => key = Some(map.next_value::<String>()?),
+                        other => return Err(de::Error::unknown_field(other, &["id", "key"])),
+                    }
+                }
+                Ok(KeyEntry::Named {
+                    id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+                    key: key.ok_or_else(|| de::Error::missing_field("key"))?,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The plugin's configuration.
@@ -108,30 +140,71 @@ fn path_matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-/// The Bifrost-style error answer for a refused request.
-pub fn unauthorized(reason: &str) -> HTTPResponse {
-    let body = json!({
-        "is_bifrost_error": true,
-        "status_code": 401,
-        "error": {"type": "unauthorized", "code": "401", "message": format!("{reason}: send a valid API key in the X-API-Key header or as Authorization: Bearer <key>")}
-    });
-    HTTPResponse::json(401, &body).with_header("WWW-Authenticate", "Bearer")
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// An HTTP answer (`{"status_code","headers","body"}`, base64 body) with a JSON body and
+/// `Content-Type: application/json`, plus `extra_header` when given.
+pub fn json_answer(
+    status: u16,
+    body: &str,
+    extra_header: Option<(&str, &str)>,
+) -> Result<RawJson, JsonError> {
+    let mut headers = String::from("{\"Content-Type\":\"application/json\"");
+    if let Some((name, value)) = extra_header {
+        headers.push(',');
+        headers.push_str(&json_string(name));
+        headers.push(':');
+        headers.push_str(&json_string(value));
+    }
+    headers.push('}');
+    let body = json_string(&bifrost_wasm_sdk::types::http::encode_base64(body.as_bytes()));
+    RawJson::from_string(format!(
+        "{{\"status_code\":{status},\"headers\":{headers},\"body\":{body}}}"
+    ))
+}
+
+/// The Bifrost-style error body of a refused request.
+pub fn unauthorized_body(reason: &str) -> String {
+    let message =
+        format!("{reason}: send a valid API key in the X-API-Key header or as Authorization: Bearer <key>");
+    format!(
+        "{{\"is_bifrost_error\":true,\"status_code\":401,\"error\":{{\"type\":\"unauthorized\",\"code\":\"401\",\"message\":{}}}}}",
+        json_string(&message)
+    )
+}
+
+/// Answers the client directly with `response`.
+fn respond(input: HttpPreHookInput, response: RawJson) -> HttpPreHookOutput {
+    HttpPreHookOutput {
+        context: input.context,
+        request: None,
+        response: Some(response),
+        has_response: true,
+        error: String::new(),
+    }
 }
 
 impl HttpGate {
-    /// The key the request presents, if any.
-    fn presented_key<'a>(&self, request: &'a HTTPRequest) -> Option<&'a str> {
+    /// The key the request presents, if any. Only the `headers` member is read (header
+    /// names compared ASCII case-insensitively); the rest of the request stays unparsed.
+    fn presented_key(&self, request: &RawJson) -> Option<String> {
+        let headers = request.get("headers")?;
+        let entries = object_entries(headers).ok()?;
         self.headers.iter().find_map(|name| {
-            let value = request.header(name)?.trim();
+            let raw = entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?.1;
+            let value: String = serde_json::from_str(raw).ok()?;
+            let value = value.trim();
             let value = if name.eq_ignore_ascii_case("authorization") {
-                match value.get(..7) {
-                    Some(p) if p.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
+                match (value.get(..7), value.get(7..)) {
+                    (Some(p), Some(rest)) if p.eq_ignore_ascii_case("bearer ") => rest.trim(),
                     _ => value,
                 }
             } else {
                 value
             };
-            (!value.is_empty()).then_some(value)
+            (!value.is_empty()).then(|| value.to_string())
         })
     }
 
@@ -189,21 +262,32 @@ impl Plugin for HttpGate {
     }
 
     fn http_pre_hook(&mut self, mut input: HttpPreHookInput) -> HookResult<HttpPreHookOutput> {
-        let request = input.http_request()?;
-        let path = bare_path(&request.path);
-        let method = request.method.to_ascii_uppercase();
+        if !input.request.is_object() {
+            return Err(HookError::new(format!(
+                "request must be an HTTP request object, found {}",
+                input.request.kind().name()
+            )));
+        }
+        let full_path = input.request.get_str("path").unwrap_or_default();
+        let path = bare_path(&full_path);
+        let method = input
+            .request
+            .get_str("method")
+            .unwrap_or_default()
+            .to_ascii_uppercase();
         if self.health_path.as_deref() == Some(path) && (method == "GET" || method == "HEAD") {
             input.context.set_value("http_gate", "health");
-            let body = json!({"status": "ok", "plugin": Self::NAME});
-            return Ok(input.respond(&HTTPResponse::json(200, &body))?);
+            let body = format!("{{\"status\":\"ok\",\"plugin\":{}}}", json_string(Self::NAME));
+            let answer = json_answer(200, &body, None)?;
+            return Ok(respond(input, answer));
         }
         if self.public_paths.iter().any(|p| path_matches(p, path)) {
             input.context.set_value("http_gate", "public");
             return Ok(input.pass_through());
         }
-        let reason = match self.presented_key(&request) {
+        let reason = match self.presented_key(&input.request) {
             None => "missing API key",
-            Some(key) => match self.match_key(key) {
+            Some(key) => match self.match_key(&key) {
                 Some(id) => {
                     let id = id.to_string();
                     input.context.set_value("http_gate", "allowed");
@@ -220,7 +304,12 @@ impl Plugin for HttpGate {
         };
         input.context.set_value("http_gate", "denied");
         input.context.set_value("http_gate_reason", reason);
-        Ok(input.respond(&unauthorized(reason))?)
+        let answer = json_answer(
+            401,
+            &unauthorized_body(reason),
+            Some(("WWW-Authenticate", "Bearer")),
+        )?;
+        Ok(respond(input, answer))
     }
 
     fn http_post_hook(&mut self, mut input: HttpPostHookInput) -> HookResult<HttpPostHookOutput> {

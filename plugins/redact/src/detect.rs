@@ -138,7 +138,7 @@ impl Default for Detector {
 
 impl Detector {
     /// A detector for `categories`, with `placeholders` overriding the defaults, values in
-    /// `allow` (compared case-insensitively) never redacted, and the generic-secret
+    /// `allow` (compared ASCII case-insensitively) never redacted, and the generic-secret
     /// thresholds.
     pub fn new(
         categories: &[Category],
@@ -158,7 +158,7 @@ impl Detector {
         Detector {
             enabled,
             placeholders: slots,
-            allow: allow.iter().map(|a| a.to_lowercase()).collect(),
+            allow: allow.iter().map(|a| a.to_ascii_lowercase()).collect(),
             secret_min_length,
             secret_min_entropy,
         }
@@ -192,7 +192,11 @@ impl Detector {
             find_secrets(text, self.secret_min_length, self.secret_min_entropy, &mut found);
         }
         if !self.allow.is_empty() {
-            found.retain(|m| !self.allow.contains(&text[m.start..m.end].to_lowercase()));
+            found.retain(|m| {
+                !self
+                    .allow
+                    .contains(&slice(text, m.start, m.end).to_ascii_lowercase())
+            });
         }
         found.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         let mut kept: Vec<Match> = Vec::with_capacity(found.len());
@@ -214,14 +218,21 @@ impl Detector {
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for m in matches {
-            out.push_str(&text[at..m.start]);
+            out.push_str(slice(text, at, m.start));
             out.push_str(self.placeholder(m.category));
             counts.add(m.category);
             at = m.end;
         }
-        out.push_str(&text[at..]);
+        out.push_str(slice(text, at, text.len()));
         Some(out)
     }
+}
+
+/// `text[start..end]` without a panic path: matches always start and end on ASCII bytes, so
+/// this never falls back; avoiding `str` indexing keeps the panic formatting code (and the
+/// Unicode tables it links) out of the plugin.
+fn slice(text: &str, start: usize, end: usize) -> &str {
+    text.get(start..end).unwrap_or("")
 }
 
 fn is_word(b: u8) -> bool {
@@ -268,7 +279,7 @@ fn find_emails(text: &str, out: &mut Vec<Match>) {
         while end > at + 1 && matches!(b[end - 1], b'.' | b'-') {
             end -= 1;
         }
-        if valid_domain(&text[at + 1..end]) {
+        if valid_domain(slice(text, at + 1, end)) {
             out.push(Match {
                 start,
                 end,

@@ -54,7 +54,7 @@ pub struct Config {
     /// Placeholder per category, replacing the default `[EMAIL]`, `[PHONE]`, `[CARD]`,
     /// `[SECRET]`.
     pub placeholders: BTreeMap<Category, String>,
-    /// Values never redacted (compared case-insensitively), e.g. a public support address.
+    /// Values never redacted (compared ASCII case-insensitively), e.g. a public support address.
     pub allow: Vec<String>,
     /// Shortest token the generic secret rule considers (default 32, at least 16).
     pub secret_min_length: usize,

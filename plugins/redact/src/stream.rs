@@ -155,7 +155,7 @@ impl StreamRedactor {
             } else {
                 hold_start(&text, self.max_hold)
             };
-            let (send, keep) = text.split_at(cut);
+            let (send, keep) = text.split_at_checked(cut).unwrap_or((&text, ""));
             let out = detector.redact(send, counts).unwrap_or_else(|| send.to_string());
             if choice.content.as_deref() != Some(out.as_str())
                 && (choice.content.is_some() || !out.is_empty())
