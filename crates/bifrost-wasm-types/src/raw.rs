@@ -200,6 +200,33 @@ impl RawJson {
         Ok(())
     }
 
+    /// Splices the JSON text `value` (valid by construction) at `path`.
+    pub(crate) fn set_path_trusted(&mut self, path: &[&str], value: &str) -> Result<(), JsonError> {
+        let new = splice_path(self.as_str(), path, value)?;
+        *self = RawJson::trusted(new);
+        Ok(())
+    }
+
+    /// Replaces the value of member `name` of the object at `start..end` of this text with
+    /// the JSON text `value` (valid by construction), in one copy. `false` (nothing changed)
+    /// when the range is not an object with that member.
+    pub(crate) fn replace_member_in(&mut self, start: usize, end: usize, name: &str, value: &str) -> bool {
+        let text = self.as_str();
+        let Some(container) = text.get(start..end) else {
+            return false;
+        };
+        let Some((_, range)) = find_member_span(container, name, false) else {
+            return false;
+        };
+        let (vs, ve) = (start + range.start, start + range.end);
+        let mut out = String::with_capacity(text.len() - (ve - vs) + value.len());
+        out.push_str(scan::sub(text, 0, vs));
+        out.push_str(value);
+        out.push_str(scan::sub(text, ve, text.len()));
+        *self = RawJson::trusted(out);
+        true
+    }
+
     /// Sets the string value at `path` (like [`RawJson::set_path`] with a `&str`, without
     /// going through serde).
     pub fn set_path_str(&mut self, path: &[&str], value: &str) -> Result<(), JsonError> {

@@ -779,14 +779,22 @@ impl LlmResponse {
 
     /// Sets field `name` of the chat response, splicing it in. Errors if there is none.
     pub fn set_chat_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
-        let layout = self.layout().clone();
+        let layout = self.layout();
         if !layout.has_chat {
             return Err(JsonError("response has no chat response".into()));
         }
+        let (span, member) = (layout.span, layout.member.clone());
+        let text = crate::raw::to_json_string(value)?;
         self.layout = OnceCell::new();
-        match layout.member {
-            Some(m) => self.raw.set_path(&[&m, name], value),
-            None => self.raw.set_path(&[name], value),
+        // The chat object's place is known: replace the member in one copy.
+        if let Some((start, end)) = span {
+            if self.raw.replace_member_in(start, end, name, &text) {
+                return Ok(());
+            }
+        }
+        match member {
+            Some(m) => self.raw.set_path_trusted(&[&m, name], &text),
+            None => self.raw.set_path_trusted(&[name], &text),
         }
     }
 
@@ -942,6 +950,28 @@ mod tests {
             r.set_chat_field("model", "gpt-4 (via rust-wasm)").unwrap();
             assert_eq!(r.chat().unwrap().unwrap().model, "gpt-4 (via rust-wasm)");
             assert_eq!(r.chat().unwrap().unwrap().first_text().as_deref(), Some("Hi!"));
+        }
+    }
+
+    #[test]
+    fn set_chat_field_replaces_in_place_or_appends_to_the_chat_object() {
+        let chat = r#"{"id":"x","model":"m","choices":[],"extra":{"model":"keep"}}"#;
+        for shape in [RequestShape::GoEnvelope, RequestShape::Snake] {
+            let mut r = LlmResponse::from_json(&wrap_chat_response(chat, shape)).unwrap();
+            r.set_chat_field("model", "m2").unwrap();
+            let expected = chat.replace(r#""model":"m","#, r#""model":"m2","#);
+            assert_eq!(r.chat_raw(), Some(expected.as_str()), "{shape}");
+            r.set_chat_field("system_fingerprint", "fp").unwrap();
+            assert_eq!(r.chat_field_str("system_fingerprint").as_deref(), Some("fp"));
+            assert_eq!(r.chat_field_str("model").as_deref(), Some("m2"));
+            assert_eq!(
+                r.shape(),
+                if shape == RequestShape::Snake {
+                    ResponseShape::Snake
+                } else {
+                    ResponseShape::GoEnvelope
+                }
+            );
         }
     }
 
