@@ -74,11 +74,13 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// plain run: `"`, `\` or a control character. Only the lowest flagged byte is exact.
 #[inline(always)]
 fn special_bytes(v: u64) -> u64 {
-    let quote = v ^ (ONES * u64::from(b'"'));
-    let backslash = v ^ (ONES * u64::from(b'\\'));
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
-    let control = v.wrapping_sub(ONES * 0x20) & !v;
-    (zero_in(quote) | zero_in(backslash) | control) & HIGHS
+    // A byte underflows in one of the subtractions exactly when it is `"`, `\` or below
+    // 0x20; `& !v` drops bytes >= 0x80. Borrows can flag a byte above a real hit, never
+    // below one, so the lowest flag is exact.
+    let control = v.wrapping_sub(ONES * 0x20);
+    let quote = (v ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (v ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (control | quote | backslash) & !v & HIGHS
 }
 
 /// Index of the first `"`, `\` or control byte at or after `i` (or `b.len()`).
