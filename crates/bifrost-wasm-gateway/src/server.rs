@@ -68,7 +68,9 @@ impl AppState {
             http_post_hooks,
             id_prefix: format!("{:x}", nanos ^ u64::from(std::process::id())),
             counter: AtomicU64::new(0),
-            turns: (0..shared_instances).map(|_| tokio::sync::Mutex::new(())).collect(),
+            turns: (0..shared_instances)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
