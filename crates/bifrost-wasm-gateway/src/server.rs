@@ -449,7 +449,8 @@ async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) 
         Ok(b) => b,
         Err(response) => return response,
     };
-    let run = RequestRun::new(state.chain.clone(), &ctx.request_id);
+    let mut run = RequestRun::new(state.chain.clone(), &ctx.request_id);
+    seed_context_from_headers(&mut run, &parts.headers);
     let (run, body) = match http_pre(&ctx, run, &parts, body).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -667,7 +668,8 @@ async fn models(State(state): State<Arc<AppState>>, request: Request) -> Respons
         Ok(b) => b,
         Err(response) => return response,
     };
-    let run = RequestRun::new(state.chain.clone(), &ctx.request_id);
+    let mut run = RequestRun::new(state.chain.clone(), &ctx.request_id);
+    seed_context_from_headers(&mut run, &parts.headers);
     let (run, _) = match http_pre(&ctx, run, &parts, body).await {
         Ok(v) => v,
         Err(response) => return response,
@@ -751,5 +753,21 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
         assert_eq!(percent_decode("%e2%82%ac"), "\u{20ac}");
+    }
+}
+
+/// Request headers Bifrost copies into the context, where plugins read them (a rate limiter or
+/// cache keyed by virtual key reads `x-bf-vk`).
+const CONTEXT_HEADERS: [&str; 1] = ["x-bf-vk"];
+
+/// Seeds the context with the [`CONTEXT_HEADERS`] the client sent, as Bifrost does.
+fn seed_context_from_headers(run: &mut RequestRun, headers: &HeaderMap) {
+    for name in CONTEXT_HEADERS {
+        let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        if let Ok(raw) = bifrost_wasm_types::RawJson::from_serialize(value) {
+            run.set_context(name, raw);
+        }
     }
 }

@@ -115,6 +115,20 @@ impl Server {
         (status, value)
     }
 
+    async fn chat_with_virtual_key(&self, id: &str, vk: &str, body: Value) -> u16 {
+        client()
+            .post(format!("{}/v1/chat/completions", self.base))
+            .header("x-request-id", id)
+            .header("x-bf-vk", vk)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// Sends a streaming request; returns the status and the `data:` payloads in order.
     async fn stream(&self, id: &str, body: Value) -> (u16, String, Vec<String>) {
         let response = client()
@@ -237,6 +251,36 @@ async fn rate_limited_request_gets_status_429_with_the_plugins_error() {
     assert!(
         line.contains(" 429 ") && line.contains("limiter.pre_hook=short_circuited"),
         "{line}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_key_header_reaches_the_context_so_each_key_has_its_own_budget() {
+    let server = Server::start(config_with(vec![entry(
+        "limiter",
+        hello_world(),
+        Some(r#"{"rate_limit":{"budget":1}}"#),
+        0,
+    )]))
+    .await;
+    assert_eq!(
+        server
+            .chat_with_virtual_key("vk-a1", "team-a", user("mock-echo", "hi"))
+            .await,
+        200
+    );
+    assert_eq!(
+        server
+            .chat_with_virtual_key("vk-a2", "team-a", user("mock-echo", "hi"))
+            .await,
+        429
+    );
+    assert_eq!(
+        server
+            .chat_with_virtual_key("vk-b1", "team-b", user("mock-echo", "hi"))
+            .await,
+        200
     );
     server.stop().await;
 }
