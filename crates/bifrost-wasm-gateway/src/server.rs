@@ -718,6 +718,22 @@ async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> Resp
     .await
 }
 
+/// Request headers Bifrost copies into the context, where plugins read them (a rate limiter or
+/// cache keyed by virtual key reads `x-bf-vk`).
+const CONTEXT_HEADERS: [&str; 1] = ["x-bf-vk"];
+
+/// Seeds the context with the [`CONTEXT_HEADERS`] the client sent, as Bifrost does.
+fn seed_context_from_headers(run: &mut RequestRun, headers: &HeaderMap) {
+    for name in CONTEXT_HEADERS {
+        let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+            continue;
+        };
+        if let Ok(raw) = bifrost_wasm_types::RawJson::from_serialize(value) {
+            run.set_context(name, raw);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,21 +769,5 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz%41"), "%zzA");
         assert_eq!(percent_decode("%e2%82%ac"), "\u{20ac}");
-    }
-}
-
-/// Request headers Bifrost copies into the context, where plugins read them (a rate limiter or
-/// cache keyed by virtual key reads `x-bf-vk`).
-const CONTEXT_HEADERS: [&str; 1] = ["x-bf-vk"];
-
-/// Seeds the context with the [`CONTEXT_HEADERS`] the client sent, as Bifrost does.
-fn seed_context_from_headers(run: &mut RequestRun, headers: &HeaderMap) {
-    for name in CONTEXT_HEADERS {
-        let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
-            continue;
-        };
-        if let Ok(raw) = bifrost_wasm_types::RawJson::from_serialize(value) {
-            run.set_context(name, raw);
-        }
     }
 }
