@@ -567,6 +567,22 @@ impl fmt::Debug for RequestRun {
     }
 }
 
+/// Writes a hook's input envelope: `{"context":…,"<key>":<raw JSON>,…}`, payloads verbatim.
+fn envelope(ctx: &Context, members: &[(&str, &str)]) -> String {
+    let payload: usize = members.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut s = String::with_capacity(payload + 256);
+    s.push_str("{\"context\":");
+    ctx.write_json(&mut s);
+    for (key, value) in members {
+        s.push_str(",\"");
+        s.push_str(key);
+        s.push_str("\":");
+        s.push_str(value);
+    }
+    s.push('}');
+    s
+}
+
 impl RequestRun {
     /// Starts a request: the context is seeded with `request_id` and `request-id`, and the
     /// start time under [`START_TIME_KEY`].
@@ -838,15 +854,7 @@ impl RequestRun {
         for i in 0..self.chain.len() {
             let started = Instant::now();
             let req = &self.http_request;
-            let call = self.call(i, HOOK, |ctx| {
-                let mut s = String::with_capacity(req.as_str().len() + 256);
-                s.push_str("{\"context\":");
-                ctx.write_json(&mut s);
-                s.push_str(",\"request\":");
-                s.push_str(req.as_str());
-                s.push('}');
-                s
-            });
+            let call = self.call(i, HOOK, |ctx| envelope(ctx, &[("request", req.as_str())]));
             let out = match call {
                 Call::Absent => continue,
                 Call::Failure(e) => {
@@ -960,15 +968,7 @@ impl RequestRun {
         for i in 0..self.chain.len() {
             let started = Instant::now();
             let req = &current;
-            let call = self.call(i, HOOK, |ctx| {
-                let mut s = String::with_capacity(req.as_str().len() + 256);
-                s.push_str("{\"context\":");
-                ctx.write_json(&mut s);
-                s.push_str(",\"request\":");
-                s.push_str(req.as_str());
-                s.push('}');
-                s
-            });
+            let call = self.call(i, HOOK, |ctx| envelope(ctx, &[("request", req.as_str())]));
             let out = match call {
                 Call::Absent => continue,
                 Call::Output(out) => out,
@@ -1101,17 +1101,10 @@ impl RequestRun {
                     LlmResult::Response(r) => (r.as_str(), "{}", "false"),
                     LlmResult::Error(e) => ("null", e.as_str(), "true"),
                 };
-                let mut s = String::with_capacity(response.len() + error.len() + 256);
-                s.push_str("{\"context\":");
-                ctx.write_json(&mut s);
-                s.push_str(",\"response\":");
-                s.push_str(response);
-                s.push_str(",\"error\":");
-                s.push_str(error);
-                s.push_str(",\"has_error\":");
-                s.push_str(has_error);
-                s.push('}');
-                s
+                envelope(
+                    ctx,
+                    &[("response", response), ("error", error), ("has_error", has_error)],
+                )
             });
             let out = match call {
                 Call::Absent => continue,
@@ -1222,15 +1215,7 @@ impl RequestRun {
             let started = Instant::now();
             let req = &self.http_request;
             let call = self.call(i, HOOK, |ctx| {
-                let mut s = String::with_capacity(req.as_str().len() + response.as_str().len() + 256);
-                s.push_str("{\"context\":");
-                ctx.write_json(&mut s);
-                s.push_str(",\"request\":");
-                s.push_str(req.as_str());
-                s.push_str(",\"response\":");
-                s.push_str(response.as_str());
-                s.push('}');
-                s
+                envelope(ctx, &[("request", req.as_str()), ("response", response.as_str())])
             });
             let out = match call {
                 Call::Absent => continue,
@@ -1281,15 +1266,7 @@ impl RequestRun {
             let req = &self.http_request;
             let cur = &current;
             let call = self.call(i, HOOK, |ctx| {
-                let mut s = String::with_capacity(req.as_str().len() + cur.as_str().len() + 256);
-                s.push_str("{\"context\":");
-                ctx.write_json(&mut s);
-                s.push_str(",\"request\":");
-                s.push_str(req.as_str());
-                s.push_str(",\"chunk\":");
-                s.push_str(cur.as_str());
-                s.push('}');
-                s
+                envelope(ctx, &[("request", req.as_str()), ("chunk", cur.as_str())])
             });
             let out = match call {
                 Call::Absent => continue,
