@@ -1,10 +1,9 @@
 //! Validation of hook output as JSON (RFC 8259) without a nesting limit.
 //!
 //! serde_json stops at 128 levels of nesting, but a plugin that passes a deeply nested
-//! request through unchanged returns a valid document the host must accept. This
-//! validator is iterative (an explicit stack of open containers), so depth costs one
-//! byte of heap per level and never the host's stack. The input is already known to be
-//! UTF-8.
+//! request through unchanged returns a valid document the host must accept. The
+//! validator is iterative (a bit stack of open containers), so depth costs one bit of heap
+//! per level and never the host's stack. The input is already known to be UTF-8.
 
 /// Where and why a document is not JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,198 +24,16 @@ impl SyntaxError {
     }
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn err<T>(&self, what: &'static str) -> Result<T, SyntaxError> {
-        Err(SyntaxError { offset: self.i, what })
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.i += 1;
-        }
-    }
-
-    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), SyntaxError> {
-        if self.peek() == Some(byte) {
-            self.i += 1;
-            Ok(())
-        } else {
-            self.err(what)
-        }
-    }
-
-    fn string(&mut self) -> Result<(), SyntaxError> {
-        self.expect(b'"', "expected a string")?;
-        loop {
-            // Skip plain characters in one tight loop.
-            let rest = &self.s[self.i..];
-            self.i += rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(rest.len());
-            match self.peek() {
-                None => return self.err("unterminated string"),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                Some(b'\\') => {
-                    self.i += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
-                        Some(b'u') => {
-                            self.i += 1;
-                            for _ in 0..4 {
-                                match self.peek() {
-                                    Some(b) if b.is_ascii_hexdigit() => self.i += 1,
-                                    _ => return self.err("invalid \\u escape"),
-                                }
-                            }
-                        }
-                        _ => return self.err("invalid escape"),
-                    }
-                }
-                Some(0x00..=0x1f) => return self.err("control character in string"),
-                Some(_) => self.i += 1,
-            }
-        }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
-    fn number(&mut self) -> Result<(), SyntaxError> {
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return self.err("invalid number"),
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return self.err("expected digits after the decimal point");
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return self.err("expected digits in the exponent");
-            }
-        }
-        Ok(())
-    }
-
-    fn literal(&mut self, word: &'static [u8]) -> Result<(), SyntaxError> {
-        if self.s[self.i..].starts_with(word) {
-            self.i += word.len();
-            Ok(())
-        } else {
-            self.err("expected a value")
-        }
-    }
-
-    /// Parses `"key" :` and leaves the cursor at the value.
-    fn key(&mut self) -> Result<(), SyntaxError> {
-        if self.peek() != Some(b'"') {
-            return self.err("expected a string key");
-        }
-        self.string()?;
-        self.skip_ws();
-        self.expect(b':', "expected `:` after an object key")?;
-        self.skip_ws();
-        Ok(())
-    }
-}
-
 /// Checks that `text` is exactly one JSON value, optionally surrounded by whitespace.
+///
+/// This is the SDK's own scanner ([`bifrost_wasm_types::scan::validate`]): iterative, and
+/// it skips plain string bytes eight at a time, which matters because every hook output
+/// passes through here and most of an output's bytes are string contents.
 pub(crate) fn validate(text: &str) -> Result<(), SyntaxError> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    // Open containers: b'{' or b'['.
-    let mut open: Vec<u8> = Vec::new();
-    p.skip_ws();
-    loop {
-        // A value starts here.
-        match p.peek() {
-            Some(b'{') => {
-                p.i += 1;
-                p.skip_ws();
-                if p.peek() == Some(b'}') {
-                    p.i += 1;
-                } else {
-                    open.push(b'{');
-                    p.key()?;
-                    continue;
-                }
-            }
-            Some(b'[') => {
-                p.i += 1;
-                p.skip_ws();
-                if p.peek() == Some(b']') {
-                    p.i += 1;
-                } else {
-                    open.push(b'[');
-                    continue;
-                }
-            }
-            Some(b'"') => p.string()?,
-            Some(b'-' | b'0'..=b'9') => p.number()?,
-            Some(b't') => p.literal(b"true")?,
-            Some(b'f') => p.literal(b"false")?,
-            Some(b'n') => p.literal(b"null")?,
-            None => return p.err("expected a value, found the end of the document"),
-            Some(_) => return p.err("expected a value"),
-        }
-        // A value ended: close containers or move to the next element.
-        loop {
-            p.skip_ws();
-            match (open.last(), p.peek()) {
-                (None, None) => return Ok(()),
-                (None, Some(_)) => return p.err("trailing characters after the document"),
-                (Some(b'{'), Some(b',')) => {
-                    p.i += 1;
-                    p.skip_ws();
-                    p.key()?;
-                    break;
-                }
-                (Some(b'['), Some(b',')) => {
-                    p.i += 1;
-                    p.skip_ws();
-                    break;
-                }
-                (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')) => {
-                    p.i += 1;
-                    open.pop();
-                }
-                (Some(b'{'), _) => return p.err("expected `,` or `}` in an object"),
-                (Some(_), _) => return p.err("expected `,` or `]` in an array"),
-            }
-        }
-    }
+    bifrost_wasm_types::scan::validate(text).map_err(|e| SyntaxError {
+        offset: e.offset,
+        what: e.message,
+    })
 }
 
 #[cfg(test)]
@@ -302,7 +119,7 @@ mod tests {
         let err = validate("{\n  \"a\": 1,\n  \"b\" 2\n}").unwrap_err();
         assert_eq!(
             err.describe("{\n  \"a\": 1,\n  \"b\" 2\n}"),
-            "expected `:` after an object key at line 3, column 7"
+            "expected `:` at line 3, column 7"
         );
     }
 }
