@@ -83,9 +83,52 @@ fn special_bytes(v: u64) -> u64 {
     (control | quote | backslash) & !v & HIGHS
 }
 
+/// Reads the little-endian word at `b[i..i + 8]`.
+#[inline(always)]
+fn word_at(b: &[u8; 32], i: usize) -> u64 {
+    match b[i..].first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => 0,
+    }
+}
+
 /// Index of the first `"`, `\` or control byte at or after `i` (or `b.len()`).
 #[inline(always)]
-fn find_special(b: &[u8], mut i: usize) -> usize {
+fn find_special(b: &[u8], i: usize) -> usize {
+    // Most strings (keys, short values) end within their first eight bytes: test that word
+    // here, and leave longer runs to an out-of-line loop so call sites stay small.
+    if let Some((word, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<8>) {
+        let mask = special_bytes(u64::from_le_bytes(*word));
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        return find_special_long(b, i + 8);
+    }
+    let mut i = i;
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// [`find_special`] for long plain runs: 32 bytes per iteration while nothing is found.
+/// Long strings (base64 bodies, message text) are most of a hook's input, and on wasm every
+/// loop iteration also pays the host's interruption check.
+#[inline(never)]
+fn find_special_long(b: &[u8], mut i: usize) -> usize {
+    while let Some((block, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<32>) {
+        let any = special_bytes(word_at(block, 0))
+            | special_bytes(word_at(block, 8))
+            | special_bytes(word_at(block, 16))
+            | special_bytes(word_at(block, 24));
+        if any != 0 {
+            break;
+        }
+        i += 32;
+    }
     while let Some((word, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<8>) {
         let mask = special_bytes(u64::from_le_bytes(*word));
         if mask != 0 {
@@ -365,6 +408,29 @@ fn key_then_colon(b: &[u8], i: usize) -> Result<usize, ScanError> {
     Ok(skip_ws(b, i + 1))
 }
 
+/// `bytes` as UTF-8 text, like [`std::str::from_utf8`], but skipping the leading ASCII 32
+/// bytes at a time first (JSON is mostly ASCII, and the standard check works in 4-byte
+/// words on wasm32).
+pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    let mut i = 0;
+    while let Some((block, _)) = bytes.get(i..).and_then(<[u8]>::split_first_chunk::<32>) {
+        let high = (word_at(block, 0) | word_at(block, 8) | word_at(block, 16) | word_at(block, 24)) & HIGHS;
+        if high != 0 {
+            break;
+        }
+        i += 32;
+    }
+    // `bytes[..i]` is ASCII, so `i` is a character boundary and the rest is checked alone.
+    if std::str::from_utf8(&bytes[i..]).is_err() {
+        // Re-run on the whole input so that the error's offsets are the caller's.
+        return std::str::from_utf8(bytes);
+    }
+    // SAFETY: `bytes[..i]` is ASCII (every byte below 0x80, checked above) and `bytes[i..]`
+    // is valid UTF-8 (checked just above); `i` is a character boundary, so the whole slice
+    // is valid UTF-8.
+    Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
 /// Checks that `text` is exactly one JSON value, optionally surrounded by whitespace.
 pub fn validate(text: &str) -> Result<(), ScanError> {
     let b = text.as_bytes();
@@ -612,9 +678,11 @@ fn hex4(b: &[u8]) -> Option<u32> {
 /// are no escapes. Lone surrogates are an error (as `serde_json` reports for `String`).
 pub fn unescape(raw: &str) -> Result<Cow<'_, str>, ScanError> {
     let b = raw.as_bytes();
-    let Some(first) = b.iter().position(|&c| c == b'\\') else {
+    // `contains` is word-at-a-time; most strings have no escape at all.
+    if !b.contains(&b'\\') {
         return Ok(Cow::Borrowed(raw));
-    };
+    }
+    let first = b.iter().position(|&c| c == b'\\').unwrap_or(b.len());
     let mut out = String::with_capacity(raw.len());
     out.push_str(sub(raw, 0, first));
     let mut i = first;

@@ -38,8 +38,7 @@ impl<'a> Envelope<'a> {
         if input.trim_ascii().is_empty() {
             return Err(fail(format!("{hook} input is empty")));
         }
-        let text =
-            std::str::from_utf8(input).map_err(|e| fail(format!("{hook} input is not valid UTF-8: {e}")))?;
+        let text = scan::utf8(input).map_err(|e| fail(format!("{hook} input is not valid UTF-8: {e}")))?;
         if !text.trim_start().starts_with('{') {
             return Err(fail(format!("{hook} input must be a JSON object")));
         }

@@ -294,3 +294,24 @@ fn depth_limits_match_serde_json() {
         );
     }
 }
+
+/// Byte strings that are mostly ASCII with a few multi-byte characters and stray bytes, at
+/// every alignment around the 32-byte blocks the fast path skips.
+fn arb_mostly_ascii_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        8 => proptest::collection::vec(0x20u8..0x7f, 0..70),
+        1 => Just("é".as_bytes().to_vec()),
+        1 => Just("😀".as_bytes().to_vec()),
+        1 => proptest::collection::vec(any::<u8>(), 1..3),
+    ];
+    proptest::collection::vec(piece, 0..8).prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn utf8_check_agrees_with_std_including_error_offsets(bytes in arb_mostly_ascii_bytes()) {
+        prop_assert_eq!(scan::utf8(&bytes), std::str::from_utf8(&bytes));
+    }
+}
