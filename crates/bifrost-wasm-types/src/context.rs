@@ -132,18 +132,31 @@ impl BifrostContext {
             JsonKind::Object => {}
             other => return Err(format!("invalid type: {}, expected a JSON object", other.name())),
         }
+        let members: Vec<scan::Member<'_>> = scan::Members::new(text).collect();
+        Self::from_members(&members)
+    }
+
+    /// The context from the members of its (valid) JSON object, as an envelope index
+    /// ([`crate::scan::ObjectIndex`]) lists them.
+    pub fn from_members(members: &[scan::Member<'_>]) -> Result<Self, String> {
         let mut ctx = BifrostContext::default();
         // Room for every key plus the few a hook usually adds: one allocation.
-        ctx.values.reserve(scan::Members::new(text).count() + 3);
-        for m in scan::Members::new(text) {
-            let value = scan::parse_value_nested(m.value, 1).map_err(|e| e.to_string())?;
-            let key = scan::unescape(m.raw_key).map_err(|e| e.to_string())?;
-            if key == "request_id" {
-                if let Value::String(s) = value {
-                    ctx.request_id = Some(s);
+        if members.len() > 1 || members.first().is_some_and(|m| !m.key_is("request_id")) {
+            ctx.values.reserve(members.len() + 3);
+        }
+        for m in members {
+            let key = if m.key_escaped {
+                scan::unescape(m.raw_key).map_err(|e| e.to_string())?
+            } else {
+                std::borrow::Cow::Borrowed(m.raw_key)
+            };
+            if key == "request_id" && m.value.starts_with('"') {
+                if let Some(id) = scan::string_value(m.value) {
+                    ctx.request_id = Some(id.into_owned());
                     continue;
                 }
             }
+            let value = scan::parse_value_nested(m.value, 1).map_err(|e| e.to_string())?;
             ctx.values.insert(key.into_owned(), value);
         }
         Ok(ctx)

@@ -93,30 +93,23 @@ fn word_at(b: &[u8; 32], i: usize) -> u64 {
 }
 
 /// Index of the first `"`, `\` or control byte at or after `i` (or `b.len()`).
+///
+/// Most strings (keys, short values) end within their first eight bytes: that word is
+/// tested inline; longer runs go to [`find_special_long`].
 #[inline(always)]
 fn find_special(b: &[u8], i: usize) -> usize {
-    // Most strings (keys, short values) end within their first eight bytes: test that word
-    // here, and leave longer runs to an out-of-line loop so call sites stay small.
     if let Some((word, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<8>) {
         let mask = special_bytes(u64::from_le_bytes(*word));
         if mask != 0 {
             return i + (mask.trailing_zeros() / 8) as usize;
         }
-        return find_special_long(b, i + 8);
     }
-    let mut i = i;
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
+    find_special_long(b, i)
 }
 
-/// [`find_special`] for long plain runs: 32 bytes per iteration while nothing is found.
-/// Long strings (base64 bodies, message text) are most of a hook's input, and on wasm every
-/// loop iteration also pays the host's interruption check.
+/// [`find_special`] out of line: 32 bytes per iteration while nothing is found, then word
+/// by word. Long strings (base64 bodies, message text) are most of a hook's input, and on
+/// wasm every loop iteration also pays the host's interruption check.
 #[inline(never)]
 fn find_special_long(b: &[u8], mut i: usize) -> usize {
     while let Some((block, _)) = b.get(i..).and_then(<[u8]>::split_first_chunk::<32>) {
@@ -196,6 +189,25 @@ pub(crate) fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
                 None => return err(j, "unterminated string"),
             },
             Some(_) => return err(j, "control character in string"),
+        }
+    }
+}
+
+/// [`string_end_valid`], also telling whether the string has an escape.
+#[inline(always)]
+fn string_end_valid_escaped(b: &[u8], i: usize) -> (usize, bool) {
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        j = find_special(b, j);
+        match b.get(j) {
+            Some(b'\\') => {
+                escaped = true;
+                j += 2;
+            }
+            Some(b'"') => return (j + 1, escaped),
+            Some(_) => j += 1,
+            None => return (b.len(), escaped),
         }
     }
 }
@@ -493,8 +505,9 @@ pub fn validate_object(text: &str) -> Result<Option<ObjectIndex<'_>>, ScanError>
             let value_end = value_end_recording(b, value_start, Some(&mut spans))?;
             let first_child = index.children.len();
             for &[k, vs, ve] in &spans {
-                let key_end = string_end_valid(b, k);
+                let (key_end, key_escaped) = string_end_valid_escaped(b, k);
                 index.children.push(Member {
+                    key_escaped,
                     raw_key: sub(text, k + 1, key_end - 1),
                     value: sub(text, vs, ve),
                     key_start: k - value_start,
@@ -576,17 +589,22 @@ pub struct Member<'a> {
     pub key_start: usize,
     /// Byte offset of the value in the object text.
     pub value_start: usize,
+    /// Whether the key has an escape (`raw_key` is the key itself when not).
+    pub key_escaped: bool,
 }
 
 impl<'a> Member<'a> {
     /// The key, unescaped.
     pub fn key(&self) -> Cow<'a, str> {
+        if !self.key_escaped {
+            return Cow::Borrowed(self.raw_key);
+        }
         unescape(self.raw_key).unwrap_or(Cow::Borrowed(self.raw_key))
     }
 
     /// Whether the key equals `key` (escapes decoded).
     pub fn key_is(&self, key: &str) -> bool {
-        if self.raw_key.as_bytes().contains(&b'\\') {
+        if self.key_escaped {
             self.key() == key
         } else {
             self.raw_key == key
@@ -595,7 +613,7 @@ impl<'a> Member<'a> {
 
     /// Whether the key equals `key` ignoring ASCII case.
     pub fn key_is_ignore_case(&self, key: &str) -> bool {
-        if self.raw_key.as_bytes().contains(&b'\\') {
+        if self.key_escaped {
             self.key().eq_ignore_ascii_case(key)
         } else {
             self.raw_key.eq_ignore_ascii_case(key)
@@ -637,12 +655,13 @@ impl<'a> Iterator for Members<'a> {
             return None;
         }
         let key_start = i;
-        let key_end = string_end_valid(b, i);
+        let (key_end, key_escaped) = string_end_valid_escaped(b, i);
         let colon = skip_ws(b, key_end);
         let value_start = skip_ws(b, colon + 1);
         let value_end = skip_value(self.text, value_start);
         self.pos = value_end;
         Some(Member {
+            key_escaped,
             raw_key: self.text.get(key_start + 1..key_end - 1)?,
             value: self.text.get(value_start..value_end)?,
             key_start,

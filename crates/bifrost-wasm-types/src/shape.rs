@@ -164,6 +164,15 @@ struct RequestLayout {
     span: Option<(usize, usize)>,
     kind: RequestKind,
     request_type: Option<String>,
+    /// For a flat request: the value spans of its `provider` and `model` members (first
+    /// exact match), read while detecting, so reading them needs no second scan.
+    flat_fields: Option<FlatFields>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct FlatFields {
+    provider: Option<(usize, usize)>,
+    model: Option<(usize, usize)>,
 }
 
 /// ASCII-case-insensitive `ends_with`, without allocating.
@@ -204,15 +213,16 @@ impl<'a> Entries<'_, 'a> {
 
 /// Layout of a request from its members (`None` when it is not an object).
 fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout {
-    let flat = |kind| RequestLayout {
+    let flat = |kind, flat_fields| RequestLayout {
         shape: RequestShape::Flat,
         member: None,
         span: None,
         kind,
         request_type: None,
+        flat_fields,
     };
     let Some(members) = members else {
-        return flat(RequestKind::Other("invalid".into()));
+        return flat(RequestKind::Other("invalid".into()), None);
     };
     let entries = Entries(members);
     let span_of = |i: usize| {
@@ -250,6 +260,7 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
             span,
             kind,
             request_type,
+            flat_fields: None,
         };
     }
     if let Some(i) = entries
@@ -263,6 +274,7 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
             span: span_of(i),
             kind: RequestKind::from_member(&k),
             request_type: None,
+            flat_fields: None,
         };
     }
     let kind = match entries
@@ -274,7 +286,12 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
         Some(JsonKind::String) => RequestKind::TextCompletion,
         Some(_) => RequestKind::Other("unknown".into()),
     };
-    flat(kind)
+    let span = |name: &str| members.iter().position(|m| m.key_is(name)).and_then(span_of);
+    let fields = FlatFields {
+        provider: span("provider"),
+        model: span("model"),
+    };
+    flat(kind, Some(fields))
 }
 
 /// The `request` of a `pre_hook`, kept as raw JSON, in whichever shape it arrived.
@@ -383,6 +400,18 @@ impl LlmRequest {
     /// Reads string field `name` of the inner request (`None` if absent or not a string),
     /// without going through serde.
     pub fn field_str(&self, name: &str) -> Option<String> {
+        if let Some(fields) = self.layout().flat_fields {
+            let span = match name {
+                "provider" => Some(fields.provider),
+                "model" => Some(fields.model),
+                _ => None,
+            };
+            if let Some(span) = span {
+                let (start, end) = span?;
+                return scan::string_value(self.raw.as_str().get(start..end)?)
+                    .map(std::borrow::Cow::into_owned);
+            }
+        }
         let (_, v) = member_valid(self.inner()?, name, false)?;
         scan::string_value(v).map(std::borrow::Cow::into_owned)
     }

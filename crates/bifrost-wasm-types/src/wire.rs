@@ -107,13 +107,19 @@ impl<'a> Envelope<'a> {
 
     /// The context (`null`/absent → empty).
     pub fn context(&self, hook: &str) -> Result<BifrostContext, DecodeError> {
-        match self.member("context") {
-            None => Ok(BifrostContext::default()),
-            Some(raw) => BifrostContext::from_valid_json(raw).map_err(|e| DecodeError {
-                message: format!("{hook} `context` must be a JSON object: {e}"),
-                context: BifrostContext::default(),
-            }),
-        }
+        let Some(i) = self.position("context") else {
+            return Ok(BifrostContext::default());
+        };
+        let raw = self.index.members[i].1;
+        let read = if raw.starts_with('{') {
+            BifrostContext::from_members(self.index.children_of(i))
+        } else {
+            BifrostContext::from_valid_json(raw)
+        };
+        read.map_err(|e| DecodeError {
+            message: format!("{hook} `context` must be a JSON object: {e}"),
+            context: BifrostContext::default(),
+        })
     }
 }
 
