@@ -98,11 +98,11 @@ pub(crate) struct Live {
     memory: Memory,
     malloc: TypedFunc<u32, u32>,
     free: FreeFn,
-    get_name: TypedFunc<(), u64>,
     init: Option<TypedFunc<(u32, u32), i32>>,
-    cleanup: Option<TypedFunc<(), i32>>,
     last_error: Option<TypedFunc<(), u64>>,
+    /// Hook functions, resolved on first use.
     hooks: [Option<TypedFunc<(u32, u32), u64>>; 5],
+    instance: wasmtime::Instance,
     log: Option<PluginLog>,
 }
 
@@ -181,6 +181,15 @@ fn excerpt(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// An export that validation accepted could not be resolved on an instance.
+fn resolve_error(shared: &PluginShared, export: &str, e: wasmtime::Error) -> HostError {
+    HostError::Instantiate {
+        plugin: shared.name.to_string(),
+        message: format!("export `{export}`: {e:#}"),
+        hint: "the module changed between validation and instantiation; reload it".into(),
+    }
+}
+
 impl Live {
     /// Instantiates, resolves exports and runs the WASI start function. No `init`.
     pub(crate) fn new(shared: &PluginShared) -> Result<Live, HostError> {
@@ -225,11 +234,7 @@ impl Live {
             }
         };
         let abi = &shared.abi;
-        let resolve_error = |what: &str, e: wasmtime::Error| HostError::Instantiate {
-            plugin: shared.name.to_string(),
-            message: format!("export `{what}`: {e:#}"),
-            hint: "the module changed between validation and instantiation; reload it".into(),
-        };
+        let resolve_error = |what: &str, e| resolve_error(shared, what, e);
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| resolve_error("memory", wasmtime::format_err!("not a memory")))?;
@@ -250,22 +255,11 @@ impl Live {
             ),
             _ => FreeFn::None,
         };
-        let get_name = instance
-            .get_typed_func::<(), u64>(&mut store, "get_name")
-            .map_err(|e| resolve_error("get_name", e))?;
         let init = match abi.has_init {
             true => Some(
                 instance
                     .get_typed_func::<(u32, u32), i32>(&mut store, "init")
                     .map_err(|e| resolve_error("init", e))?,
-            ),
-            false => None,
-        };
-        let cleanup = match abi.has_cleanup {
-            true => Some(
-                instance
-                    .get_typed_func::<(), i32>(&mut store, "cleanup")
-                    .map_err(|e| resolve_error("cleanup", e))?,
             ),
             false => None,
         };
@@ -277,16 +271,10 @@ impl Live {
             ),
             false => None,
         };
-        let mut hooks = [const { None }; 5];
-        for (slot, export) in hooks.iter_mut().zip(abi.hooks) {
-            if let Some(name) = export {
-                *slot = Some(
-                    instance
-                        .get_typed_func::<(u32, u32), u64>(&mut store, name)
-                        .map_err(|e| resolve_error(name, e))?,
-                );
-            }
-        }
+        // Hooks are resolved on their first call (see `Live::hook`): looking an export up
+        // and checking its type costs ~0.2 µs each, and a fresh instance may never see most
+        // of its hooks. Their presence and types were checked when the module was loaded.
+        let hooks = [const { None }; 5];
         if let Some(start) = abi.start {
             let func = instance
                 .get_typed_func::<(), ()>(&mut store, start)
@@ -306,11 +294,10 @@ impl Live {
             memory,
             malloc,
             free,
-            get_name,
             init,
-            cleanup,
             last_error,
             hooks,
+            instance,
             log,
         };
         live.flush_log();
@@ -530,7 +517,12 @@ impl Live {
         let deadline = host.config.init_deadline;
         let _in_flight = host.ticker.as_ref().map(|t| t.enter());
         self.set_deadline(host.init_ticks());
-        let packed = match self.get_name.call(&mut self.store, ()) {
+        // Looked up here, not at instantiation: the name is read once, when loading.
+        let get_name = self
+            .instance
+            .get_typed_func::<(), u64>(&mut self.store, "get_name")
+            .map_err(|e| resolve_error(shared, "get_name", e))?;
+        let packed = match get_name.call(&mut self.store, ()) {
             Ok(packed) => packed,
             Err(e) => return Err(self.classify(shared, e, "get_name", deadline)),
         };
@@ -543,6 +535,23 @@ impl Live {
         })
     }
 
+    /// Looks up `hook`'s export on its first call.
+    #[cold]
+    fn resolve_hook(&mut self, shared: &PluginShared, hook: Hook) -> Result<(), HostError> {
+        let Some(name) = shared.abi.hooks[hook.index()] else {
+            return Err(HostError::HookNotImplemented {
+                plugin: shared.name.to_string(),
+                hook,
+            });
+        };
+        let func = self
+            .instance
+            .get_typed_func::<(u32, u32), u64>(&mut self.store, name)
+            .map_err(|e| resolve_error(shared, name, e))?;
+        self.hooks[hook.index()] = Some(func);
+        Ok(())
+    }
+
     /// One hook round trip.
     fn call_hook(
         &mut self,
@@ -552,10 +561,7 @@ impl Live {
         input: &[u8],
     ) -> Result<String, HostError> {
         if self.hooks[hook.index()].is_none() {
-            return Err(HostError::HookNotImplemented {
-                plugin: shared.name.to_string(),
-                hook,
-            });
+            self.resolve_hook(shared, hook)?;
         }
         let host = &*shared.host;
         let deadline = Live::call_deadline(shared);
@@ -601,9 +607,13 @@ impl Live {
     }
 
     fn run_cleanup(&mut self, shared: &PluginShared) -> Result<Option<i32>, HostError> {
-        let Some(cleanup) = self.cleanup.clone() else {
+        if !shared.abi.has_cleanup {
             return Ok(None);
-        };
+        }
+        let cleanup = self
+            .instance
+            .get_typed_func::<(), i32>(&mut self.store, "cleanup")
+            .map_err(|e| resolve_error(shared, "cleanup", e))?;
         let host = &*shared.host;
         let deadline = Live::call_deadline(shared);
         let _in_flight = host.ticker.as_ref().map(|t| t.enter());
