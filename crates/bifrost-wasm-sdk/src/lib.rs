@@ -22,6 +22,12 @@
 //! `wasm` profile. Test natively with [`testing::Harness`], which runs the same code the
 //! exports run.
 
+#[cfg(all(
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    feature = "allocator"
+))]
+mod allocator;
 pub mod edit;
 pub mod memory;
 pub mod plugin;

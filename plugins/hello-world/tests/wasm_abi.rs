@@ -414,6 +414,25 @@ fn hundred_thousand_calls_with_host_freeing_both_buffers_do_not_grow_memory() {
     assert_eq!(g.memory_bytes(), before, "linear memory grew over 100k calls");
 }
 
+/// The SDK's allocator starts from an arena inside the initial memory, so a fresh instance
+/// neither grows its memory for `init` nor for ordinary hooks (a pooled host then reuses the
+/// slot without changing its protection; see the SDK's `allocator` module).
+#[test]
+fn fresh_instance_serves_init_and_ordinary_hooks_without_growing_memory() {
+    let initial = {
+        let mut store = Store::new(engine(), StoreLimitsBuilder::new().build());
+        let instance = Instance::new(&mut store, module(), &[]).unwrap();
+        let memory = instance.get_memory(&mut store, "memory").unwrap();
+        memory.data_size(&store)
+    };
+    let mut g = Guest::new("", None);
+    assert_eq!(g.memory_bytes(), initial, "init grew linear memory");
+    for input in bifrost_wasm_sdk::types::bench_inputs::BENCH_INPUTS {
+        g.call_raw(input.hook, input.json.as_bytes()).unwrap();
+        assert_eq!(g.memory_bytes(), initial, "{} grew linear memory", input.name);
+    }
+}
+
 fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path).unwrap()
