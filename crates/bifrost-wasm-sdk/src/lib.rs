@@ -103,7 +103,9 @@ pub mod __private {
 ///
 /// Use it once per plugin crate (`crate-type = ["cdylib", "rlib"]`). The `#[no_mangle]`
 /// exports exist only when compiling for `wasm32`; native builds (unit tests) get plain
-/// functions so they never replace the process's own `malloc`/`free`.
+/// functions so they never replace the process's own `malloc`/`free`. On `wasm32-wasip1`,
+/// where wasi-libc already defines `malloc`/`free`, the allocator pair is exported as
+/// `plugin_malloc`/`plugin_free(ptr, size)` (the names TinyGo plugins use, which hosts accept).
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
@@ -114,14 +116,24 @@ macro_rules! export_plugin {
             }
 
             /// Allocates `size` bytes for the host (0 on failure; `malloc(0)` is valid).
-            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            /// Exported as `plugin_malloc` on WASI targets, where wasi-libc owns `malloc`.
+            #[cfg_attr(all(target_arch = "wasm32", not(target_os = "wasi")), no_mangle)]
+            #[cfg_attr(
+                all(target_arch = "wasm32", target_os = "wasi"),
+                export_name = "plugin_malloc"
+            )]
             #[allow(dead_code)]
             pub extern "C" fn malloc(size: u32) -> u32 {
                 $crate::__private::malloc(size)
             }
 
-            /// Frees a buffer from `malloc` or a packed result.
-            #[cfg_attr(target_arch = "wasm32", no_mangle)]
+            /// Frees a buffer from `malloc` or a packed result. Exported as `plugin_free`
+            /// on WASI targets.
+            #[cfg_attr(all(target_arch = "wasm32", not(target_os = "wasi")), no_mangle)]
+            #[cfg_attr(
+                all(target_arch = "wasm32", target_os = "wasi"),
+                export_name = "plugin_free"
+            )]
             #[allow(dead_code)]
             pub extern "C" fn free(ptr: u32, size: u32) {
                 $crate::__private::free(ptr, size)

@@ -91,3 +91,34 @@ fn in_a_chain_the_seeded_start_time_drives_the_limiter() {
     }
     assert_eq!(outcomes, ["allowed", "allowed", "limited 429"]);
 }
+
+/// Built for `wasm32-wasip1`, the plugin has WASI's clock and limits with `clock: "system"`
+/// and no time in the context, as it would under upstream Bifrost (which seeds none).
+#[test]
+fn wasip1_build_limits_on_the_system_clock_without_a_context_time() {
+    let host = Host::new(HostConfig::default().with_pooling(false)).expect("host");
+    let plugin = host
+        .load_file(test_support::plugin_wasm_for(
+            "rate-window",
+            test_support::WasmTarget::Wasip1,
+        ))
+        .expect("load the wasm32-wasip1 build");
+    assert!(plugin.info().wasi);
+    let mut instance = plugin
+        .instantiate(Some(
+            r#"{"clock": "system", "limit": 2, "window_ms": 3600000, "mode": "sliding"}"#,
+        ))
+        .expect("a WASI build has a clock");
+    let input = br#"{"context":{"request_id":"r","x-bf-vk":"vk"},"request":{"model":"m"}}"#;
+    let mut call =
+        || -> Value { serde_json::from_str(&instance.call(Hook::PreHook, input).unwrap()).unwrap() };
+    // A sliding hour has no boundary the three calls could straddle.
+    for _ in 0..2 {
+        let allowed = call();
+        assert_eq!(allowed["context"]["rate_window"], "allowed", "{allowed}");
+        assert_eq!(allowed["error"], "", "{allowed}");
+    }
+    let limited = call();
+    assert_eq!(limited["context"]["rate_window"], "limited", "{limited}");
+    assert_eq!(limited["has_short_circuit"], true, "{limited}");
+}

@@ -122,3 +122,28 @@ fn failing_start_function_fails_the_load_with_its_exit_code() {
         other => panic!("expected a trap in _initialize, got {other}"),
     }
 }
+
+/// The SDK exports `plugin_malloc`/`plugin_free` on WASI (wasi-libc owns `malloc`), so an SDK
+/// plugin builds for `wasm32-wasip1` and behaves as its `wasm32-unknown-unknown` build does.
+#[test]
+fn sdk_plugin_built_for_wasip1_answers_like_its_unknown_unknown_build() {
+    let wasi = crate::small_host()
+        .load_file(test_support::plugin_wasm_for("hello-world", WasmTarget::Wasip1))
+        .unwrap();
+    assert!(wasi.info().wasi);
+    assert_eq!(wasi.info().allocator, AllocatorVariant::PluginMallocFreeWithSize);
+    let plain = crate::small_host()
+        .load_file(test_support::plugin_wasm("hello-world"))
+        .unwrap();
+    let input = bifrost_wasm_types::bench_inputs::BENCH_INPUTS;
+    let mut a = wasi.instantiate(None).unwrap();
+    let mut b = plain.instantiate(None).unwrap();
+    for case in input {
+        let hook: Hook = case.hook.parse().unwrap();
+        let left: serde_json::Value =
+            serde_json::from_str(&a.call(hook, case.json.as_bytes()).unwrap()).unwrap();
+        let right: serde_json::Value =
+            serde_json::from_str(&b.call(hook, case.json.as_bytes()).unwrap()).unwrap();
+        assert_eq!(left, right, "{}", case.name);
+    }
+}
