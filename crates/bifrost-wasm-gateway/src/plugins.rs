@@ -148,11 +148,29 @@ pub(crate) fn cleanup(slots: Vec<LoadedSlot>, grace: Duration) -> usize {
                 }
             },
             Slot::Pool(pool) => {
-                drop(pool);
-                tracing::warn!(
+                let report = pool.cleanup(deadline.saturating_duration_since(Instant::now()));
+                for code in &report.non_zero {
+                    tracing::warn!(
+                        plugin = %name,
+                        "plugin {name}: cleanup returned {code} (non-zero means it could not clean up)"
+                    );
+                }
+                for e in &report.errors {
+                    tracing::warn!(plugin = %name, "plugin {name}: cleanup failed: {e}");
+                }
+                if report.still_busy > 0 {
+                    tracing::warn!(
+                        plugin = %name,
+                        "plugin {name}: {} pooled instances were still in use after {grace:?}; cleanup not called on them",
+                        report.still_busy
+                    );
+                }
+                tracing::info!(
                     plugin = %name,
-                    "plugin {name}: pooled instances are dropped without `cleanup` (the host's pool has no cleanup call)"
+                    "plugin {name}: cleanup done on {} pooled instances",
+                    report.cleaned
                 );
+                cleaned += 1;
             }
         }
     }

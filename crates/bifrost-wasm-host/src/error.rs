@@ -392,6 +392,14 @@ pub enum HostError {
         /// The pool's bound.
         max_instances: usize,
     },
+
+    /// The pool was cleaned up ([`crate::InstancePool::cleanup`]); it hands out no more
+    /// instances.
+    #[error("plugin `{plugin}`: the instance pool was cleaned up and is closed")]
+    PoolClosed {
+        /// The plugin.
+        plugin: String,
+    },
 }
 
 impl HostError {
@@ -418,7 +426,8 @@ impl HostError {
             | OutputShape { plugin, .. }
             | InputEncoding { plugin, .. }
             | HookNotImplemented { plugin, .. }
-            | PoolExhausted { plugin, .. } => Some(plugin),
+            | PoolExhausted { plugin, .. }
+            | PoolClosed { plugin } => Some(plugin),
         }
     }
 
@@ -461,6 +470,7 @@ impl HostError {
             InputEncoding { .. } => "input_encoding",
             HookNotImplemented { .. } => "hook_not_implemented",
             PoolExhausted { .. } => "pool_exhausted",
+            PoolClosed { .. } => "pool_closed",
         }
     }
 }

@@ -82,7 +82,7 @@ pub use error::{HostError, LoadProblem};
 pub use hook::{Hook, UnknownHook};
 pub use host::{Host, HostConfig, LoadReport, LoadedPlugin, WARM_SLOTS};
 pub use instance::PluginInstance;
-pub use pool::{InstancePool, PoolConfig, PoolStats, PooledInstance, SharedInstance};
+pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};
 pub use wasi::PLUGIN_LOG_TARGET;
 
 /// Runs hooks of one plugin for any number of threads: the interface the plugin chain

@@ -132,6 +132,8 @@ struct PoolState {
     idle: Vec<PluginInstance>,
     /// Instances alive: idle, checked out, or being created.
     total: usize,
+    /// Set by [`InstancePool::cleanup`]: no more checkouts.
+    closed: bool,
 }
 
 struct PoolInner {
@@ -197,7 +199,11 @@ impl InstancePool {
                 plugin: plugin.clone(),
                 config: config.map(str::to_string),
                 settings,
-                state: Mutex::new(PoolState { total: min, idle }),
+                state: Mutex::new(PoolState {
+                    total: min,
+                    idle,
+                    closed: false,
+                }),
                 returned: Condvar::new(),
             }),
         })
@@ -230,6 +236,9 @@ impl InstancePool {
         let deadline = started.checked_add(timeout);
         let mut state = lock(&self.inner.state);
         loop {
+            if state.closed {
+                return Err(self.closed());
+            }
             if let Some(instance) = state.idle.pop() {
                 return Ok(self.wrap(instance));
             }
@@ -262,6 +271,9 @@ impl InstancePool {
     /// Takes an instance without waiting: `Ok(None)` when all `max_instances` are busy.
     pub fn try_checkout(&self) -> Result<Option<PooledInstance>, HostError> {
         let mut state = lock(&self.inner.state);
+        if state.closed {
+            return Err(self.closed());
+        }
         if let Some(instance) = state.idle.pop() {
             return Ok(Some(self.wrap(instance)));
         }
@@ -296,6 +308,68 @@ impl InstancePool {
     pub fn call(&self, hook: Hook, input: &[u8]) -> Result<String, HostError> {
         self.checkout()?.call(hook, input)
     }
+
+    fn closed(&self) -> HostError {
+        HostError::PoolClosed {
+            plugin: self.inner.plugin.name().to_string(),
+        }
+    }
+
+    /// Closes the pool and calls `cleanup` on every instance: idle ones at once, checked-out
+    /// ones as they come back, waiting up to `grace` for them. Later checkouts fail with
+    /// [`HostError::PoolClosed`]. Calling it again cleans up nothing more.
+    pub fn cleanup(&self, grace: Duration) -> PoolCleanup {
+        let deadline = Instant::now().checked_add(grace);
+        let mut report = PoolCleanup::default();
+        let mut state = lock(&self.inner.state);
+        state.closed = true;
+        loop {
+            let idle = std::mem::take(&mut state.idle);
+            state.total -= idle.len();
+            if !idle.is_empty() {
+                drop(state);
+                for instance in idle {
+                    match instance.cleanup() {
+                        Ok(Some(0)) | Ok(None) => report.cleaned += 1,
+                        Ok(Some(code)) => report.non_zero.push(code),
+                        Err(e) => report.errors.push(e),
+                    }
+                }
+                state = lock(&self.inner.state);
+                continue;
+            }
+            if state.total == 0 {
+                return report;
+            }
+            let remaining = match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+                Some(remaining) if remaining.is_zero() => {
+                    report.still_busy = state.total;
+                    return report;
+                }
+                Some(remaining) => remaining,
+                None => Duration::from_secs(3600),
+            };
+            state = self
+                .inner
+                .returned
+                .wait_timeout(state, remaining)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// What [`InstancePool::cleanup`] did.
+#[derive(Debug, Default)]
+pub struct PoolCleanup {
+    /// Instances whose `cleanup` returned 0 (or that export none).
+    pub cleaned: usize,
+    /// Non-zero codes returned by `cleanup`.
+    pub non_zero: Vec<i32>,
+    /// Instances whose `cleanup` failed (trap, timeout, ...).
+    pub errors: Vec<HostError>,
+    /// Instances still checked out when the grace period ended (not cleaned up).
+    pub still_busy: usize,
 }
 
 impl HookRunner for InstancePool {

@@ -102,3 +102,56 @@ fn pool_rejects_a_config_the_plugin_rejects() {
     let err = InstancePool::new(&plugin, Some("{}"), PoolConfig::default()).unwrap_err();
     assert!(matches!(err, HostError::InitFailed { code: 2, .. }), "{err}");
 }
+
+fn plugin_whose_cleanup_returns_7() -> bifrost_wasm_host::LoadedPlugin {
+    crate::load(&wat::module(
+        "",
+        &[
+            &wat::alloc(),
+            &wat::echo("pre_hook"),
+            r#"(func (export "cleanup") (result i32) (i32.const 7))"#,
+        ],
+    ))
+}
+
+#[test]
+fn pool_cleanup_cleans_idle_instances_and_those_returned_within_the_grace_period_then_closes() {
+    let pool = Arc::new(
+        InstancePool::new(
+            &plugin_whose_cleanup_returns_7(),
+            None,
+            PoolConfig::default().with_max_instances(3).with_min_instances(2),
+        )
+        .unwrap(),
+    );
+    let held = pool.checkout().unwrap();
+    let returner = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+    });
+    let report = pool.cleanup(Duration::from_secs(10));
+    returner.join().unwrap();
+    // Both instances (one idle, one returned during the wait) had `cleanup` called once.
+    assert_eq!(report.non_zero, [7, 7]);
+    assert_eq!((report.cleaned, report.still_busy), (0, 0));
+    assert!(report.errors.is_empty());
+    assert!(matches!(pool.checkout(), Err(HostError::PoolClosed { .. })));
+    assert!(matches!(pool.try_checkout(), Err(HostError::PoolClosed { .. })));
+    let again = pool.cleanup(Duration::ZERO);
+    assert!(again.non_zero.is_empty() && again.cleaned == 0 && again.still_busy == 0);
+}
+
+#[test]
+fn pool_cleanup_reports_instances_still_checked_out_when_the_grace_period_ends() {
+    let pool = InstancePool::new(
+        &plugin_whose_cleanup_returns_7(),
+        None,
+        PoolConfig::default().with_max_instances(2).with_min_instances(2),
+    )
+    .unwrap();
+    let held = pool.checkout().unwrap();
+    let report = pool.cleanup(Duration::from_millis(50));
+    assert_eq!(report.non_zero, [7]);
+    assert_eq!(report.still_busy, 1);
+    drop(held);
+}
