@@ -65,6 +65,9 @@ pub struct GatewayConfig {
     pub limits: LimitsConfig,
     /// Plugin entries (all of them; disabled ones are skipped; order from placement/order).
     pub plugins: Vec<PluginEntry>,
+    /// Directory of the compiled-module cache (`None`: compile every plugin at start-up).
+    /// `bifrost-wasm serve` uses the same cache as the other commands.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -87,6 +90,7 @@ impl GatewayConfig {
             provider: file.gateway.provider,
             limits: file.gateway.limits,
             plugins: file.plugins,
+            cache_dir: None,
         }
     }
 
@@ -126,6 +130,12 @@ impl GatewayConfig {
             index,
         });
         self.plugins.last_mut().expect("just pushed")
+    }
+
+    /// Sets the directory of the compiled-module cache (`None` turns it off).
+    pub fn with_cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
     }
 
     /// Sets the listen address.

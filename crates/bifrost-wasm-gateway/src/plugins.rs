@@ -33,7 +33,7 @@ pub(crate) struct LoadedChain {
 
 fn host_config(config: &GatewayConfig) -> HostConfig {
     let limits = &config.limits;
-    let mut host = HostConfig::default();
+    let mut host = HostConfig::default().with_cache_dir(config.cache_dir.clone());
     if let Some(ms) = limits.hook_timeout_ms {
         host = host.with_deadline(Some(Duration::from_millis(ms)));
     }
@@ -86,11 +86,16 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
         let hooks: Vec<&str> = plugin.info().hooks.iter().map(|h| h.hook.name()).collect();
         tracing::info!(
             plugin = %entry.name,
-            "loaded plugin {} (get_name {:?}) from {} in {:?}: hooks [{}], {}, failure policy {}",
+            "loaded plugin {} (get_name {:?}) from {} in {:?} ({}): hooks [{}], {}, failure policy {}",
             entry.name,
             plugin.name(),
             entry.path.display(),
             started.elapsed(),
+            match plugin.load_report() {
+                r if r.cache_hit => "compiled module from the cache",
+                r if r.cache_path.is_some() => "compiled, and cached",
+                _ => "compiled; module cache off",
+            },
             hooks.join(", "),
             match entry.pool {
                 None => "one shared instance".to_string(),

@@ -851,3 +851,36 @@ async fn a_plugin_that_cannot_load_or_init_stops_startup_with_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_cache_dir_the_second_start_takes_compiled_plugins_from_it() {
+    let dir = std::env::temp_dir().join(format!("bifrost-wasm-gateway-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let plugin = dir.join("cached-hello.wasm");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(hello_world(), &plugin).unwrap();
+    let config = || {
+        config_with(vec![entry("cached-hello", plugin.clone(), None, 0)])
+            .with_cache_dir(Some(dir.join("cache")))
+    };
+    let loaded = |how: &str| {
+        String::from_utf8_lossy(&logs().0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains("loaded plugin cached-hello ") && l.contains(how))
+            .count()
+    };
+
+    let first = Server::start(config()).await;
+    first.stop().await;
+    assert_eq!(loaded("(compiled, and cached)"), 1);
+    let second = Server::start(config()).await;
+    let (status, body) = second.chat("cached-1", user("mock-model", "hi")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "This is a mock response!"
+    );
+    second.stop().await;
+    assert_eq!(loaded("(compiled module from the cache)"), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

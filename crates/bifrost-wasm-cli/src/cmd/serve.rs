@@ -79,6 +79,15 @@ pub struct Args {
     /// Largest linear memory of one plugin instance, in MiB [default: the config file's, else 256].
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_memory_mib: Option<u64>,
+
+    /// Compile every plugin at start-up instead of using the compiled-module cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Directory of the compiled-module cache
+    /// [default: $XDG_CACHE_HOME/bifrost-wasm or ~/.cache/bifrost-wasm].
+    #[arg(long, value_name = "DIR", env = "BIFROST_WASM_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The gateway configuration: the file (if any), then the flags on top.
@@ -122,6 +131,13 @@ pub fn gateway_config(args: &Args) -> anyhow::Result<GatewayConfig> {
     }
     if let Some(mib) = args.max_memory_mib {
         config.limits.max_memory_bytes = Some(mib << 20);
+    }
+    if !args.no_cache {
+        config = config.with_cache_dir(
+            args.cache_dir
+                .clone()
+                .or_else(bifrost_wasm_host::HostConfig::default_cache_dir),
+        );
     }
     let provider = match args.provider {
         Some(ProviderArg::Upstream) => Some(ProviderArg::Upstream),
@@ -262,6 +278,13 @@ mod tests {
         );
         assert!(c.plugins[1].config.is_none());
         assert!(matches!(c.provider, ProviderConfig::Mock { .. }));
+    }
+
+    #[test]
+    fn serve_uses_the_module_cache_unless_told_not_to() {
+        let dir = config(&["--cache-dir", "/tmp/some-cache"]).unwrap().cache_dir;
+        assert_eq!(dir, Some(PathBuf::from("/tmp/some-cache")));
+        assert_eq!(config(&["--no-cache"]).unwrap().cache_dir, None);
     }
 
     #[test]
