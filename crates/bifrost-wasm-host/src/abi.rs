@@ -259,24 +259,40 @@ fn rust_hint(name: &str) -> String {
     }
 }
 
+/// What a module exports and imports, whether or not it fits the ABI.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModuleInterface {
+    /// Every export with its type.
+    pub exports: Vec<ExportInfo>,
+    /// Every import with its type.
+    pub imports: Vec<ImportInfo>,
+}
+
+/// The exports and imports of `module`.
+pub(crate) fn interface(module: &Module) -> ModuleInterface {
+    ModuleInterface {
+        exports: module
+            .exports()
+            .map(|e| ExportInfo {
+                name: e.name().to_string(),
+                ty: extern_type_name(&e.ty()),
+            })
+            .collect(),
+        imports: module
+            .imports()
+            .map(|i| ImportInfo {
+                module: i.module().to_string(),
+                name: i.name().to_string(),
+                ty: extern_type_name(&i.ty()),
+            })
+            .collect(),
+    }
+}
+
 /// Analyses `module`; returns every problem found if it does not fit the ABI.
 pub(crate) fn analyse(module: &Module) -> Result<Analysis, Vec<LoadProblem>> {
     let mut problems = Vec::new();
-    let exports: Vec<ExportInfo> = module
-        .exports()
-        .map(|e| ExportInfo {
-            name: e.name().to_string(),
-            ty: extern_type_name(&e.ty()),
-        })
-        .collect();
-    let imports: Vec<ImportInfo> = module
-        .imports()
-        .map(|i| ImportInfo {
-            module: i.module().to_string(),
-            name: i.name().to_string(),
-            ty: extern_type_name(&i.ty()),
-        })
-        .collect();
+    let ModuleInterface { exports, imports } = interface(module);
 
     let export_ty = |name: &str| module.get_export(name);
 

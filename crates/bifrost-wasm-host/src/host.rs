@@ -9,7 +9,7 @@ use wasmtime::{
     PoolingAllocationConfig,
 };
 
-use crate::abi::{self, PluginInfo, ResolvedAbi};
+use crate::abi::{self, ModuleInterface, PluginInfo, ResolvedAbi};
 use crate::cache::{Lookup, ModuleCache};
 use crate::epoch::Ticker;
 use crate::error::{HostError, LoadProblem};
@@ -304,6 +304,16 @@ impl Host {
             message: e.to_string(),
         })?;
         self.load_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Compiles `bytes` (binary wasm or WAT text) and lists its exports and imports without
+    /// checking them against the plugin ABI: what a module that fails to load does offer.
+    pub fn interface(&self, bytes: &[u8], label: &str) -> Result<ModuleInterface, HostError> {
+        let module = Module::new(&self.inner.engine, bytes).map_err(|e| HostError::Compile {
+            plugin: label.to_string(),
+            message: format!("{e:#}"),
+        })?;
+        Ok(abi::interface(&module))
     }
 
     /// Loads a plugin from bytes (binary wasm or WAT text). `label` names the plugin

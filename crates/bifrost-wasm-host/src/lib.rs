@@ -77,7 +77,9 @@ mod wasi;
 pub mod chain;
 pub mod config;
 
-pub use abi::{AbiGeneration, AllocatorVariant, ExportInfo, HookExport, ImportInfo, PluginInfo};
+pub use abi::{
+    AbiGeneration, AllocatorVariant, ExportInfo, HookExport, ImportInfo, ModuleInterface, PluginInfo,
+};
 pub use error::{HostError, LoadProblem};
 pub use hook::{Hook, UnknownHook};
 pub use host::{Host, HostConfig, LoadReport, LoadedPlugin, WARM_SLOTS};

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bifrost_wasm_host::{AbiGeneration, AllocatorVariant, Hook, PluginInfo};
+use bifrost_wasm_host::{
+    AbiGeneration, AllocatorVariant, ExportInfo, Hook, HostError, ImportInfo, ModuleInterface, PluginInfo,
+};
 
 use crate::common::{fmt_bytes, HostArgs, EXIT_OK};
 
@@ -24,9 +26,36 @@ pub struct Args {
     pub host: HostArgs,
 }
 
-/// Loads the plugin and prints its description.
+/// Loads the plugin and prints its description. A module that does not fit the plugin ABI
+/// still gets its exports and imports listed (what it does offer), with every problem, and
+/// the command fails.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let plugin = args.host.load(&args.plugin)?;
+    let host = args.host.host()?;
+    let plugin = match crate::common::load_plugin(&host, &args.plugin) {
+        Ok(plugin) => plugin,
+        Err(e) => {
+            if let Some(HostError::InvalidPlugin { problems, .. }) = e.downcast_ref::<HostError>() {
+                if let Ok(interface) = std::fs::read(&args.plugin).map_err(|_| ()).and_then(|bytes| {
+                    host.interface(&bytes, &args.plugin.display().to_string())
+                        .map_err(|_| ())
+                }) {
+                    if args.json {
+                        let report = serde_json::json!({
+                            "source": args.plugin.display().to_string(),
+                            "valid": false,
+                            "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                            "exports": interface.exports,
+                            "imports": interface.imports,
+                        });
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        print!("{}", render_interface(&interface));
+                    }
+                }
+            }
+            return Err(e);
+        }
+    };
     let info = plugin.info();
     if args.json {
         println!("{}", serde_json::to_string_pretty(info)?);
@@ -97,6 +126,33 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// The exports and imports of a module that failed validation.
+pub fn render_interface(interface: &ModuleInterface) -> String {
+    let mut out = String::from("not a valid Bifrost plugin (the problems follow); what the module has:\n");
+    render_exports_imports(&mut out, &interface.exports, &interface.imports);
+    out
+}
+
+fn render_exports_imports(out: &mut String, exports: &[ExportInfo], imports: &[ImportInfo]) {
+    let _ = writeln!(out, "\nexports ({})", exports.len());
+    let rows: Vec<Vec<String>> = exports
+        .iter()
+        .map(|e| vec![e.name.clone(), e.ty.clone()])
+        .collect();
+    table(out, &["NAME", "TYPE"], &rows);
+
+    let _ = writeln!(out, "\nimports ({})", imports.len());
+    if imports.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        let rows: Vec<Vec<String>> = imports
+            .iter()
+            .map(|i| vec![format!("{}.{}", i.module, i.name), i.ty.clone()])
+            .collect();
+        table(out, &["NAME", "TYPE"], &rows);
     }
 }
 
@@ -176,24 +232,6 @@ pub fn render(info: &PluginInfo) -> String {
         .collect();
     table(&mut out, &["HOOK", "EXPORT"], &rows);
 
-    let _ = writeln!(out, "\nexports ({})", info.exports.len());
-    let rows: Vec<Vec<String>> = info
-        .exports
-        .iter()
-        .map(|e| vec![e.name.clone(), e.ty.clone()])
-        .collect();
-    table(&mut out, &["NAME", "TYPE"], &rows);
-
-    let _ = writeln!(out, "\nimports ({})", info.imports.len());
-    if info.imports.is_empty() {
-        out.push_str("  (none)\n");
-    } else {
-        let rows: Vec<Vec<String>> = info
-            .imports
-            .iter()
-            .map(|i| vec![format!("{}.{}", i.module, i.name), i.ty.clone()])
-            .collect();
-        table(&mut out, &["NAME", "TYPE"], &rows);
-    }
+    render_exports_imports(&mut out, &info.exports, &info.imports);
     out
 }

@@ -72,6 +72,18 @@ fn missing_and_mistyped_exports_are_all_listed_by_inspect() {
         "inspect_abi_broken_plugin_stderr",
         redact(&out.stderr, file.arg())
     );
+    // What the module does have is listed too, so the author sees the mismatch side by side.
+    insta::assert_snapshot!(
+        "inspect_abi_broken_plugin_stdout",
+        redact(&out.stdout, file.arg())
+    );
+    let out = run(&["inspect", "--json", file.arg()]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let report = out.json();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"].as_array().map(Vec::len), Some(3), "{report}");
+    assert_eq!(report["exports"][1]["name"], "pre_hook");
+    assert_eq!(report["exports"][1]["ty"], "func(i32) -> i32");
 }
 
 #[test]
