@@ -42,7 +42,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bifrost_wasm_types::http::HTTPResponse;
-use bifrost_wasm_types::raw::{object_entries, JsonKind, RawJson};
+use bifrost_wasm_types::raw::{JsonKind, RawJson};
+use bifrost_wasm_types::scan;
 use bifrost_wasm_types::shape::{
     wrap_chat_request, wrap_chat_response, LlmRequest, LlmResponse, RequestShape, ResponseShape,
     ShortCircuitParts,
@@ -391,14 +392,18 @@ impl Context {
     /// Merges the members of the JSON object `raw` (add or overwrite; nothing is removed).
     /// Returns the keys that changed.
     fn merge(&mut self, raw: &str) -> Result<Vec<String>, String> {
-        let entries = object_entries(raw).map_err(|e| format!("context is not an object: {e}"))?;
+        if JsonKind::of(raw) != JsonKind::Object {
+            return Err(format!(
+                "context is not an object: found {}",
+                JsonKind::of(raw).name()
+            ));
+        }
         let mut changed = Vec::new();
-        for (k, v) in entries {
+        for (k, v) in valid_members(raw) {
             if self.get(&k).is_some_and(|old| old.as_str() == v) {
                 continue;
             }
-            let value = RawJson::from_string(v.to_string()).map_err(|e| e.to_string())?;
-            if self.set(&k, value) {
+            if self.set(&k, validated(v)) {
                 changed.push(k.into_owned());
             }
         }
@@ -419,9 +424,9 @@ impl<'a> Output<'a> {
                 JsonKind::of(text).name()
             ));
         }
-        object_entries(text)
-            .map(|entries| Output { entries })
-            .map_err(|e| format!("the output is not a JSON object: {e}"))
+        Ok(Output {
+            entries: valid_members(text),
+        })
     }
 
     /// Member `key`: exact match first, then ASCII case-insensitive (Go's decoder rule).
@@ -489,8 +494,24 @@ fn excerpt(text: &str) -> String {
     format!("{}...", &text[..end])
 }
 
+#[cfg(test)]
 fn raw(text: &str) -> Result<RawJson, String> {
     RawJson::from_string(text.to_string()).map_err(|e| e.to_string())
+}
+
+/// The members of an object in a hook output (valid JSON: see [`validated`]), in order,
+/// without scanning it for validity again.
+fn valid_members(text: &str) -> Vec<(Cow<'_, str>, &str)> {
+    bifrost_wasm_types::scan::Members::new(text)
+        .map(|m| (m.key(), m.value))
+        .collect()
+}
+
+/// A member of a hook output, or text written from such members. Outputs come from a
+/// [`crate::HookRunner`], whose contract is that they were checked to be JSON when the hook returned
+/// them, so they are not scanned again.
+fn validated(text: &str) -> RawJson {
+    RawJson::from_validated(text)
 }
 
 /// Whether `after` says something different from `before`: the same bytes, or the same bytes
@@ -500,6 +521,23 @@ fn raw(text: &str) -> Result<RawJson, String> {
 fn differs(before: &str, after: &str) -> bool {
     if before == after {
         return false;
+    }
+    // The usual case, decided at the first differing byte: the prefixes are equal, so both
+    // texts agree on whether that byte is inside a string. Inside one, or when neither byte is
+    // whitespace, the byte counts and the texts differ; only whitespace between tokens needs
+    // the full comparison.
+    let first = before
+        .bytes()
+        .zip(after.bytes())
+        .position(|(a, b)| a != b)
+        .unwrap_or(before.len().min(after.len()));
+    let is_ws = |b: Option<u8>| matches!(b, Some(b' ' | b'\n' | b'\r' | b'\t'));
+    let (a, b) = (
+        before.as_bytes().get(first).copied(),
+        after.as_bytes().get(first).copied(),
+    );
+    if a.is_some() && b.is_some() && (!is_ws(a) && !is_ws(b) || scan::inside_string(before, first)) {
+        return true;
     }
     fn significant(text: &str) -> impl Iterator<Item = u8> + '_ {
         let mut in_string = false;
@@ -827,11 +865,11 @@ impl RequestRun {
             return Ok(shaped.into_raw());
         }
         let chat = shaped.chat_raw().expect("has_chat");
-        raw(&wrap_chat_response(chat, self.chain.shape))
+        Ok(validated(&wrap_chat_response(chat, self.chain.shape)))
     }
 
     fn normalize_request(&self, request: &str, before: &RawJson) -> Result<RawJson, String> {
-        let shaped = LlmRequest::new(raw(request)?);
+        let shaped = LlmRequest::new(validated(request));
         if shaped.shape() == self.chain.shape || !shaped.is_chat() {
             return Ok(shaped.into_raw());
         }
@@ -841,7 +879,7 @@ impl RequestRun {
         let stream = LlmRequest::new(before.clone())
             .request_type()
             .is_some_and(|t| t.ends_with("_stream"));
-        raw(&wrap_chat_request(inner, self.chain.shape, stream))
+        Ok(validated(&wrap_chat_request(inner, self.chain.shape, stream)))
     }
 
     // ----- HTTP pre-hooks -----
@@ -944,7 +982,7 @@ impl RequestRun {
         let request = match output.payload("request") {
             None => None,
             Some(r) if r == self.http_request.as_str() => None,
-            Some(r) if JsonKind::of(r) == JsonKind::Object => Some(raw(r)?),
+            Some(r) if JsonKind::of(r) == JsonKind::Object => Some(validated(r)),
             Some(r) => {
                 return Err(format!(
                     "`request` must be an HTTP request object or null, found {}",
@@ -1171,17 +1209,18 @@ impl RequestRun {
                     JsonKind::of(error).name()
                 ));
             }
-            Some(LlmResult::Error(raw(error)?))
+            Some(LlmResult::Error(validated(error)))
         } else {
             match output.payload("response") {
                 Some(r) if matches!(current, LlmResult::Response(c) if c.as_str() == r) => None,
                 // A response given back: kept (or, after an error, a recovery).
                 Some(r) if JsonKind::of(r) == JsonKind::Object => {
-                    let response = LlmResponse::new(raw(r)?);
+                    let response = LlmResponse::new(validated(r));
                     let empty_envelope = response.shape() == ResponseShape::GoEnvelope
                         && !response.has_chat()
-                        && object_entries(r)
-                            .is_ok_and(|e| e.iter().all(|(_, v)| JsonKind::of(v) == JsonKind::Null));
+                        && valid_members(r)
+                            .iter()
+                            .all(|(_, v)| JsonKind::of(v) == JsonKind::Null);
                     if empty_envelope {
                         None
                     } else {
@@ -1358,7 +1397,7 @@ impl RequestRun {
             None => None,
             Some(c) if JsonKind::of(c) == JsonKind::Null => None,
             Some(c) if c == current.as_str() => Some(None),
-            Some(c) if JsonKind::of(c) == JsonKind::Object => Some(Some(raw(c)?)),
+            Some(c) if JsonKind::of(c) == JsonKind::Object => Some(Some(validated(c))),
             Some(c) => {
                 return Err(format!(
                     "`chunk` must be a chunk object or null, found {}",
@@ -1433,6 +1472,7 @@ fn http_answer(response: &str) -> Result<HttpAnswer, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bifrost_wasm_types::raw::object_entries;
     use std::sync::Mutex;
 
     type HookFn = Box<dyn Fn(&str) -> Result<String, HostError> + Send + Sync>;
@@ -1771,6 +1811,15 @@ mod tests {
         assert!(differs(r#"{"a":"\" "}"#, r#"{"a":"\""}"#));
         assert!(differs(r#"{"a":1,"b":2}"#, r#"{"b":2,"a":1}"#));
         assert!(differs(r#"{"a":1.0}"#, r#"{"a":1}"#));
+        // The fast path (first differing byte) agrees with the full comparison.
+        assert!(!differs("{\"a\":1,\"b\":2}", "{\"a\":1, \"b\":2}"));
+        assert!(differs("{\"a\":\"x\",\"b\":2}", "{\"a\":\"x \",\"b\":2}"));
+        assert!(differs(
+            "{\"model\":\"gpt-4\"}",
+            "{\"model\":\"gpt-4 (via rust-wasm)\"}"
+        ));
+        assert!(!differs("[1,2]", "[1,2]\n"));
+        assert!(differs("[1,2]", "[1,2,3]"));
     }
 
     #[test]

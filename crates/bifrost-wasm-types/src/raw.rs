@@ -69,6 +69,13 @@ impl RawJson {
         Ok(RawJson::trusted(json))
     }
 
+    /// Wraps text that the caller already knows to be valid JSON (a member of a document it
+    /// validated, say), without scanning it again. Text that is not JSON is not undefined
+    /// behaviour, but it is passed on as given: use [`RawJson::from_string`] when unsure.
+    pub fn from_validated(json: impl Into<Box<str>>) -> Self {
+        RawJson::trusted(json)
+    }
+
     /// Copies a borrowed raw value.
     pub fn from_raw(raw: &RawValue) -> Self {
         RawJson::trusted(raw.get())

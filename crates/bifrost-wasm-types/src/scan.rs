@@ -420,6 +420,30 @@ fn key_then_colon(b: &[u8], i: usize) -> Result<usize, ScanError> {
     Ok(skip_ws(b, i + 1))
 }
 
+/// Whether byte `pos` of the valid JSON `text` is inside a string, after its opening quote
+/// (the closing quote counts as inside).
+pub fn inside_string(text: &str, pos: usize) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let j = find_special(b, i);
+        if j >= pos {
+            return false;
+        }
+        if b[j] != b'"' {
+            // Whitespace between tokens (JSON has no other special bytes outside strings).
+            i = j + 1;
+            continue;
+        }
+        let end = string_end_valid(b, j);
+        if pos < end {
+            return true;
+        }
+        i = end;
+    }
+    false
+}
+
 /// `bytes` as UTF-8 text, like [`std::str::from_utf8`], but skipping the leading ASCII 32
 /// bytes at a time first (JSON is mostly ASCII, and the standard check works in 4-byte
 /// words on wasm32).
@@ -1065,6 +1089,16 @@ impl fmt::Write for VecWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_string_tells_string_bytes_from_the_rest() {
+        let text = "{\"a\": \"x \\\" y\", \"b\":1}";
+        let inside: String = (0..text.len())
+            .map(|i| if inside_string(text, i) { 'S' } else { '.' })
+            .collect();
+        // {"a": "x \" y", "b":1}
+        assert_eq!(inside, "..SS...SSSSSSS...SS...");
+    }
 
     #[test]
     fn validate_accepts_rfc_json_and_rejects_the_rest() {
