@@ -20,7 +20,13 @@
 //!
 //! Build for `wasm32-unknown-unknown` (the result imports nothing) with the workspace's
 //! `wasm` profile. Test natively with [`testing::Harness`], which runs the same code the
-//! exports run.
+//! exports run. A `wasm32-wasip1` build works too (for WASI's clock, say); there the allocator
+//! pair is exported as `plugin_malloc`/`plugin_free`, because wasi-libc owns `malloc`/`free`.
+//!
+//! On `wasm32` the SDK also installs the global allocator: std's dlmalloc, fed first from a
+//! 256 KiB arena inside the module's initial memory, so that `init` and ordinary hooks never
+//! grow linear memory (a host that pools instances then reuses their memory slots without
+//! changing page protections). Turn off the default `allocator` feature to bring your own.
 
 #[cfg(all(
     target_arch = "wasm32",
