@@ -55,15 +55,37 @@ pub fn hold_start(text: &str, max_hold: usize) -> usize {
         run -= 1;
     }
     let mut start = if digit { token.min(run) } else { token };
-    // `Bearer <token>`: the token is a secret because of the word before it, so keep both.
     const BEARER: &[u8] = b"bearer ";
-    if start >= BEARER.len() && b[start - BEARER.len()..start].eq_ignore_ascii_case(BEARER) {
-        start -= BEARER.len();
-    }
-    // Never cut a token in two: extend to the start of the token `start` falls in.
-    if start < n && !ws(b[start]) {
-        while start > 0 && !ws(b[start - 1]) {
-            start -= 1;
+    loop {
+        let before = start;
+        // Never cut a token in two: extend to the start of the token `start` falls in.
+        if start < n && !ws(b[start]) {
+            while start > 0 && !ws(b[start - 1]) {
+                start -= 1;
+            }
+        }
+        // `Bearer <token>`: the token is a secret because of the word before it, so keep both
+        // (also when the held text starts at the space between them).
+        let mut word = start;
+        while word < n && ws(b[word]) {
+            word += 1;
+        }
+        if word >= BEARER.len() && b[word - BEARER.len()..word].eq_ignore_ascii_case(BEARER) {
+            start = start.min(word - BEARER.len());
+        }
+        // A number may end inside the held text (`123-4567 555,`): keep the run of digits and
+        // separators just before it too.
+        let mut back = start;
+        let mut digit = false;
+        while back > 0 && in_number(b[back - 1]) {
+            digit |= b[back - 1].is_ascii_digit();
+            back -= 1;
+        }
+        if digit {
+            start = back;
+        }
+        if start == before {
+            break;
         }
     }
     if n - start > max_hold {
@@ -192,6 +214,12 @@ mod tests {
         assert_eq!(hold_start("key=abc-123 456", 512), 0);
         assert_eq!(hold_start("", 512), 0);
         assert_eq!(hold_start("done.\n", 512), 6);
+        // A number that ends inside the last token starts before it.
+        assert_eq!(hold_start("hello 123-4567 555,", 512), 5);
+        assert_eq!(hold_start("call (555) 123-4567.", 512), 4);
+        // `Bearer` before a token that a trailing number run starts inside.
+        assert_eq!(hold_start("Bearer AKIAIOSFODNN7EXAMPLE555 ", 512), 0);
+        assert_eq!(hold_start("hi Bearer 123-45672", 512), 3);
     }
 
     #[test]
