@@ -1,6 +1,7 @@
 //! The guest's hand-written JSON scanner and deserializer against serde_json as the oracle:
 //! arbitrary bytes must get the same valid/invalid verdict, the same values, the same member
-//! index, and nothing may panic (deep nesting included).
+//! index, and nothing may panic (deep nesting included). The UTF-8 check and the
+//! inside-a-string test are held to std and to a byte-by-byte walk.
 #![no_main]
 
 use bifrost_wasm_types::{reader, scan};
@@ -8,7 +9,33 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+/// Byte `pos` of valid JSON `text` is inside a string (after its opening quote), by a plain
+/// byte-by-byte walk: the reference for `scan::inside_string`.
+fn inside_string_reference(text: &str, pos: usize) -> bool {
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, b) in text.bytes().enumerate() {
+        let opening = !in_string && b == b'"';
+        if i == pos {
+            return in_string && !opening;
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if opening {
+            in_string = true;
+        }
+    }
+    false
+}
+
 fuzz_target!(|data: &[u8]| {
+    // The guest's UTF-8 check (ASCII prefix in blocks, then std) must be std's, errors included.
+    assert_eq!(scan::utf8(data), std::str::from_utf8(data));
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -21,6 +48,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     assert_eq!(scan::skip_value(text, 0), text.trim_end().len());
+    for pos in 0..text.len().min(512) {
+        assert_eq!(
+            scan::inside_string(text, pos),
+            inside_string_reference(text, pos),
+            "inside_string({text:?}, {pos})"
+        );
+    }
     let tree = serde_json::from_str::<Value>(text);
     assert_eq!(
         scan::parse_value(text).ok(),
