@@ -259,12 +259,7 @@ impl InstancePool {
                 }
                 None => Duration::from_secs(3600),
             };
-            state = self
-                .inner
-                .returned
-                .wait_timeout(state, remaining)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = self.wait_for_return(state, remaining);
         }
     }
 
@@ -309,6 +304,19 @@ impl InstancePool {
         self.checkout()?.call(hook, input)
     }
 
+    /// Waits up to `timeout` for an instance to come back (or a slot to free up).
+    fn wait_for_return<'a>(
+        &self,
+        state: std::sync::MutexGuard<'a, PoolState>,
+        timeout: Duration,
+    ) -> std::sync::MutexGuard<'a, PoolState> {
+        self.inner
+            .returned
+            .wait_timeout(state, timeout)
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+    }
+
     fn closed(&self) -> HostError {
         HostError::PoolClosed {
             plugin: self.inner.plugin.name().to_string(),
@@ -349,12 +357,7 @@ impl InstancePool {
                 Some(remaining) => remaining,
                 None => Duration::from_secs(3600),
             };
-            state = self
-                .inner
-                .returned
-                .wait_timeout(state, remaining)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = self.wait_for_return(state, remaining);
         }
     }
 }
