@@ -321,6 +321,17 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The context of a request that has just arrived.
+    fn new(state: &Arc<AppState>, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> Ctx {
+        Ctx {
+            request_id: state.request_id(headers),
+            state: state.clone(),
+            started: Instant::now(),
+            method: method.clone(),
+            path: uri.path().to_string(),
+        }
+    }
+
     fn log(&self, status: u16, note: &str, run: Option<&RequestRun>) {
         if !tracing::enabled!(target: REQUEST_LOG_TARGET, tracing::Level::INFO) {
             return;
@@ -436,22 +447,20 @@ async fn http_pre(
     }
 }
 
-async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// What every routed request does first: read the body, start the plugin run with the context
+/// Bifrost seeds, and run the HTTP pre-hooks (which may answer, or replace the body).
+async fn begin(state: &Arc<AppState>, request: Request) -> Result<(Ctx, RequestRun, Bytes), Response> {
     let (parts, body) = request.into_parts();
-    let ctx = Ctx {
-        request_id: state.request_id(&parts.headers),
-        state: state.clone(),
-        started: Instant::now(),
-        method: parts.method.clone(),
-        path: parts.uri.path().to_string(),
-    };
-    let body = match read_body(&ctx, body).await {
-        Ok(b) => b,
-        Err(response) => return response,
-    };
+    let ctx = Ctx::new(state, &parts.method, &parts.uri, &parts.headers);
+    let body = read_body(&ctx, body).await?;
     let mut run = RequestRun::new(state.chain.clone(), &ctx.request_id);
     seed_context_from_headers(&mut run, &parts.headers);
-    let (run, body) = match http_pre(&ctx, run, &parts, body).await {
+    let (run, body) = http_pre(&ctx, run, &parts, body).await?;
+    Ok((ctx, run, body))
+}
+
+async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (ctx, run, body) = match begin(&state, request).await {
         Ok(v) => v,
         Err(response) => return response,
     };
@@ -656,21 +665,7 @@ fn stream_response(
 }
 
 async fn models(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let ctx = Ctx {
-        request_id: state.request_id(&parts.headers),
-        state: state.clone(),
-        started: Instant::now(),
-        method: parts.method.clone(),
-        path: parts.uri.path().to_string(),
-    };
-    let body = match read_body(&ctx, body).await {
-        Ok(b) => b,
-        Err(response) => return response,
-    };
-    let mut run = RequestRun::new(state.chain.clone(), &ctx.request_id);
-    seed_context_from_headers(&mut run, &parts.headers);
-    let (run, _) = match http_pre(&ctx, run, &parts, body).await {
+    let (ctx, run, _) = match begin(&state, request).await {
         Ok(v) => v,
         Err(response) => return response,
     };
@@ -697,13 +692,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let ctx = Ctx {
-        request_id: state.request_id(request.headers()),
-        state: state.clone(),
-        started: Instant::now(),
-        method: request.method().clone(),
-        path: request.uri().path().to_string(),
-    };
+    let ctx = Ctx::new(&state, request.method(), request.uri(), request.headers());
     ctx.finish(
         None,
         Answer::error(
