@@ -502,9 +502,7 @@ fn raw(text: &str) -> Result<RawJson, String> {
 /// The members of an object in a hook output (valid JSON: see [`validated`]), in order,
 /// without scanning it for validity again.
 fn valid_members(text: &str) -> Vec<(Cow<'_, str>, &str)> {
-    bifrost_wasm_types::scan::Members::new(text)
-        .map(|m| (m.key(), m.value))
-        .collect()
+    scan::Members::new(text).map(|m| (m.key(), m.value)).collect()
 }
 
 /// A member of a hook output, or text written from such members. Outputs come from a

@@ -103,6 +103,7 @@ fn find_special(b: &[u8], i: usize) -> usize {
         if mask != 0 {
             return i + (mask.trailing_zeros() / 8) as usize;
         }
+        return find_special_long(b, i + 8);
     }
     find_special_long(b, i)
 }
@@ -215,16 +216,7 @@ fn string_end_valid_escaped(b: &[u8], i: usize) -> (usize, bool) {
 /// End of the string at `b[i] == '"'` in text already known to be valid.
 #[inline(always)]
 fn string_end_valid(b: &[u8], i: usize) -> usize {
-    let mut j = i + 1;
-    loop {
-        j = find_special(b, j);
-        match b.get(j) {
-            Some(b'\\') => j += 2,
-            Some(b'"') => return j + 1,
-            Some(_) => j += 1,
-            None => return b.len(),
-        }
-    }
+    string_end_valid_escaped(b, i).0
 }
 
 fn digits_end(b: &[u8], mut i: usize) -> usize {
