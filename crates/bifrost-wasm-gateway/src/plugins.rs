@@ -116,6 +116,17 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
     })
 }
 
+/// Logs a `cleanup` that returned a non-zero code (`Ok`) or failed (`Err`).
+fn warn_cleanup(name: &str, outcome: Result<i32, &bifrost_wasm_host::HostError>) {
+    match outcome {
+        Ok(code) => tracing::warn!(
+            plugin = %name,
+            "plugin {name}: cleanup returned {code} (non-zero means it could not clean up)"
+        ),
+        Err(e) => tracing::warn!(plugin = %name, "plugin {name}: cleanup failed: {e}"),
+    }
+}
+
 /// Calls every plugin's `cleanup`, in chain order. Waits up to `grace` for requests still
 /// holding an instance. Blocking. Returns the number of plugins cleaned up.
 pub(crate) fn cleanup(slots: Vec<LoadedSlot>, grace: Duration) -> usize {
@@ -130,11 +141,8 @@ pub(crate) fn cleanup(slots: Vec<LoadedSlot>, grace: Duration) -> usize {
                             Ok(Some(0)) | Ok(None) => {
                                 tracing::info!(plugin = %name, "plugin {name}: cleanup done")
                             }
-                            Ok(Some(code)) => tracing::warn!(
-                                plugin = %name,
-                                "plugin {name}: cleanup returned {code} (non-zero means it could not clean up)"
-                            ),
-                            Err(e) => tracing::warn!(plugin = %name, "plugin {name}: cleanup failed: {e}"),
+                            Ok(Some(code)) => warn_cleanup(&name, Ok(code)),
+                            Err(e) => warn_cleanup(&name, Err(&e)),
                         }
                         cleaned += 1;
                         break;
@@ -155,13 +163,10 @@ pub(crate) fn cleanup(slots: Vec<LoadedSlot>, grace: Duration) -> usize {
             Slot::Pool(pool) => {
                 let report = pool.cleanup(deadline.saturating_duration_since(Instant::now()));
                 for code in &report.non_zero {
-                    tracing::warn!(
-                        plugin = %name,
-                        "plugin {name}: cleanup returned {code} (non-zero means it could not clean up)"
-                    );
+                    warn_cleanup(&name, Ok(*code));
                 }
                 for e in &report.errors {
-                    tracing::warn!(plugin = %name, "plugin {name}: cleanup failed: {e}");
+                    warn_cleanup(&name, Err(e));
                 }
                 if report.still_busy > 0 {
                     tracing::warn!(
