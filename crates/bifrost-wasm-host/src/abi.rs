@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use wasmtime::{ExternType, FuncType, Module, ValType};
 
 use crate::error::LoadProblem;
-use crate::hook::Hook;
+use bifrost_wasm_types::Hook;
 
 /// Which ABI generation a plugin's HTTP hook follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

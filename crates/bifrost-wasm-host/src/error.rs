@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::hook::Hook;
+use bifrost_wasm_types::Hook;
 
 /// One problem found while validating a module's exports or imports.
 ///

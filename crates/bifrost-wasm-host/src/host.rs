@@ -13,7 +13,7 @@ use crate::abi::{self, ModuleInterface, PluginInfo, ResolvedAbi};
 use crate::cache::{Lookup, ModuleCache};
 use crate::epoch::Ticker;
 use crate::error::{HostError, LoadProblem};
-use crate::hook::Hook;
+use bifrost_wasm_types::Hook;
 use crate::instance::{GuestAbort, Live, PluginInstance, StoreState};
 
 /// Most idle pooling-allocator slots that keep their memory resident.

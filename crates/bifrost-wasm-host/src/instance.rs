@@ -11,7 +11,7 @@ use wasmtime_wasi::I32Exit;
 
 use crate::abi::AllocatorVariant;
 use crate::error::HostError;
-use crate::hook::Hook;
+use bifrost_wasm_types::Hook;
 use crate::host::{LoadedPlugin, PluginShared};
 use crate::wasi::PluginLog;
 

@@ -66,7 +66,7 @@ mod abi;
 mod cache;
 mod epoch;
 mod error;
-mod hook;
+
 mod host;
 mod instance;
 mod json;
@@ -81,7 +81,7 @@ pub use abi::{
     AbiGeneration, AllocatorVariant, ExportInfo, HookExport, ImportInfo, ModuleInterface, PluginInfo,
 };
 pub use error::{HostError, LoadProblem};
-pub use hook::{Hook, UnknownHook};
+pub use bifrost_wasm_types::hook::{Hook, UnknownHook};
 pub use host::{Host, HostConfig, LoadReport, LoadedPlugin, WARM_SLOTS};
 pub use instance::PluginInstance;
 pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};

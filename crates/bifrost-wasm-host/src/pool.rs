@@ -5,7 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::HostError;
-use crate::hook::Hook;
+use bifrost_wasm_types::Hook;
 use crate::host::LoadedPlugin;
 use crate::instance::PluginInstance;
 use crate::HookRunner;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::HostError;
-use crate::hook::Hook;
+use bifrost_wasm_types::Hook;
 use crate::instance::PluginInstance;
 
 impl PluginInstance {

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::de::null_default;
+use crate::raw::RawJson;
+use crate::scan;
 use crate::response::BifrostResponse;
 
 /// The `error` member of a [`BifrostError`].
@@ -100,6 +102,124 @@ impl BifrostError {
             && self.error.error_type.is_none()
             && self.error.code.is_none()
             && self.status_code.is_none()
+    }
+}
+
+/// Bifrost's error JSON (`schemas.BifrostError`) from borrowed parts: the one builder that
+/// every part of this project (guest SDK, chain, gateway, providers) writes errors with.
+///
+/// ```
+/// use bifrost_wasm_types::error::ErrorJson;
+///
+/// let json = ErrorJson::new("model not allowed").with_type("forbidden").with_status(403).to_json();
+/// assert_eq!(
+///     json,
+///     r#"{"is_bifrost_error":false,"status_code":403,"error":{"type":"forbidden","message":"model not allowed"}}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorJson<'a> {
+    /// `is_bifrost_error`: true when Bifrost itself (not the provider) produced the error.
+    pub is_bifrost_error: bool,
+    /// `status_code`: the HTTP status to answer with (omitted when `None`).
+    pub status_code: Option<i64>,
+    /// `error.type` (omitted when `None`).
+    pub error_type: Option<&'a str>,
+    /// `error.code` (omitted when `None`).
+    pub code: Option<&'a str>,
+    /// `error.message`.
+    pub message: &'a str,
+}
+
+impl<'a> ErrorJson<'a> {
+    /// An error with `message` and nothing else.
+    pub fn new(message: &'a str) -> Self {
+        ErrorJson {
+            message,
+            ..Default::default()
+        }
+    }
+
+    /// Sets `error.type`.
+    pub fn with_type(mut self, error_type: &'a str) -> Self {
+        self.error_type = Some(error_type);
+        self
+    }
+
+    /// Sets `error.code`.
+    pub fn with_code(mut self, code: &'a str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// Sets `status_code`.
+    pub fn with_status(mut self, status: i64) -> Self {
+        self.status_code = Some(status);
+        self
+    }
+
+    /// Sets `is_bifrost_error`.
+    pub fn bifrost(mut self, is_bifrost_error: bool) -> Self {
+        self.is_bifrost_error = is_bifrost_error;
+        self
+    }
+
+    /// Appends the JSON to `out`; `extra` members (raw `"key":value` pairs, already JSON)
+    /// are written after the known ones, at the top level and inside `error`.
+    pub fn write_with(&self, out: &mut Vec<u8>, top_extra: &[(&str, &str)], error_extra: &[(&str, &str)]) {
+        out.extend_from_slice(b"{\"is_bifrost_error\":");
+        out.extend_from_slice(if self.is_bifrost_error { b"true" } else { b"false" });
+        if let Some(status) = self.status_code {
+            out.extend_from_slice(b",\"status_code\":");
+            if status < 0 {
+                out.push(b'-');
+            }
+            scan::write_u64(out, status.unsigned_abs());
+        }
+        for (k, v) in top_extra {
+            out.push(b',');
+            scan::write_string(out, k);
+            out.push(b':');
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.extend_from_slice(b",\"error\":{");
+        if let Some(t) = self.error_type {
+            out.extend_from_slice(b"\"type\":");
+            scan::write_string(out, t);
+            out.push(b',');
+        }
+        if let Some(c) = self.code {
+            out.extend_from_slice(b"\"code\":");
+            scan::write_string(out, c);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"message\":");
+        scan::write_string(out, self.message);
+        for (k, v) in error_extra {
+            out.push(b',');
+            scan::write_string(out, k);
+            out.push(b':');
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.extend_from_slice(b"}}");
+    }
+
+    /// Appends the JSON to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        self.write_with(out, &[], &[]);
+    }
+
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::with_capacity(96 + self.message.len());
+        self.write(&mut out);
+        // Built from escaped strings and ASCII punctuation.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The JSON as a [`RawJson`].
+    pub fn to_raw(&self) -> RawJson {
+        RawJson::from_validated(self.to_json())
     }
 }
 

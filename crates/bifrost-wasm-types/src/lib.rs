@@ -29,9 +29,11 @@
 
 pub mod bench_inputs;
 pub mod chat;
+pub mod codec;
 pub mod context;
 pub mod de;
 pub mod error;
+pub mod hook;
 pub mod hooks;
 pub mod http;
 pub mod raw;
@@ -47,6 +49,7 @@ pub use chat::{
 };
 pub use context::BifrostContext;
 pub use error::{BifrostError, ErrorField, LLMPluginShortCircuit};
+pub use hook::Hook;
 pub use hooks::{
     HttpPostHookInput, HttpPostHookOutput, HttpPreHookInput, HttpPreHookOutput, PostHookInput,
     PostHookOutput, PreHookInput, PreHookOutput, StreamChunkInput, StreamChunkOutput,

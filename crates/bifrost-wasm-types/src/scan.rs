@@ -1008,6 +1008,14 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// `s` as a JSON string literal (quoted and escaped as [`write_string`] writes it).
+pub fn quote(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    write_string(&mut out, s);
+    // Escaping only inserts ASCII around whole characters of valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Appends `value` as compact JSON, as `serde_json::to_writer` writes it.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 ///
 /// Every hook takes one JSON document and returns one (see design.md §1). A plugin
 /// may implement any subset; a hook it lacks is a pass-through for the chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Hook {
     /// HTTP transport pre-hook (`http_pre_hook`, or the generation 2 name `http_intercept`).
@@ -57,8 +57,8 @@ impl Hook {
             .find(|hook| hook.export_names().contains(&name))
     }
 
-    /// Index of the hook in per-hook arrays.
-    pub(crate) fn index(self) -> usize {
+    /// Position of the hook in per-hook arrays (`0..5`, the order of the variants).
+    pub fn index(self) -> usize {
         match self {
             Hook::HttpPreHook => 0,
             Hook::HttpPostHook => 1,
@@ -76,12 +76,21 @@ impl fmt::Display for Hook {
 }
 
 /// Error returned when parsing a [`Hook`] from an unknown name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown hook `{0}`: expected one of http_pre_hook (alias http_intercept), http_post_hook, \
-     http_stream_chunk_hook, pre_hook, post_hook"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownHook(pub String);
+
+impl fmt::Display for UnknownHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown hook `{}`: expected one of http_pre_hook (alias http_intercept), http_post_hook, \
+             http_stream_chunk_hook, pre_hook, post_hook",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownHook {}
 
 impl FromStr for Hook {
     type Err = UnknownHook;

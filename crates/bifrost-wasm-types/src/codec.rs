@@ -1,0 +1,1081 @@
+//! The hook envelopes: the one place that knows how each hook's input and output is laid out.
+//!
+//! Every hook takes one JSON object and returns one. A host *writes* inputs and *reads*
+//! outputs; a plugin *reads* inputs and *writes* outputs. Both sides use the structs of this
+//! module, one per hook and direction, so the two can never disagree:
+//!
+//! | hook | input ([`http_pre_hook::Input`], ...) | output ([`http_pre_hook::Output`], ...) |
+//! |---|---|---|
+//! | `http_pre_hook` (`http_intercept`) | `context`, `request` | `context`, `request`, `response`, `has_response`, `error` |
+//! | `http_post_hook` | `context`, `request`, `response` | `context`, `error` |
+//! | `http_stream_chunk_hook` | `context`, `request`, `chunk` | `context`, `chunk`, `has_chunk`, `skip`, `error` |
+//! | `pre_hook` | `context`, `request` | `context`, `request`, `short_circuit`, `has_short_circuit`, `error` |
+//! | `post_hook` | `context`, `response`, `error`, `has_error` | `context`, `response`, `error`, `has_error`, `hook_error` |
+//!
+//! The structs are generic over how a JSON member is held: reading gives `&str` slices of the
+//! validated text ([`Envelope`] finds them in one pass), writing takes anything that
+//! implements [`WriteJson`] (a `&str`, a [`RawJson`], a plugin's context view). Reading
+//! follows Go's `encoding/json` (keys match ASCII-case-insensitively, the last duplicate
+//! wins, `null` flags are `false`) and is lenient where upstream is inconsistent: an error
+//! member that is not a string is reported as its JSON text rather than dropped.
+//!
+//! ```
+//! use bifrost_wasm_types::codec::{pre_hook, Envelope};
+//! use bifrost_wasm_types::Hook;
+//!
+//! // A host writes the input...
+//! let mut input = Vec::new();
+//! pre_hook::Input { context: Some(r#"{"request_id":"r1"}"#), request: Some(r#"{"model":"m"}"#) }
+//!     .write(&mut input);
+//! assert_eq!(input, br#"{"context":{"request_id":"r1"},"request":{"model":"m"}}"#);
+//!
+//! // ...a plugin reads it...
+//! let envelope = Envelope::parse(Hook::PreHook, &input).unwrap();
+//! let read = pre_hook::Input::read(&envelope);
+//! assert_eq!(read.request, Some(r#"{"model":"m"}"#));
+//!
+//! // ...and writes its output, which the host reads back.
+//! let mut output = Vec::new();
+//! pre_hook::Output { context: read.context, request: read.request, short_circuit: None,
+//!                    has_short_circuit: false, error: "".into() }
+//!     .write(&mut output);
+//! let envelope = Envelope::parse(Hook::PreHook, &output).unwrap();
+//! let out = pre_hook::Output::read(&envelope).unwrap();
+//! assert_eq!(out.request, Some(r#"{"model":"m"}"#));
+//! assert!(!out.has_short_circuit && out.error.is_empty());
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::hook::Hook;
+use crate::raw::{JsonKind, RawJson};
+use crate::scan::{self, Member, ObjectIndex};
+
+/// Something that can write itself as JSON text into an envelope.
+pub trait WriteJson {
+    /// Appends the JSON text of this value to `out`.
+    fn write_json(&self, out: &mut Vec<u8>);
+
+    /// How many bytes [`WriteJson::write_json`] appends (a close guess is enough: it sizes
+    /// the output buffer once).
+    fn json_len(&self) -> usize;
+}
+
+impl WriteJson for str {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
+
+    fn json_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl WriteJson for String {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
+
+    fn json_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl WriteJson for RawJson {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_str().as_bytes());
+    }
+
+    fn json_len(&self) -> usize {
+        self.as_str().len()
+    }
+}
+
+impl<T: WriteJson + ?Sized> WriteJson for &T {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        (**self).write_json(out)
+    }
+
+    fn json_len(&self) -> usize {
+        (**self).json_len()
+    }
+}
+
+/// Why an envelope could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodecError {
+    message: String,
+}
+
+impl CodecError {
+    fn new(message: String) -> Self {
+        CodecError { message }
+    }
+
+    /// What is wrong, naming the hook and the member.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The message, owned.
+    pub fn into_message(self) -> String {
+        self.message
+    }
+}
+
+impl fmt::Display for CodecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CodecError {}
+
+/// Which side of a hook call a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// What the host sends.
+    Input,
+    /// What the plugin returns.
+    Output,
+}
+
+impl Direction {
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Input => "input",
+            Direction::Output => "output",
+        }
+    }
+}
+
+/// The members of `hook`'s envelope in `direction`, in the order they are written.
+pub fn members(hook: Hook, direction: Direction) -> &'static [&'static str] {
+    match (hook, direction) {
+        (Hook::HttpPreHook, Direction::Input) => &["context", "request"],
+        (Hook::HttpPreHook, Direction::Output) => {
+            &["context", "request", "response", "has_response", "error"]
+        }
+        (Hook::HttpPostHook, Direction::Input) => &["context", "request", "response"],
+        (Hook::HttpPostHook, Direction::Output) => &["context", "error"],
+        (Hook::HttpStreamChunkHook, Direction::Input) => &["context", "request", "chunk"],
+        (Hook::HttpStreamChunkHook, Direction::Output) => &["context", "chunk", "has_chunk", "skip", "error"],
+        (Hook::PreHook, Direction::Input) => &["context", "request"],
+        (Hook::PreHook, Direction::Output) => &[
+            "context",
+            "request",
+            "short_circuit",
+            "has_short_circuit",
+            "error",
+        ],
+        (Hook::PostHook, Direction::Input) => &["context", "response", "error", "has_error"],
+        (Hook::PostHook, Direction::Output) => &["context", "response", "error", "has_error", "hook_error"],
+    }
+}
+
+/// The member in which `hook`'s output reports the hook's own failure: `hook_error` for
+/// `post_hook` (whose `error` is the request's error), `error` for the others.
+pub fn failure_member(hook: Hook) -> &'static str {
+    match hook {
+        Hook::PostHook => "hook_error",
+        _ => "error",
+    }
+}
+
+/// One hook envelope, validated and indexed in a single pass: its members and, for members
+/// whose value is an object, that object's members.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    hook: Hook,
+    index: ObjectIndex<'a>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Validates `bytes` as one UTF-8 JSON object and indexes it. The error says what is
+    /// wrong in words that name the hook ("pre_hook input is empty", ...), whichever side
+    /// wrote it.
+    pub fn parse(hook: Hook, bytes: &'a [u8]) -> Result<Self, CodecError> {
+        Self::parse_as(hook, Direction::Input, bytes)
+    }
+
+    /// [`Envelope::parse`] for a document of the given direction (the word used in errors).
+    pub fn parse_as(hook: Hook, direction: Direction, bytes: &'a [u8]) -> Result<Self, CodecError> {
+        let what = direction.name();
+        let name = hook.name();
+        if bytes.trim_ascii().is_empty() {
+            return Err(CodecError::new(format!("{name} {what} is empty")));
+        }
+        let text = scan::utf8(bytes)
+            .map_err(|e| CodecError::new(format!("{name} {what} is not valid UTF-8: {e}")))?;
+        if !text.trim_start().starts_with('{') {
+            return Err(CodecError::new(format!("{name} {what} must be a JSON object")));
+        }
+        match scan::validate_object(text) {
+            Ok(Some(index)) => Ok(Envelope { hook, index }),
+            Ok(None) => Err(CodecError::new(format!("{name} {what} must be a JSON object"))),
+            Err(e) => Err(CodecError::new(format!("invalid {name} {what}: {e}"))),
+        }
+    }
+
+    /// The hook this envelope belongs to.
+    pub fn hook(&self) -> Hook {
+        self.hook
+    }
+
+    /// Position of member `name`: the last member whose key equals `name` ignoring ASCII
+    /// case (Go's decoder assigns every matching key in turn, so the last one wins).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.members.iter().rposition(|(key, _)| {
+            key.eq_ignore_ascii_case(name)
+                || (key.contains('\\') && scan::unescape(key).is_ok_and(|k| k.eq_ignore_ascii_case(name)))
+        })
+    }
+
+    /// The raw JSON text of member `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.position(name).map(|i| self.index.members[i].1)
+    }
+
+    /// The members of member `name`'s value (empty when absent or not an object), with
+    /// offsets relative to that value's text.
+    pub fn children(&self, name: &str) -> &[Member<'a>] {
+        match self.position(name) {
+            Some(i) => self.index.children_of(i),
+            None => &[],
+        }
+    }
+
+    /// Member `name` as a flag: absent or `null` is `false`; anything but a boolean is an
+    /// error naming the member.
+    pub fn flag(&self, name: &str) -> Result<bool, CodecError> {
+        match self.get(name).map(str::trim) {
+            None | Some("null") | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(CodecError::new(format!(
+                "{} `{name}` must be true or false, found {}",
+                self.hook.name(),
+                JsonKind::of(other).name()
+            ))),
+        }
+    }
+
+    /// Member `name` as an error text: absent, `null`, `""` and `{}` are no error (empty);
+    /// a string is its contents; any other value is reported as its JSON text, so a plugin
+    /// that writes `"error": {"message": …}` still has its error seen.
+    pub fn text(&self, name: &str) -> Cow<'a, str> {
+        match self.get(name) {
+            None => Cow::Borrowed(""),
+            Some(raw) => match JsonKind::of(raw) {
+                JsonKind::Null => Cow::Borrowed(""),
+                JsonKind::String => scan::string_value(raw).unwrap_or(Cow::Borrowed("")),
+                JsonKind::Object if is_empty_object(raw) => Cow::Borrowed(""),
+                _ => Cow::Borrowed(raw.trim()),
+            },
+        }
+    }
+}
+
+/// True for `{}` (with any whitespace inside); `text` must be valid JSON.
+pub fn is_empty_object(text: &str) -> bool {
+    text.trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with('}'))
+}
+
+/// A payload member of an output as the host interprets it: absent, `null` and `{}` mean
+/// "unchanged" (`None`).
+pub fn changed_payload(raw: Option<&str>) -> Option<&str> {
+    let raw = raw?;
+    match JsonKind::of(raw) {
+        JsonKind::Null => None,
+        JsonKind::Object if is_empty_object(raw) => None,
+        _ => Some(raw),
+    }
+}
+
+/// Writes an envelope member by member.
+struct Writer<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Writer<'o> {
+    fn new(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Writer { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+    }
+
+    fn json<J: WriteJson>(&mut self, key: &str, value: &Option<J>) -> &mut Self {
+        self.key(key);
+        match value {
+            Some(v) => v.write_json(self.out),
+            None => self.out.extend_from_slice(b"null"),
+        }
+        self
+    }
+
+    fn flag(&mut self, key: &str, value: bool) -> &mut Self {
+        self.key(key);
+        self.out.extend_from_slice(if value { b"true" } else { b"false" });
+        self
+    }
+
+    fn text(&mut self, key: &str, value: &str) -> &mut Self {
+        self.key(key);
+        scan::write_string(self.out, value);
+        self
+    }
+
+    fn end(&mut self) {
+        self.out.push(b'}');
+    }
+}
+
+fn len<J: WriteJson>(value: &Option<J>) -> usize {
+    value.as_ref().map_or(4, WriteJson::json_len)
+}
+
+/// Room for the keys and punctuation of an envelope.
+const FRAME: usize = 96;
+
+/// The envelopes of `http_pre_hook` (also exported as `http_intercept`): the HTTP request
+/// before Bifrost parses it.
+pub mod http_pre_hook {
+    use super::*;
+
+    /// Input: the request context and the HTTP request (`HTTPRequest` JSON: method, path,
+    /// headers, query, base64 body).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Input<J> {
+        /// The request context (a JSON object).
+        pub context: Option<J>,
+        /// The HTTP request.
+        pub request: Option<J>,
+    }
+
+    impl<J> Default for Input<J> {
+        fn default() -> Self {
+            Input {
+                context: None,
+                request: None,
+            }
+        }
+    }
+
+    impl<'a> Input<&'a str> {
+        /// Reads the input members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Self {
+            Input {
+                context: env.get("context"),
+                request: env.get("request"),
+            }
+        }
+    }
+
+    impl<J: WriteJson> Input<J> {
+        /// Appends the input envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + len(&self.request));
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("request", &self.request)
+                .end();
+        }
+    }
+
+    /// Output: the context, the (possibly rewritten) request, or a response that answers
+    /// the client at once (`has_response`).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Output<'e, J> {
+        /// The context, with the plugin's additions.
+        pub context: Option<J>,
+        /// The request to continue with (`null` = unchanged).
+        pub request: Option<J>,
+        /// The HTTP response to answer with when `has_response`.
+        pub response: Option<J>,
+        /// True when the plugin answers the request itself.
+        pub has_response: bool,
+        /// Non-empty when the hook failed: Bifrost answers with an error.
+        pub error: Cow<'e, str>,
+    }
+
+    impl<J> Default for Output<'_, J> {
+        fn default() -> Self {
+            Output {
+                context: None,
+                request: None,
+                response: None,
+                has_response: false,
+                error: Cow::Borrowed(""),
+            }
+        }
+    }
+
+    impl<'a> Output<'a, &'a str> {
+        /// Reads the output members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+            Ok(Output {
+                context: env.get("context"),
+                request: env.get("request"),
+                response: env.get("response"),
+                has_response: env.flag("has_response")?,
+                error: env.text("error"),
+            })
+        }
+    }
+
+    impl<J: WriteJson> Output<'_, J> {
+        /// Appends the output envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(
+                FRAME + len(&self.context) + len(&self.request) + len(&self.response) + self.error.len(),
+            );
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("request", &self.request)
+                .json("response", &self.response)
+                .flag("has_response", self.has_response)
+                .text("error", &self.error)
+                .end();
+        }
+    }
+}
+
+/// The envelopes of `http_post_hook`. It runs for non-streaming responses only and cannot change the response: a plugin
+/// records what it saw in the context.
+pub mod http_post_hook {
+    use super::*;
+
+    /// Input: the context, the HTTP request and the HTTP response about to be sent.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Input<J> {
+        /// The request context.
+        pub context: Option<J>,
+        /// The HTTP request.
+        pub request: Option<J>,
+        /// The HTTP response (`HTTPResponse` JSON: status_code, headers, base64 body).
+        pub response: Option<J>,
+    }
+
+    impl<J> Default for Input<J> {
+        fn default() -> Self {
+            Input {
+                context: None,
+                request: None,
+                response: None,
+            }
+        }
+    }
+
+    impl<'a> Input<&'a str> {
+        /// Reads the input members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Self {
+            Input {
+                context: env.get("context"),
+                request: env.get("request"),
+                response: env.get("response"),
+            }
+        }
+    }
+
+    impl<J: WriteJson> Input<J> {
+        /// Appends the input envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + len(&self.request) + len(&self.response));
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("request", &self.request)
+                .json("response", &self.response)
+                .end();
+        }
+    }
+
+    /// Output: the context and the hook's own error.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Output<'e, J> {
+        /// The context, with the plugin's additions.
+        pub context: Option<J>,
+        /// Non-empty when the hook failed: Bifrost answers with an error.
+        pub error: Cow<'e, str>,
+    }
+
+    impl<J> Default for Output<'_, J> {
+        fn default() -> Self {
+            Output {
+                context: None,
+                error: Cow::Borrowed(""),
+            }
+        }
+    }
+
+    impl<'a> Output<'a, &'a str> {
+        /// Reads the output members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+            Ok(Output {
+                context: env.get("context"),
+                error: env.text("error"),
+            })
+        }
+    }
+
+    impl<J: WriteJson> Output<'_, J> {
+        /// Appends the output envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + self.error.len());
+            Writer::new(out)
+                .json("context", &self.context)
+                .text("error", &self.error)
+                .end();
+        }
+    }
+}
+
+/// The envelopes of `http_stream_chunk_hook`: one chunk of a streaming response (a JSON
+/// object without SSE framing), before it is sent.
+pub mod http_stream_chunk_hook {
+    use super::*;
+
+    /// Input: the context, the HTTP request and the chunk.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Input<J> {
+        /// The request context.
+        pub context: Option<J>,
+        /// The HTTP request.
+        pub request: Option<J>,
+        /// The chunk.
+        pub chunk: Option<J>,
+    }
+
+    impl<J> Default for Input<J> {
+        fn default() -> Self {
+            Input {
+                context: None,
+                request: None,
+                chunk: None,
+            }
+        }
+    }
+
+    impl<'a> Input<&'a str> {
+        /// Reads the input members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Self {
+            Input {
+                context: env.get("context"),
+                request: env.get("request"),
+                chunk: env.get("chunk"),
+            }
+        }
+    }
+
+    impl<J: WriteJson> Input<J> {
+        /// Appends the input envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + len(&self.request) + len(&self.chunk));
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("request", &self.request)
+                .json("chunk", &self.chunk)
+                .end();
+        }
+    }
+
+    /// Output: the chunk to send, or `skip` to drop it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Output<'e, J> {
+        /// The context, with the plugin's additions.
+        pub context: Option<J>,
+        /// The chunk to send (`null` = unchanged).
+        pub chunk: Option<J>,
+        /// True when `chunk` carries the chunk to send.
+        pub has_chunk: bool,
+        /// True to drop the chunk.
+        pub skip: bool,
+        /// Non-empty when the hook failed: with a chunk, logged; without, the stream ends.
+        pub error: Cow<'e, str>,
+    }
+
+    impl<J> Default for Output<'_, J> {
+        fn default() -> Self {
+            Output {
+                context: None,
+                chunk: None,
+                has_chunk: false,
+                skip: false,
+                error: Cow::Borrowed(""),
+            }
+        }
+    }
+
+    impl<'a> Output<'a, &'a str> {
+        /// Reads the output members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+            Ok(Output {
+                context: env.get("context"),
+                chunk: env.get("chunk"),
+                has_chunk: env.flag("has_chunk")?,
+                skip: env.flag("skip")?,
+                error: env.text("error"),
+            })
+        }
+    }
+
+    impl<J: WriteJson> Output<'_, J> {
+        /// Appends the output envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + len(&self.chunk) + self.error.len());
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("chunk", &self.chunk)
+                .flag("has_chunk", self.has_chunk)
+                .flag("skip", self.skip)
+                .text("error", &self.error)
+                .end();
+        }
+    }
+}
+
+/// The envelopes of `pre_hook` (Bifrost's `PreLLMHook`): the parsed LLM request before the
+/// provider is called.
+pub mod pre_hook {
+    use super::*;
+
+    /// Input: the context and the request (in one of the three shapes of [`crate::shape`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Input<J> {
+        /// The request context.
+        pub context: Option<J>,
+        /// The request.
+        pub request: Option<J>,
+    }
+
+    impl<J> Default for Input<J> {
+        fn default() -> Self {
+            Input {
+                context: None,
+                request: None,
+            }
+        }
+    }
+
+    impl<'a> Input<&'a str> {
+        /// Reads the input members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Self {
+            Input {
+                context: env.get("context"),
+                request: env.get("request"),
+            }
+        }
+    }
+
+    impl<J: WriteJson> Input<J> {
+        /// Appends the input envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + len(&self.request));
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("request", &self.request)
+                .end();
+        }
+    }
+
+    /// Output: the request to continue with, or a short-circuit that answers instead of the
+    /// provider.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Output<'e, J> {
+        /// The context, with the plugin's additions.
+        pub context: Option<J>,
+        /// The request to continue with (`null` = unchanged).
+        pub request: Option<J>,
+        /// The answer when `has_short_circuit`: `{"response": …}` or `{"error": …}`
+        /// (`Response`/`Error` in Go's spelling; see [`crate::shape::ShortCircuitParts`]).
+        pub short_circuit: Option<J>,
+        /// True when the plugin answers instead of the provider.
+        pub has_short_circuit: bool,
+        /// Non-empty when the hook failed: Bifrost logs it and continues.
+        pub error: Cow<'e, str>,
+    }
+
+    impl<J> Default for Output<'_, J> {
+        fn default() -> Self {
+            Output {
+                context: None,
+                request: None,
+                short_circuit: None,
+                has_short_circuit: false,
+                error: Cow::Borrowed(""),
+            }
+        }
+    }
+
+    impl<'a> Output<'a, &'a str> {
+        /// Reads the output members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+            Ok(Output {
+                context: env.get("context"),
+                request: env.get("request"),
+                short_circuit: env.get("short_circuit"),
+                has_short_circuit: env.flag("has_short_circuit")?,
+                error: env.text("error"),
+            })
+        }
+    }
+
+    impl<J: WriteJson> Output<'_, J> {
+        /// Appends the output envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(
+                FRAME + len(&self.context) + len(&self.request) + len(&self.short_circuit) + self.error.len(),
+            );
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("request", &self.request)
+                .json("short_circuit", &self.short_circuit)
+                .flag("has_short_circuit", self.has_short_circuit)
+                .text("error", &self.error)
+                .end();
+        }
+    }
+}
+
+/// The envelopes of `post_hook` (Bifrost's `PostLLMHook`): the provider's response or
+/// error (or a short-circuit's), in reverse plugin order.
+pub mod post_hook {
+    use super::*;
+
+    /// Input: the context and the response or error. `error` is `{}` when there is none:
+    /// `has_error` is the flag that counts.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Input<J> {
+        /// The request context.
+        pub context: Option<J>,
+        /// The response (`null` when there is only an error).
+        pub response: Option<J>,
+        /// The error (`{}` or `null` when there is none).
+        pub error: Option<J>,
+        /// True when the request failed.
+        pub has_error: bool,
+    }
+
+    impl<J> Default for Input<J> {
+        fn default() -> Self {
+            Input {
+                context: None,
+                response: None,
+                error: None,
+                has_error: false,
+            }
+        }
+    }
+
+    impl<'a> Input<&'a str> {
+        /// Reads the input members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+            Ok(Input {
+                context: env.get("context"),
+                response: env.get("response"),
+                error: env.get("error"),
+                has_error: env.flag("has_error")?,
+            })
+        }
+    }
+
+    impl<J: WriteJson> Input<J> {
+        /// Appends the input envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(FRAME + len(&self.context) + len(&self.response) + len(&self.error));
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("response", &self.response)
+                .json("error", &self.error)
+                .flag("has_error", self.has_error)
+                .end();
+        }
+    }
+
+    /// Output: the (possibly changed) response or error, and the hook's own failure.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Output<'e, J> {
+        /// The context, with the plugin's additions.
+        pub context: Option<J>,
+        /// The response.
+        pub response: Option<J>,
+        /// The request's error.
+        pub error: Option<J>,
+        /// True when the request ends in `error`.
+        pub has_error: bool,
+        /// Non-empty when the hook itself failed: Bifrost logs it and continues.
+        pub hook_error: Cow<'e, str>,
+    }
+
+    impl<J> Default for Output<'_, J> {
+        fn default() -> Self {
+            Output {
+                context: None,
+                response: None,
+                error: None,
+                has_error: false,
+                hook_error: Cow::Borrowed(""),
+            }
+        }
+    }
+
+    impl<'a> Output<'a, &'a str> {
+        /// Reads the output members from an envelope.
+        pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+            Ok(Output {
+                context: env.get("context"),
+                response: env.get("response"),
+                error: env.get("error"),
+                has_error: env.flag("has_error")?,
+                hook_error: env.text("hook_error"),
+            })
+        }
+    }
+
+    impl<J: WriteJson> Output<'_, J> {
+        /// Appends the output envelope to `out`.
+        pub fn write(&self, out: &mut Vec<u8>) {
+            out.reserve(
+                FRAME + len(&self.context) + len(&self.response) + len(&self.error) + self.hook_error.len(),
+            );
+            Writer::new(out)
+                .json("context", &self.context)
+                .json("response", &self.response)
+                .json("error", &self.error)
+                .flag("has_error", self.has_error)
+                .text("hook_error", &self.hook_error)
+                .end();
+        }
+    }
+}
+
+/// The output of a hook that could not run at all (its input was unreadable, the plugin
+/// failed to start, ...): an empty context or the one given, no payloads, and `message` in
+/// the hook's failure member. Hosts use it to report a failure in the hook's own format.
+pub fn write_failure(hook: Hook, context: Option<&dyn WriteJson>, message: &str, out: &mut Vec<u8>) {
+    let context = Some(context.unwrap_or(&"{}" as &dyn WriteJson));
+    match hook {
+        Hook::HttpPreHook => http_pre_hook::Output {
+            context,
+            error: message.into(),
+            ..Default::default()
+        }
+        .write(out),
+        Hook::HttpPostHook => http_post_hook::Output {
+            context,
+            error: message.into(),
+        }
+        .write(out),
+        Hook::HttpStreamChunkHook => http_stream_chunk_hook::Output {
+            context,
+            error: message.into(),
+            ..Default::default()
+        }
+        .write(out),
+        Hook::PreHook => pre_hook::Output {
+            context,
+            error: message.into(),
+            ..Default::default()
+        }
+        .write(out),
+        Hook::PostHook => post_hook::Output {
+            context,
+            hook_error: message.into(),
+            ..Default::default()
+        }
+        .write(out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn parse(hook: Hook, text: &str) -> Envelope<'_> {
+        Envelope::parse(hook, text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn every_envelope_writes_its_members_in_the_documented_order() {
+        for hook in Hook::ALL {
+            for direction in [Direction::Input, Direction::Output] {
+                let mut out = Vec::new();
+                let ctx = Some("{}");
+                match (hook, direction) {
+                    (Hook::HttpPreHook, Direction::Input) => http_pre_hook::Input {
+                        context: ctx,
+                        request: ctx,
+                    }
+                    .write(&mut out),
+                    (Hook::HttpPreHook, Direction::Output) => http_pre_hook::Output {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::HttpPostHook, Direction::Input) => http_post_hook::Input {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::HttpPostHook, Direction::Output) => http_post_hook::Output {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::HttpStreamChunkHook, Direction::Input) => http_stream_chunk_hook::Input {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::HttpStreamChunkHook, Direction::Output) => http_stream_chunk_hook::Output {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::PreHook, Direction::Input) => pre_hook::Input {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::PreHook, Direction::Output) => pre_hook::Output {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::PostHook, Direction::Input) => post_hook::Input {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                    (Hook::PostHook, Direction::Output) => post_hook::Output {
+                        context: ctx,
+                        ..Default::default()
+                    }
+                    .write(&mut out),
+                }
+                let text = String::from_utf8(out).unwrap();
+                let keys: Vec<String> = scan::Members::new(&text).map(|m| m.key().into_owned()).collect();
+                assert_eq!(keys, members(hook, direction), "{hook} {direction:?}: {text}");
+                let _: Value = serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn outputs_round_trip_through_write_and_read() {
+        let ctx = r#"{"request_id":"r","n":1.50}"#;
+        let mut out = Vec::new();
+        pre_hook::Output {
+            context: Some(ctx),
+            request: None,
+            short_circuit: Some(r#"{"error":{"error":{"message":"no"}}}"#),
+            has_short_circuit: true,
+            error: "bad \"thing\"\n".into(),
+        }
+        .write(&mut out);
+        let env = Envelope::parse_as(Hook::PreHook, Direction::Output, &out).unwrap();
+        let read = pre_hook::Output::read(&env).unwrap();
+        assert_eq!(read.context, Some(ctx));
+        assert_eq!(read.request, Some("null"));
+        assert!(read.has_short_circuit);
+        assert_eq!(read.error, "bad \"thing\"\n");
+
+        let mut out = Vec::new();
+        post_hook::Output {
+            context: Some("{}"),
+            response: Some(r#"{"chat_response":{"id":"x"}}"#),
+            error: Some("{}"),
+            has_error: false,
+            hook_error: "".into(),
+        }
+        .write(&mut out);
+        let env = parse(Hook::PostHook, std::str::from_utf8(&out).unwrap());
+        let read = post_hook::Output::read(&env).unwrap();
+        assert_eq!(read.response, Some(r#"{"chat_response":{"id":"x"}}"#));
+        assert_eq!(changed_payload(read.error), None);
+        assert!(read.hook_error.is_empty());
+    }
+
+    #[test]
+    fn reading_follows_go_key_matching_and_last_duplicate_wins() {
+        let text = r#"{"Context":{"a":1},"REQUEST":{"x":1},"request":{"x":2},"Has_Short_Circuit":true}"#;
+        let env = parse(Hook::PreHook, text);
+        let out = pre_hook::Output::read(&env).unwrap();
+        assert_eq!(out.context, Some(r#"{"a":1}"#));
+        assert_eq!(out.request, Some(r#"{"x":2}"#));
+        assert!(out.has_short_circuit);
+        assert_eq!(env.children("context").len(), 1);
+        let escaped = parse(Hook::PreHook, r#"{"cont\u0065xt":{"k":true}}"#);
+        assert_eq!(escaped.get("context"), Some(r#"{"k":true}"#));
+    }
+
+    #[test]
+    fn flags_accept_null_and_name_the_member_when_wrong() {
+        let env = parse(Hook::PostHook, r#"{"has_error":null}"#);
+        assert!(!post_hook::Input::read(&env).unwrap().has_error);
+        let env = parse(Hook::PostHook, r#"{"has_error":"yes"}"#);
+        let e = post_hook::Input::read(&env).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "post_hook `has_error` must be true or false, found string"
+        );
+    }
+
+    #[test]
+    fn error_texts_are_read_leniently() {
+        for (raw, expected) in [
+            (r#""boom""#, "boom"),
+            (r#""""#, ""),
+            ("null", ""),
+            ("{}", ""),
+            (r#"{"message":"x"}"#, r#"{"message":"x"}"#),
+            ("42", "42"),
+        ] {
+            let text = format!(r#"{{"error":{raw}}}"#);
+            let env = parse(Hook::PreHook, &text);
+            assert_eq!(pre_hook::Output::read(&env).unwrap().error, expected, "{raw}");
+        }
+    }
+
+    #[test]
+    fn parse_says_what_is_wrong_and_names_the_hook() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"  ", "pre_hook input is empty"),
+            (b"\xff\xfe", "pre_hook input is not valid UTF-8"),
+            (b"[1]", "pre_hook input must be a JSON object"),
+            (
+                b"{\"a\":}",
+                "invalid pre_hook input: expected a JSON value at byte 5",
+            ),
+        ];
+        for (bytes, message) in cases {
+            let e = Envelope::parse(Hook::PreHook, bytes).unwrap_err();
+            assert!(e.message().starts_with(message), "{}", e.message());
+        }
+        let e = Envelope::parse_as(Hook::PostHook, Direction::Output, b"").unwrap_err();
+        assert_eq!(e.message(), "post_hook output is empty");
+    }
+
+    #[test]
+    fn failure_output_puts_the_message_in_the_hooks_failure_member() {
+        for hook in Hook::ALL {
+            let mut out = Vec::new();
+            write_failure(hook, None, "cannot read input", &mut out);
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v[failure_member(hook)], json!("cannot read input"), "{hook}");
+            assert_eq!(v["context"], json!({}));
+        }
+    }
+}
