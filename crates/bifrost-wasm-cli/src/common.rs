@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bifrost_wasm_host::{Hook, Host, HostConfig, HostError, LoadedPlugin};
+use bifrost_wasm_host::{ErrorKind, Hook, Host, HostConfig, LoadedPlugin};
 use bifrost_wasm_types::shape::RequestShape;
 
 /// Success: the command did what was asked (for `check`: no row failed).
@@ -53,8 +53,14 @@ pub fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error}");
+            // A cause whose text the message before it already quotes adds nothing.
+            let mut said = error.to_string();
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                said = text;
             }
             if error.chain().any(|c| c.is::<UsageError>()) {
                 ExitCode::from(EXIT_USAGE)
@@ -222,7 +228,7 @@ pub fn load_plugin(host: &Host, path: &Path) -> anyhow::Result<LoadedPlugin> {
             );
             Ok(plugin)
         }
-        Err(e @ HostError::ReadFile { .. }) => Err(usage(e.to_string())),
+        Err(e) if matches!(e.kind(), ErrorKind::ReadFile { .. }) => Err(usage(e.to_string())),
         Err(e) => Err(anyhow::Error::new(e).context(format!("cannot load plugin {}", path.display()))),
     }
 }

@@ -829,12 +829,12 @@ impl RequestRun {
     }
 
     fn shape_error(&self, plugin: usize, hook: Hook, output: &str, error: String) -> String {
-        HostError::OutputShape {
-            plugin: self.chain.plugins[plugin].name.clone(),
-            function: hook.name(),
+        HostError::new(crate::ErrorKind::OutputShape {
             error,
             excerpt: excerpt(output),
-        }
+        })
+        .plugin_named(self.chain.plugins[plugin].name.as_str())
+        .in_function(hook.name())
         .to_string()
     }
 
@@ -1610,12 +1610,12 @@ mod tests {
     }
 
     fn trap(name: &str, function: &'static str) -> HostError {
-        HostError::Trap {
-            plugin: name.to_string(),
-            function,
+        HostError::new(crate::ErrorKind::Trap {
             message: "wasm trap: wasm `unreachable` instruction executed".to_string(),
             last_error: Some("panicked at src/lib.rs:1: boom".to_string()),
-        }
+        })
+        .plugin_named(name)
+        .in_function(function)
     }
 
     const HTTP_REQ: &str = r#"{"method":"POST","path":"/v1/chat/completions","headers":{"Content-Type":"application/json"},"query":{},"body":"e30="}"#;

@@ -1,8 +1,14 @@
 //! The one error type of the host: every failure a plugin can cause, each saying
 //! which plugin, which function, what happened and what to do about it.
+//!
+//! A [`HostError`] carries the plugin and the function once, around an [`ErrorKind`] that
+//! says what happened; [`std::error::Error::source`] leads to the underlying I/O, wasmtime,
+//! UTF-8 or JSON error when there is one.
 
+use std::error::Error as StdError;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bifrost_wasm_types::Hook;
@@ -69,7 +75,7 @@ impl fmt::Display for LoadProblem {
     }
 }
 
-/// A list of problems, one per line (used in [`HostError::InvalidPlugin`]'s message).
+/// A list of problems, one per line (used in [`ErrorKind::InvalidPlugin`]'s message).
 struct ProblemList<'a>(&'a [LoadProblem]);
 
 impl fmt::Display for ProblemList<'_> {
@@ -88,60 +94,42 @@ fn opt_last_error(last_error: &Option<String>) -> String {
     }
 }
 
-/// Every failure the host reports.
+/// What went wrong: the part of a [`HostError`] that differs per failure.
 ///
-/// Each variant names the plugin (its `get_name`, or the file/label before the name is
-/// known), the function involved (`init`, `pre_hook`, ...), what happened and, in its
-/// message, what to do. Call failures that leave the instance unusable (traps,
-/// timeouts, memory cap) make the host replace the instance with a fresh `init`ed one
-/// before returning the error; [`HostError::instance_replaced`] says which those are.
-#[derive(Debug, Clone, thiserror::Error)]
+/// The plugin and the function involved are on the [`HostError`] itself
+/// ([`HostError::plugin`], [`HostError::function`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum HostError {
+pub enum ErrorKind {
     /// The host configuration is unusable (e.g. a zero memory cap, or the engine refused it).
-    #[error("invalid host configuration: {message}")]
     InvalidConfig {
         /// What is wrong and what to change.
         message: String,
     },
 
-    /// The plugin file could not be read.
-    #[error("cannot read plugin file {}: {message}; check the path and its permissions", path.display())]
+    /// The plugin file could not be read (the I/O error is the [`source`](StdError::source)).
     ReadFile {
         /// The path given.
         path: PathBuf,
-        /// The I/O error.
+        /// The I/O error's text.
         message: String,
     },
 
     /// The bytes are not a valid WebAssembly module (or WAT text).
-    #[error(
-        "plugin `{plugin}` is not a valid WebAssembly module: {message}; build it for \
-         wasm32-unknown-unknown (or wasm32-wasip1) and pass the .wasm file"
-    )]
     Compile {
-        /// The plugin (file name or label).
-        plugin: String,
         /// The compiler's message.
         message: String,
     },
 
     /// Exports or imports do not match the Bifrost plugin ABI; every problem is listed.
-    #[error("plugin `{plugin}` does not match the Bifrost plugin ABI ({n} problem{s}):{list}",
-        n = problems.len(), s = if problems.len() == 1 { "" } else { "s" }, list = ProblemList(problems))]
     InvalidPlugin {
-        /// The plugin (file name or label).
-        plugin: String,
         /// All problems found.
         problems: Vec<LoadProblem>,
     },
 
     /// The module could not be instantiated (e.g. the pooling allocator has no free slot,
     /// or its initial memory or table is larger than the limits allow).
-    #[error("plugin `{plugin}` could not be instantiated: {message}; {hint}")]
     Instantiate {
-        /// The plugin.
-        plugin: String,
         /// wasmtime's message.
         message: String,
         /// What to do.
@@ -149,14 +137,7 @@ pub enum HostError {
     },
 
     /// `init` returned a non-zero status: the plugin rejected its configuration.
-    #[error(
-        "plugin `{plugin}` rejected its configuration: init returned {code}{le}; fix the plugin's \
-         `config` (empty, null and {{}} mean defaults)",
-        le = opt_last_error(last_error)
-    )]
     InitFailed {
-        /// The plugin.
-        plugin: String,
         /// The status `init` returned.
         code: i32,
         /// The plugin's `last_error` text, if it exports `last_error` and has one.
@@ -164,15 +145,7 @@ pub enum HostError {
     },
 
     /// The plugin's allocator returned 0 (or a pointer outside memory) for a host buffer.
-    #[error(
-        "plugin `{plugin}`: allocating {size} bytes for `{function}` failed ({what}); the \
-         input may be too large for the plugin's heap or the memory cap ({hint})"
-    )]
     MallocFailed {
-        /// The plugin.
-        plugin: String,
-        /// The function whose input was being written.
-        function: &'static str,
         /// Bytes requested.
         size: usize,
         /// `returned 0` or `returned pointer 0x.. outside memory`.
@@ -182,32 +155,13 @@ pub enum HostError {
     },
 
     /// The call ran past the per-call deadline and was interrupted.
-    #[error(
-        "plugin `{plugin}`: `{function}` ran longer than the {deadline:?} deadline and was \
-         stopped; the instance was discarded (its state is lost). Make the hook faster (look for an \
-         endless loop) or raise the deadline"
-    )]
     Timeout {
-        /// The plugin.
-        plugin: String,
-        /// The function that timed out.
-        function: &'static str,
         /// The configured deadline.
         deadline: Duration,
     },
 
     /// The plugin tried to grow its linear memory past the cap.
-    #[error(
-        "plugin `{plugin}`: `{function}` needed {requested} bytes of linear memory, over the \
-         {limit}-byte cap; the instance was discarded. Reduce the plugin's memory use or raise \
-         the memory cap{le}",
-        le = opt_last_error(last_error)
-    )]
     MemoryLimit {
-        /// The plugin.
-        plugin: String,
-        /// The function that hit the cap.
-        function: &'static str,
         /// The cap in bytes.
         limit: usize,
         /// The size the plugin asked to grow to, in bytes.
@@ -217,59 +171,22 @@ pub enum HostError {
     },
 
     /// The wasm call stack overflowed (deep or endless recursion).
-    #[error(
-        "plugin `{plugin}`: `{function}` overflowed the wasm stack; the instance was discarded. \
-         Look for deep or endless recursion (e.g. recursive JSON walking) in the plugin"
-    )]
-    StackOverflow {
-        /// The plugin.
-        plugin: String,
-        /// The function that overflowed.
-        function: &'static str,
-    },
+    StackOverflow,
 
     /// The plugin trapped (panic, `unreachable`, out-of-bounds access, AssemblyScript
     /// `abort`, `proc_exit` in a hook, ...).
-    #[error(
-        "plugin `{plugin}`: `{function}` trapped: {message}{le}; the instance was discarded. \
-         This is a bug in the plugin: a hook must answer bad input with an error field, never trap",
-        le = opt_last_error(last_error)
-    )]
     Trap {
-        /// The plugin.
-        plugin: String,
-        /// The function that trapped.
-        function: &'static str,
-        /// The trap (wasmtime's description).
+        /// The trap (wasmtime's description, with the innermost frames).
         message: String,
         /// The panic message from the plugin's `last_error` export, if present.
         last_error: Option<String>,
     },
 
     /// The hook returned a packed 0: no output at all.
-    #[error(
-        "plugin `{plugin}`: `{function}` returned no output (packed pointer/length 0); a hook \
-         must always return a JSON document (allocation failure inside the plugin also looks \
-         like this)"
-    )]
-    EmptyOutput {
-        /// The plugin.
-        plugin: String,
-        /// The hook.
-        function: &'static str,
-    },
+    EmptyOutput,
 
     /// The packed pointer/length returned points outside the plugin's linear memory.
-    #[error(
-        "plugin `{plugin}`: `{function}` returned pointer {ptr:#x} with length {len}, which is \
-         outside its {memory_size}-byte memory; return `(ptr << 32) | len` of a buffer the \
-         plugin allocated"
-    )]
     OutOfBounds {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
         /// Returned pointer.
         ptr: u32,
         /// Returned length.
@@ -279,15 +196,7 @@ pub enum HostError {
     },
 
     /// The output is larger than the configured cap.
-    #[error(
-        "plugin `{plugin}`: `{function}` returned {len} bytes, over the {limit}-byte output \
-         cap; return a smaller document or raise the output cap"
-    )]
     OutputTooLarge {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
         /// Output length.
         len: usize,
         /// The cap.
@@ -295,15 +204,7 @@ pub enum HostError {
     },
 
     /// The input is larger than the ABI can carry (a u32 length) or the host allows.
-    #[error(
-        "plugin `{plugin}`: the input for `{function}` is {len} bytes, over the {limit}-byte \
-         limit; send a smaller document"
-    )]
     InputTooLarge {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
         /// Input length.
         len: usize,
         /// The limit.
@@ -311,82 +212,41 @@ pub enum HostError {
     },
 
     /// The output is not valid UTF-8.
-    #[error(
-        "plugin `{plugin}`: `{function}` returned invalid UTF-8 (first bad byte at offset \
-         {valid_up_to}); JSON output must be UTF-8"
-    )]
     InvalidUtf8 {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
         /// Length of the valid prefix.
         valid_up_to: usize,
     },
 
     /// The output is not valid JSON.
-    #[error(
-        "plugin `{plugin}`: `{function}` returned invalid JSON ({error}); output starts with \
-         {excerpt:?}. The hook must return one JSON object"
-    )]
     InvalidJson {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
-        /// serde_json's message (with line and column).
+        /// What is wrong and where.
         error: String,
         /// The first characters of the output.
         excerpt: String,
     },
 
-    /// The output is valid JSON but not of the shape the typed call expected.
-    #[error(
-        "plugin `{plugin}`: `{function}` returned JSON of an unexpected shape ({error}); output \
-         starts with {excerpt:?}"
-    )]
+    /// The output is valid JSON but not of the shape the caller expected.
     OutputShape {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
-        /// serde_json's message.
+        /// What is wrong.
         error: String,
         /// The first characters of the output.
         excerpt: String,
     },
 
     /// The input of a typed call could not be serialised.
-    #[error("plugin `{plugin}`: cannot serialise the input for `{function}`: {error}")]
     InputEncoding {
-        /// The plugin.
-        plugin: String,
-        /// The function.
-        function: &'static str,
-        /// serde_json's message.
+        /// The serialiser's message.
         error: String,
     },
 
     /// A hook was called that the plugin does not export.
-    #[error(
-        "plugin `{plugin}` does not implement `{hook}`; use `has_hook` first, or treat the \
-         hook as pass-through"
-    )]
     HookNotImplemented {
-        /// The plugin.
-        plugin: String,
         /// The hook.
         hook: Hook,
     },
 
     /// Every pooled instance stayed busy for the whole checkout timeout.
-    #[error(
-        "plugin `{plugin}`: all {max_instances} instances stayed busy for {waited:?}; raise the \
-         pool size or the checkout timeout, or reduce the load"
-    )]
     PoolExhausted {
-        /// The plugin.
-        plugin: String,
         /// How long the caller waited.
         waited: Duration,
         /// The pool's bound.
@@ -395,59 +255,14 @@ pub enum HostError {
 
     /// The pool was cleaned up ([`crate::InstancePool::cleanup`]); it hands out no more
     /// instances.
-    #[error("plugin `{plugin}`: the instance pool was cleaned up and is closed")]
-    PoolClosed {
-        /// The plugin.
-        plugin: String,
-    },
+    PoolClosed,
 }
 
-impl HostError {
-    /// The plugin the error is about, if it concerns one.
-    pub fn plugin(&self) -> Option<&str> {
-        use HostError::*;
-        match self {
-            InvalidConfig { .. } | ReadFile { .. } => None,
-            Compile { plugin, .. }
-            | InvalidPlugin { plugin, .. }
-            | Instantiate { plugin, .. }
-            | InitFailed { plugin, .. }
-            | MallocFailed { plugin, .. }
-            | Timeout { plugin, .. }
-            | MemoryLimit { plugin, .. }
-            | StackOverflow { plugin, .. }
-            | Trap { plugin, .. }
-            | EmptyOutput { plugin, .. }
-            | OutOfBounds { plugin, .. }
-            | OutputTooLarge { plugin, .. }
-            | InputTooLarge { plugin, .. }
-            | InvalidUtf8 { plugin, .. }
-            | InvalidJson { plugin, .. }
-            | OutputShape { plugin, .. }
-            | InputEncoding { plugin, .. }
-            | HookNotImplemented { plugin, .. }
-            | PoolExhausted { plugin, .. }
-            | PoolClosed { plugin } => Some(plugin),
-        }
-    }
-
-    /// True when the failure left the wasm instance unusable, so it was discarded (its
-    /// in-memory state is gone). A [`crate::PluginInstance`] replaces it with a fresh,
-    /// re-`init`ed one before returning the error, so the next call works.
-    pub fn instance_replaced(&self) -> bool {
-        matches!(
-            self,
-            HostError::Timeout { .. }
-                | HostError::MemoryLimit { .. }
-                | HostError::StackOverflow { .. }
-                | HostError::Trap { .. }
-        )
-    }
-
-    /// A short stable identifier of the variant (`timeout`, `trap`, ...), for logs,
-    /// metrics and machine-readable reports.
-    pub fn kind(&self) -> &'static str {
-        use HostError::*;
+impl ErrorKind {
+    /// A short stable identifier (`timeout`, `trap`, ...), for logs, metrics and
+    /// machine-readable reports.
+    pub fn code(&self) -> &'static str {
+        use ErrorKind::*;
         match self {
             InvalidConfig { .. } => "invalid_config",
             ReadFile { .. } => "read_file",
@@ -458,9 +273,9 @@ impl HostError {
             MallocFailed { .. } => "malloc_failed",
             Timeout { .. } => "timeout",
             MemoryLimit { .. } => "memory_limit",
-            StackOverflow { .. } => "stack_overflow",
+            StackOverflow => "stack_overflow",
             Trap { .. } => "trap",
-            EmptyOutput { .. } => "empty_output",
+            EmptyOutput => "empty_output",
             OutOfBounds { .. } => "out_of_bounds",
             OutputTooLarge { .. } => "output_too_large",
             InputTooLarge { .. } => "input_too_large",
@@ -470,7 +285,293 @@ impl HostError {
             InputEncoding { .. } => "input_encoding",
             HookNotImplemented { .. } => "hook_not_implemented",
             PoolExhausted { .. } => "pool_exhausted",
-            PoolClosed { .. } => "pool_closed",
+            PoolClosed => "pool_closed",
         }
+    }
+}
+
+/// The underlying error of a [`HostError`], shared so that the error stays cheap to clone.
+type Cause = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// Every failure the host reports: which plugin, which function, what happened
+/// ([`HostError::kind`]) and, in its message, what to do.
+///
+/// The plugin is its `get_name`, or the file/label before the name is known; the function
+/// is the export involved (`init`, `pre_hook`, `malloc`, ...). Call failures that leave the
+/// instance unusable (traps, timeouts, stack overflow, memory cap) make the host replace the
+/// instance with a fresh `init`ed one before returning the error;
+/// [`HostError::instance_replaced`] says which those are. [`StdError::source`] is the I/O,
+/// wasmtime, UTF-8 or JSON error behind the failure, when there is one.
+#[derive(Clone)]
+pub struct HostError {
+    plugin: Option<Arc<str>>,
+    function: Option<&'static str>,
+    kind: ErrorKind,
+    source: Option<Cause>,
+}
+
+impl HostError {
+    /// An error of `kind`, not yet attributed to a plugin or function.
+    pub fn new(kind: ErrorKind) -> Self {
+        HostError {
+            plugin: None,
+            function: None,
+            kind,
+            source: None,
+        }
+    }
+
+    /// Names the plugin the error is about.
+    pub fn plugin_named(mut self, plugin: impl Into<Arc<str>>) -> Self {
+        self.plugin = Some(plugin.into());
+        self
+    }
+
+    /// Names the function (export or hook) the error happened in.
+    pub fn in_function(mut self, function: &'static str) -> Self {
+        self.function = Some(function);
+        self
+    }
+
+    /// Records the underlying error ([`StdError::source`]).
+    pub fn caused_by(mut self, source: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        self.source = Some(Arc::from(source.into()));
+        self
+    }
+
+    /// An invalid-configuration error.
+    pub fn invalid_config(message: impl Into<String>) -> Self {
+        HostError::new(ErrorKind::InvalidConfig {
+            message: message.into(),
+        })
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The plugin the error is about, if it concerns one.
+    pub fn plugin(&self) -> Option<&str> {
+        self.plugin.as_deref()
+    }
+
+    /// The function (export or hook) the error happened in, if any.
+    pub fn function(&self) -> Option<&'static str> {
+        self.function
+    }
+
+    /// True when the failure left the wasm instance unusable, so it was discarded (its
+    /// in-memory state is gone). A [`crate::PluginInstance`] replaces it with a fresh,
+    /// re-`init`ed one before returning the error, so the next call works.
+    pub fn instance_replaced(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Timeout { .. }
+                | ErrorKind::MemoryLimit { .. }
+                | ErrorKind::StackOverflow
+                | ErrorKind::Trap { .. }
+        )
+    }
+
+    /// A short stable identifier of the kind (`timeout`, `trap`, ...), for logs,
+    /// metrics and machine-readable reports.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+}
+
+impl fmt::Debug for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("HostError");
+        d.field("plugin", &self.plugin)
+            .field("function", &self.function)
+            .field("kind", &self.kind);
+        if let Some(source) = &self.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for HostError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ErrorKind::*;
+        let plugin = self.plugin.as_deref().unwrap_or("?");
+        let function = self.function.unwrap_or("?");
+        match &self.kind {
+            InvalidConfig { message } => write!(f, "invalid host configuration: {message}"),
+            ReadFile { path, message } => write!(
+                f,
+                "cannot read plugin file {}: {message}; check the path and its permissions",
+                path.display()
+            ),
+            Compile { message } => write!(
+                f,
+                "plugin `{plugin}` is not a valid WebAssembly module: {message}; build it for \
+                 wasm32-unknown-unknown (or wasm32-wasip1) and pass the .wasm file"
+            ),
+            InvalidPlugin { problems } => write!(
+                f,
+                "plugin `{plugin}` does not match the Bifrost plugin ABI ({n} problem{s}):{list}",
+                n = problems.len(),
+                s = if problems.len() == 1 { "" } else { "s" },
+                list = ProblemList(problems)
+            ),
+            Instantiate { message, hint } => {
+                write!(
+                    f,
+                    "plugin `{plugin}` could not be instantiated: {message}; {hint}"
+                )
+            }
+            InitFailed { code, last_error } => write!(
+                f,
+                "plugin `{plugin}` rejected its configuration: init returned {code}{le}; fix the plugin's \
+                 `config` (empty, null and {{}} mean defaults)",
+                le = opt_last_error(last_error)
+            ),
+            MallocFailed { size, what, hint } => write!(
+                f,
+                "plugin `{plugin}`: allocating {size} bytes for `{function}` failed ({what}); the \
+                 input may be too large for the plugin's heap or the memory cap ({hint})"
+            ),
+            Timeout { deadline } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` ran longer than the {deadline:?} deadline and was \
+                 stopped; the instance was discarded (its state is lost). Make the hook faster (look for an \
+                 endless loop) or raise the deadline"
+            ),
+            MemoryLimit {
+                limit,
+                requested,
+                last_error,
+            } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` needed {requested} bytes of linear memory, over the \
+                 {limit}-byte cap; the instance was discarded. Reduce the plugin's memory use or raise \
+                 the memory cap{le}",
+                le = opt_last_error(last_error)
+            ),
+            StackOverflow => write!(
+                f,
+                "plugin `{plugin}`: `{function}` overflowed the wasm stack; the instance was discarded. \
+                 Look for deep or endless recursion (e.g. recursive JSON walking) in the plugin"
+            ),
+            Trap { message, last_error } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` trapped: {message}{le}; the instance was discarded. \
+                 This is a bug in the plugin: a hook must answer bad input with an error field, never trap",
+                le = opt_last_error(last_error)
+            ),
+            EmptyOutput => write!(
+                f,
+                "plugin `{plugin}`: `{function}` returned no output (packed pointer/length 0); a hook \
+                 must always return a JSON document (allocation failure inside the plugin also looks \
+                 like this)"
+            ),
+            OutOfBounds {
+                ptr,
+                len,
+                memory_size,
+            } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` returned pointer {ptr:#x} with length {len}, which is \
+                 outside its {memory_size}-byte memory; return `(ptr << 32) | len` of a buffer the \
+                 plugin allocated"
+            ),
+            OutputTooLarge { len, limit } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` returned {len} bytes, over the {limit}-byte output \
+                 cap; return a smaller document or raise the output cap"
+            ),
+            InputTooLarge { len, limit } => write!(
+                f,
+                "plugin `{plugin}`: the input for `{function}` is {len} bytes, over the {limit}-byte \
+                 limit; send a smaller document"
+            ),
+            InvalidUtf8 { valid_up_to } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` returned invalid UTF-8 (first bad byte at offset \
+                 {valid_up_to}); JSON output must be UTF-8"
+            ),
+            InvalidJson { error, excerpt } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` returned invalid JSON ({error}); output starts with \
+                 {excerpt:?}. The hook must return one JSON object"
+            ),
+            OutputShape { error, excerpt } => write!(
+                f,
+                "plugin `{plugin}`: `{function}` returned JSON of an unexpected shape ({error}); output \
+                 starts with {excerpt:?}"
+            ),
+            InputEncoding { error } => {
+                write!(
+                    f,
+                    "plugin `{plugin}`: cannot serialise the input for `{function}`: {error}"
+                )
+            }
+            HookNotImplemented { hook } => write!(
+                f,
+                "plugin `{plugin}` does not implement `{hook}`; use `has_hook` first, or treat the \
+                 hook as pass-through"
+            ),
+            PoolExhausted {
+                waited,
+                max_instances,
+            } => write!(
+                f,
+                "plugin `{plugin}`: all {max_instances} instances stayed busy for {waited:?}; raise the \
+                 pool size or the checkout timeout, or reduce the load"
+            ),
+            PoolClosed => write!(
+                f,
+                "plugin `{plugin}`: the instance pool was cleaned up and is closed"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_and_function_are_named_once_and_used_in_the_message() {
+        let e = HostError::new(ErrorKind::Timeout {
+            deadline: Duration::from_millis(50),
+        })
+        .plugin_named("slow")
+        .in_function("pre_hook");
+        assert_eq!(e.plugin(), Some("slow"));
+        assert_eq!(e.function(), Some("pre_hook"));
+        assert_eq!(e.code(), "timeout");
+        assert!(e.instance_replaced());
+        let text = e.to_string();
+        assert!(
+            text.starts_with("plugin `slow`: `pre_hook` ran longer than the 50ms deadline"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn source_chains_to_the_underlying_error() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = HostError::new(ErrorKind::ReadFile {
+            path: "/x.wasm".into(),
+            message: io.to_string(),
+        })
+        .caused_by(io);
+        let source = e.source().expect("a source");
+        assert_eq!(source.to_string(), "no such file");
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+        assert!(e.to_string().contains("/x.wasm: no such file"));
+        // Clones share the cause.
+        assert!(e.clone().source().is_some());
     }
 }

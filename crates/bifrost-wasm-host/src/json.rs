@@ -14,6 +14,14 @@ pub(crate) struct SyntaxError {
     pub(crate) what: &'static str,
 }
 
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.offset)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
 impl SyntaxError {
     /// `what at line L, column C` (1-based, columns in bytes).
     pub(crate) fn describe(&self, text: &str) -> String {

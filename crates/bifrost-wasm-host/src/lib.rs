@@ -24,15 +24,18 @@
 //! * [`PluginInstance::call`] runs one hook: `malloc` the input, write it, call the
 //!   hook, read the packed `u64` as unsigned, bounds-check, cap, validate UTF-8 and JSON,
 //!   copy out, `free` input and output. [`PluginInstance::call_hook`] returns `Ok(None)`
-//!   for a hook the plugin lacks (pass-through); `call_json`/`call_typed` wrap serde, and
-//!   [`PluginInstance::pre_hook`], [`PluginInstance::post_hook`],
+//!   for a hook the plugin lacks (pass-through); [`PluginInstance::call_into`] appends the
+//!   raw output to a buffer for callers that validate it while reading it; `call_json`/
+//!   `call_typed` wrap serde, and [`PluginInstance::pre_hook`], [`PluginInstance::post_hook`],
 //!   [`PluginInstance::http_pre_hook`], [`PluginInstance::http_post_hook`] and
-//!   [`PluginInstance::http_stream_chunk_hook`] take and return the envelopes of
-//!   [`bifrost_wasm_types::hooks`].
-//! * Every failure is a [`HostError`] naming the plugin, the function, what happened and
-//!   what to do. After a trap, timeout, stack overflow or memory-cap hit the instance is
-//!   replaced by a fresh `init`ed one before the error is returned
-//!   ([`HostError::instance_replaced`]), so the next call works.
+//!   [`PluginInstance::http_stream_chunk_hook`] write their input with the one codec of hook
+//!   envelopes ([`bifrost_wasm_types::codec`]) and return a checked [`HookOutput`].
+//! * Every failure is a [`HostError`]: the plugin and the function, once, around an
+//!   [`ErrorKind`] saying what happened, a message saying what to do, and
+//!   [`std::error::Error::source`] leading to the I/O or wasmtime error behind it. After a
+//!   trap, timeout, stack overflow or memory-cap hit the instance is replaced by a fresh
+//!   `init`ed one before the error is returned ([`HostError::instance_replaced`]), so the
+//!   next call works.
 //! * [`HookRunner`] is the object-safe, thread-safe interface the plugin chain uses;
 //!   [`SharedInstance`] (serialised calls to one instance, the gateway default) and
 //!   [`InstancePool`] (bounded pool with back-pressure) implement it.
@@ -66,11 +69,15 @@ mod abi;
 mod cache;
 mod epoch;
 mod error;
-
 mod host;
+mod host_config;
 mod instance;
 mod json;
+mod live;
+mod load;
+mod plugin;
 mod pool;
+mod store;
 mod typed;
 mod wasi;
 
@@ -80,11 +87,14 @@ pub mod config;
 pub use abi::{
     AbiGeneration, AllocatorVariant, ExportInfo, HookExport, ImportInfo, ModuleInterface, PluginInfo,
 };
-pub use error::{HostError, LoadProblem};
 pub use bifrost_wasm_types::hook::{Hook, UnknownHook};
-pub use host::{Host, HostConfig, LoadReport, LoadedPlugin, WARM_SLOTS};
+pub use error::{ErrorKind, HostError, LoadProblem};
+pub use host::Host;
+pub use host_config::{HostConfig, WARM_SLOTS};
 pub use instance::PluginInstance;
+pub use plugin::{LoadReport, LoadedPlugin};
 pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};
+pub use typed::HookOutput;
 pub use wasi::PLUGIN_LOG_TARGET;
 
 /// Runs hooks of one plugin for any number of threads: the interface the plugin chain
@@ -103,6 +113,20 @@ pub trait HookRunner: Send + Sync {
     /// not implement the hook: pass the data through unchanged. `Ok(Some(json))` is
     /// the hook's output, already checked to be UTF-8 JSON within the output cap.
     fn call_hook(&self, hook: Hook, input: &[u8]) -> Result<Option<String>, HostError>;
+
+    /// Like [`HookRunner::call_hook`], but appends the output to `out` as the plugin wrote
+    /// it (within the output cap, **not** checked to be UTF-8 or JSON: see
+    /// [`PluginInstance::call_into`]) and returns whether the plugin implements the hook.
+    /// For callers that validate the output while reading it, so that it is scanned once.
+    fn call_hook_into(&self, hook: Hook, input: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError> {
+        match self.call_hook(hook, input)? {
+            Some(output) => {
+                out.extend_from_slice(output.as_bytes());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 impl<T: HookRunner + ?Sized> HookRunner for std::sync::Arc<T> {
@@ -116,5 +140,9 @@ impl<T: HookRunner + ?Sized> HookRunner for std::sync::Arc<T> {
 
     fn call_hook(&self, hook: Hook, input: &[u8]) -> Result<Option<String>, HostError> {
         (**self).call_hook(hook, input)
+    }
+
+    fn call_hook_into(&self, hook: Hook, input: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError> {
+        (**self).call_hook_into(hook, input, out)
     }
 }

@@ -4,11 +4,11 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::error::HostError;
-use bifrost_wasm_types::Hook;
-use crate::host::LoadedPlugin;
+use crate::error::{ErrorKind, HostError};
 use crate::instance::PluginInstance;
+use crate::plugin::LoadedPlugin;
 use crate::HookRunner;
+use bifrost_wasm_types::Hook;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No code panics while holding these locks; recover the data regardless.
@@ -82,6 +82,13 @@ impl HookRunner for SharedInstance {
             return Ok(None);
         }
         self.call(hook, input).map(Some)
+    }
+
+    fn call_hook_into(&self, hook: Hook, input: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError> {
+        if !self.plugin.has_hook(hook) {
+            return Ok(false);
+        }
+        lock(&self.instance).call_into(hook, input, out).map(|()| true)
     }
 }
 
@@ -185,9 +192,9 @@ impl InstancePool {
         settings: PoolConfig,
     ) -> Result<InstancePool, HostError> {
         if settings.max_instances == 0 {
-            return Err(HostError::InvalidConfig {
-                message: "a pool needs max_instances of at least 1".into(),
-            });
+            return Err(HostError::invalid_config(
+                "a pool needs max_instances of at least 1",
+            ));
         }
         let min = settings.min_instances.min(settings.max_instances);
         let mut idle = Vec::with_capacity(settings.max_instances);
@@ -225,7 +232,7 @@ impl InstancePool {
     }
 
     /// Takes an instance, creating one if the pool is below its bound, else waiting
-    /// up to the configured checkout timeout ([`HostError::PoolExhausted`] after it).
+    /// up to the configured checkout timeout ([`ErrorKind::PoolExhausted`] after it).
     pub fn checkout(&self) -> Result<PooledInstance, HostError> {
         self.checkout_within(self.inner.settings.checkout_timeout)
     }
@@ -251,11 +258,10 @@ impl InstancePool {
             let remaining = match deadline {
                 Some(deadline) if now < deadline => deadline - now,
                 Some(_) => {
-                    return Err(HostError::PoolExhausted {
-                        plugin: self.inner.plugin.name().to_string(),
+                    return Err(self.inner.plugin.inner.error(ErrorKind::PoolExhausted {
                         waited: started.elapsed(),
                         max_instances: self.inner.settings.max_instances,
-                    })
+                    }))
                 }
                 None => Duration::from_secs(3600),
             };
@@ -318,14 +324,12 @@ impl InstancePool {
     }
 
     fn closed(&self) -> HostError {
-        HostError::PoolClosed {
-            plugin: self.inner.plugin.name().to_string(),
-        }
+        self.inner.plugin.inner.error(ErrorKind::PoolClosed)
     }
 
     /// Closes the pool and calls `cleanup` on every instance: idle ones at once, checked-out
     /// ones as they come back, waiting up to `grace` for them. Later checkouts fail with
-    /// [`HostError::PoolClosed`]. Calling it again cleans up nothing more.
+    /// [`ErrorKind::PoolClosed`]. Calling it again cleans up nothing more.
     pub fn cleanup(&self, grace: Duration) -> PoolCleanup {
         let deadline = Instant::now().checked_add(grace);
         let mut report = PoolCleanup::default();
@@ -389,6 +393,13 @@ impl HookRunner for InstancePool {
             return Ok(None);
         }
         self.call(hook, input).map(Some)
+    }
+
+    fn call_hook_into(&self, hook: Hook, input: &[u8], out: &mut Vec<u8>) -> Result<bool, HostError> {
+        if !self.inner.plugin.has_hook(hook) {
+            return Ok(false);
+        }
+        self.checkout()?.call_into(hook, input, out).map(|()| true)
     }
 }
 

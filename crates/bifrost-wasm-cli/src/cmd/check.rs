@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bifrost_wasm_host::{Hook, HostError, LoadProblem, LoadedPlugin, PluginInstance};
+use bifrost_wasm_host::{ErrorKind, Hook, HostError, LoadProblem, LoadedPlugin, PluginInstance};
 use bifrost_wasm_types::shape::RequestShape;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -200,8 +200,9 @@ fn row(check: impl Into<String>, result: Verdict, reason: impl Into<String>) -> 
 
 /// Rows for a plugin that does not load: one per ABI problem.
 fn load_failure_rows(error: &anyhow::Error) -> Vec<Row> {
-    match error.downcast_ref::<HostError>() {
-        Some(HostError::InvalidPlugin { problems, .. }) => {
+    let host_error = error.downcast_ref::<HostError>();
+    match host_error.map(HostError::kind) {
+        Some(ErrorKind::InvalidPlugin { problems }) => {
             let mut rows = vec![row(
                 "load",
                 Verdict::Fail,
@@ -225,7 +226,11 @@ fn load_failure_rows(error: &anyhow::Error) -> Vec<Row> {
             }
             rows
         }
-        Some(host_error) => vec![row("load", Verdict::Fail, host_error.to_string())],
+        Some(_) => vec![row(
+            "load",
+            Verdict::Fail,
+            host_error.map(ToString::to_string).unwrap_or_default(),
+        )],
         None => vec![row("load", Verdict::Fail, format!("{error:#}"))],
     }
 }
@@ -308,8 +313,8 @@ impl Checker {
         let mut instance = match self.plugin.instantiate(self.config.as_deref()) {
             Ok(instance) => instance,
             Err(e) => {
-                let reason = match (&e, &self.config) {
-                    (HostError::InitFailed { .. }, None) => format!(
+                let reason = match (e.kind(), &self.config) {
+                    (ErrorKind::InitFailed { .. }, None) => format!(
                         "not run: the plugin does not start without a configuration; pass one with \
                          --config JSON|FILE ({e})"
                     ),
@@ -489,16 +494,18 @@ impl Checker {
                 }
                 // A deliberate refusal with a reason: allowed, but the plugin cannot run
                 // without a configuration.
-                Err(HostError::InitFailed { code, last_error, .. }) if label != "init: --config" => (
-                    Verdict::Warn,
-                    format!(
-                        "refused: init returned {code}{}; Bifrost does not load a plugin whose init fails, \
-                         so this plugin always needs a `config` (an empty, null or {{}} config should mean \
-                         \"defaults\")",
-                        last_error.map(|t| format!(" ({t})")).unwrap_or_default()
+                Err(e) => match e.kind() {
+                    ErrorKind::InitFailed { code, last_error } if label != "init: --config" => (
+                        Verdict::Warn,
+                        format!(
+                            "refused: init returned {code}{}; Bifrost does not load a plugin whose init fails, \
+                             so this plugin always needs a `config` (an empty, null or {{}} config should mean \
+                             \"defaults\")",
+                            last_error.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
+                        ),
                     ),
-                ),
-                Err(e) => (Verdict::Fail, e.to_string()),
+                    _ => (Verdict::Fail, e.to_string()),
+                },
             };
             self.push(label, outcome);
         }

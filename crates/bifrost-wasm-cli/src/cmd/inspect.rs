@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bifrost_wasm_host::{
-    AbiGeneration, AllocatorVariant, ExportInfo, Hook, HostError, ImportInfo, ModuleInterface, PluginInfo,
+    AbiGeneration, AllocatorVariant, ErrorKind, ExportInfo, Hook, HostError, ImportInfo, ModuleInterface,
+    PluginInfo,
 };
 
 use crate::common::{fmt_bytes, HostArgs, EXIT_OK};
@@ -34,7 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plugin = match crate::common::load_plugin(&host, &args.plugin) {
         Ok(plugin) => plugin,
         Err(e) => {
-            if let Some(HostError::InvalidPlugin { problems, .. }) = e.downcast_ref::<HostError>() {
+            if let Some(ErrorKind::InvalidPlugin { problems }) =
+                e.downcast_ref::<HostError>().map(HostError::kind)
+            {
                 if let Ok(interface) = std::fs::read(&args.plugin).map_err(|_| ()).and_then(|bytes| {
                     host.interface(&bytes, &args.plugin.display().to_string())
                         .map_err(|_| ())

@@ -1,6 +1,6 @@
 //! Load-time validation: every problem reported at once, named, with what to do.
 
-use bifrost_wasm_host::{HostError, LoadProblem};
+use bifrost_wasm_host::{ErrorKind, HostError, LoadProblem};
 
 use crate::wat;
 
@@ -21,10 +21,10 @@ fn missing_and_wrong_typed_exports_are_all_reported_at_once() {
              (func (export "init") (param i32 i32) (result i64) (i64.const 0))
              (global (export "post_hook") i32 (i32.const 0)))"#,
     );
-    let HostError::InvalidPlugin { plugin, problems } = &err else {
+    let ErrorKind::InvalidPlugin { problems } = err.kind() else {
         panic!("expected InvalidPlugin, got {err}");
     };
-    assert_eq!(plugin, "broken.wasm");
+    assert_eq!(err.plugin(), Some("broken.wasm"));
     let missing: Vec<&str> = problems
         .iter()
         .filter_map(|p| match p {
@@ -70,7 +70,7 @@ fn unknown_imports_are_named() {
            (import "env" "abort" (func (param i32)))"#,
         &[&wat::alloc()],
     ));
-    let HostError::InvalidPlugin { problems, .. } = &err else {
+    let ErrorKind::InvalidPlugin { problems } = err.kind() else {
         panic!("expected InvalidPlugin, got {err}");
     };
     let named: Vec<String> = problems
@@ -93,7 +93,7 @@ fn unknown_wasi_function_is_named() {
         r#"(import "wasi_snapshot_preview1" "teleport" (func (param i32) (result i32)))"#,
         &[&wat::alloc()],
     ));
-    let HostError::InvalidPlugin { problems, .. } = &err else {
+    let ErrorKind::InvalidPlugin { problems } = err.kind() else {
         panic!("expected InvalidPlugin, got {err}");
     };
     assert!(
@@ -109,7 +109,7 @@ fn get_name_is_required() {
              (func (export "malloc") (param i32) (result i32) (i32.const 8)))"#,
     );
     assert!(
-        matches!(&err, HostError::InvalidPlugin { problems, .. }
+        matches!(err.kind(), ErrorKind::InvalidPlugin { problems }
             if matches!(&problems[..], [LoadProblem::MissingExport { name, .. }] if name == "get_name")),
         "{err}"
     );
@@ -121,7 +121,7 @@ fn bytes_that_are_not_wasm_are_a_compile_error() {
         .load_bytes(b"\0asm\x01\0\0\0garbage", "garbage.wasm")
         .unwrap_err();
     assert!(
-        matches!(&err, HostError::Compile { plugin, .. } if plugin == "garbage.wasm"),
+        matches!(err.kind(), ErrorKind::Compile { .. }) && err.plugin() == Some("garbage.wasm"),
         "{err}"
     );
 }
@@ -131,7 +131,9 @@ fn missing_file_is_a_read_error_naming_the_path() {
     let err = crate::small_host()
         .load_file("/nonexistent/plugin.wasm")
         .unwrap_err();
-    assert!(matches!(err, HostError::ReadFile { .. }), "{err}");
+    assert!(matches!(err.kind(), ErrorKind::ReadFile { .. }), "{err}");
+    let io = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(io.map(std::io::Error::kind), Some(std::io::ErrorKind::NotFound));
     assert!(err.to_string().contains("/nonexistent/plugin.wasm"));
 }
 
@@ -143,13 +145,7 @@ fn trap_in_get_name_fails_the_load() {
              (func (export "get_name") (result i64) unreachable))"#,
     );
     assert!(
-        matches!(
-            err,
-            HostError::Trap {
-                function: "get_name",
-                ..
-            }
-        ),
+        matches!(err.kind(), ErrorKind::Trap { .. }) && err.function() == Some("get_name"),
         "{err}"
     );
 }

@@ -96,34 +96,38 @@ fn hello_world_answers_bad_input_without_trapping() {
 }
 
 #[test]
-fn typed_calls_use_the_shared_envelopes() {
-    use bifrost_wasm_types::hooks::{PostHookInput, PreHookInput};
+fn typed_calls_use_the_shared_codec() {
+    use bifrost_wasm_types::codec::{post_hook, pre_hook};
 
     let path = test_support::plugin_wasm("hello-world");
     let plugin = crate::small_host().load_file(&path).unwrap();
     let mut instance = plugin.instantiate(None).unwrap();
-    let input: PreHookInput = serde_json::from_value(json!({
-        "context": {"request_id": "abc-123"},
-        "request": {"provider": "openai", "model": "gpt-4",
-                    "input": [{"role": "user", "content": "Hello"}]}
-    }))
-    .unwrap();
+    let input = pre_hook::Input {
+        context: Some(r#"{"request_id":"abc-123"}"#),
+        request: Some(r#"{"provider":"openai","model":"gpt-4","input":[{"role":"user","content":"Hello"}]}"#),
+    };
     let output = instance
         .pre_hook(&input)
         .unwrap()
         .expect("hello-world has pre_hook");
-    assert_eq!(output.context.get_bool("plugin_processed"), Some(true));
-    assert_eq!(output.context.get_string("request_id"), Some("abc-123"));
+    let envelope = output.envelope();
+    let read = pre_hook::Output::read(&envelope).unwrap();
+    let context: Value = serde_json::from_str(read.context.unwrap()).unwrap();
+    assert_eq!(context["plugin_processed"], json!(true));
+    assert_eq!(context["request_id"], json!("abc-123"));
 
-    let post: PostHookInput = serde_json::from_value(json!({
-        "context": {"request_id": "abc-123"},
-        "response": {"chat_response": {"id": "c", "model": "gpt-4", "choices": []}},
-        "error": {}, "has_error": false
-    }))
-    .unwrap();
+    let post = post_hook::Input {
+        context: Some(r#"{"request_id":"abc-123"}"#),
+        response: Some(r#"{"chat_response":{"id":"c","model":"gpt-4","choices":[]}}"#),
+        error: Some("{}"),
+        has_error: false,
+    };
     let output = instance
         .post_hook(&post)
         .unwrap()
         .expect("hello-world has post_hook");
-    assert_eq!(output.context.get_bool("post_hook_completed"), Some(true));
+    let envelope = output.envelope();
+    let read = post_hook::Output::read(&envelope).unwrap();
+    let context: Value = serde_json::from_str(read.context.unwrap()).unwrap();
+    assert_eq!(context["post_hook_completed"], json!(true));
 }

@@ -1,6 +1,6 @@
 //! Hostile and broken plugins: each gets its typed error and the host keeps serving.
 
-use bifrost_wasm_host::{Hook, HostError, PluginInstance};
+use bifrost_wasm_host::{ErrorKind, Hook, PluginInstance};
 
 use crate::wat::{self, INPUT};
 
@@ -25,7 +25,9 @@ fn deadline_fires_and_next_call_succeeds() {
     let mut instance = hostile(&[], "(loop $forever (br $forever)) (i64.const 0)");
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
     assert!(
-        matches!(&err, HostError::Timeout { plugin, function: "pre_hook", .. } if plugin == "wat-plugin"),
+        matches!(err.kind(), ErrorKind::Timeout { .. })
+            && err.plugin() == Some("wat-plugin")
+            && err.function() == Some("pre_hook"),
         "{err}"
     );
     assert!(err.instance_replaced());
@@ -33,7 +35,7 @@ fn deadline_fires_and_next_call_succeeds() {
     assert_serves_next_call(&mut instance);
     // The replacement is interrupted as well.
     let again = instance.call(Hook::PreHook, INPUT).unwrap_err();
-    assert!(matches!(again, HostError::Timeout { .. }), "{again}");
+    assert!(matches!(again.kind(), ErrorKind::Timeout { .. }), "{again}");
     assert_serves_next_call(&mut instance);
 }
 
@@ -44,17 +46,13 @@ fn memory_bomb_hits_the_cap_and_next_call_succeeds() {
         "(loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable",
     );
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
-    match &err {
-        HostError::MemoryLimit {
-            function: "pre_hook",
-            limit,
-            requested,
-            ..
-        } => {
+    assert_eq!(err.function(), Some("pre_hook"));
+    match err.kind() {
+        ErrorKind::MemoryLimit { limit, requested, .. } => {
             assert_eq!(*limit, 4 << 20);
             assert!(requested > limit);
         }
-        other => panic!("expected MemoryLimit, got {other}"),
+        other => panic!("expected MemoryLimit, got {other:?}"),
     }
     assert_serves_next_call(&mut instance);
     assert!(instance.memory_size() < 4 << 20);
@@ -67,13 +65,12 @@ fn output_pointer_outside_memory_is_rejected() {
         let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
         assert!(
             matches!(
-                err,
-                HostError::OutOfBounds {
-                    function: "pre_hook",
+                err.kind(),
+                ErrorKind::OutOfBounds {
                     memory_size: 65536,
                     ..
                 }
-            ),
+            ) && err.function() == Some("pre_hook"),
             "{err}"
         );
         assert!(!err.instance_replaced());
@@ -90,11 +87,10 @@ fn huge_output_is_rejected_and_its_buffer_freed() {
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
     assert!(
         matches!(
-            err,
-            HostError::OutputTooLarge {
+            err.kind(),
+            ErrorKind::OutputTooLarge {
                 len: 2097152,
                 limit: 1048576,
-                ..
             }
         ),
         "{err}"
@@ -116,7 +112,10 @@ fn trap_in_init_is_reported_and_other_configs_still_instantiate() {
         ],
     ));
     let err = plugin.instantiate(Some(r#"{"explode":true}"#)).unwrap_err();
-    assert!(matches!(err, HostError::Trap { function: "init", .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Trap { .. }) && err.function() == Some("init"),
+        "{err}"
+    );
     let mut instance = plugin.instantiate(None).unwrap();
     assert_serves_next_call_on(&mut instance, Hook::PreHook);
 }
@@ -145,19 +144,23 @@ fn panic_message_is_read_from_last_error() {
         "(global.set $panicked (i32.const 1)) unreachable",
     );
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
-    match &err {
-        HostError::Trap {
-            function: "pre_hook",
-            message,
-            last_error,
-            ..
-        } => {
+    assert_eq!(err.function(), Some("pre_hook"));
+    match err.kind() {
+        ErrorKind::Trap { message, last_error } => {
             assert_eq!(last_error.as_deref(), Some(PANIC_MESSAGE));
             assert!(message.contains("unreachable"), "{message}");
         }
-        other => panic!("expected Trap, got {other}"),
+        other => panic!("expected Trap, got {other:?}"),
     }
     assert!(err.to_string().contains(PANIC_MESSAGE));
+    // The cause is wasmtime's own error, with the trap in its chain.
+    let mut causes = Vec::new();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        causes.push(c.to_string());
+        cause = c.source();
+    }
+    assert!(causes.iter().any(|c| c.contains("unreachable")), "{causes:?}");
     assert_serves_next_call(&mut instance);
 }
 
@@ -177,12 +180,12 @@ fn init_failure_carries_the_last_error_text() {
         ],
     ));
     let err = plugin.instantiate(Some("{}")).unwrap_err();
-    match err {
-        HostError::InitFailed { code, last_error, .. } => {
-            assert_eq!(code, 3);
+    match err.kind() {
+        ErrorKind::InitFailed { code, last_error } => {
+            assert_eq!(*code, 3);
             assert_eq!(last_error.as_deref(), Some(PANIC_MESSAGE));
         }
-        other => panic!("expected InitFailed, got {other}"),
+        other => panic!("expected InitFailed, got {other:?}"),
     }
     plugin.instantiate(None).unwrap();
 }
@@ -203,14 +206,8 @@ fn malloc_returning_zero_is_a_typed_error_and_small_inputs_still_work() {
     let big = vec![b' '; 5000];
     let err = instance.call(Hook::PreHook, &big).unwrap_err();
     assert!(
-        matches!(
-            err,
-            HostError::MallocFailed {
-                function: "pre_hook",
-                size: 5000,
-                ..
-            }
-        ),
+        matches!(err.kind(), ErrorKind::MallocFailed { size: 5000, .. })
+            && err.function() == Some("pre_hook"),
         "{err}"
     );
     assert_serves_next_call_on(&mut instance, Hook::PreHook);
@@ -221,13 +218,7 @@ fn empty_output_is_a_typed_error() {
     let mut instance = hostile(&[], "(i64.const 0)");
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
     assert!(
-        matches!(
-            err,
-            HostError::EmptyOutput {
-                function: "pre_hook",
-                ..
-            }
-        ),
+        matches!(err.kind(), ErrorKind::EmptyOutput) && err.function() == Some("pre_hook"),
         "{err}"
     );
     assert_serves_next_call(&mut instance);
@@ -241,14 +232,7 @@ fn invalid_utf8_output_is_rejected() {
     );
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
     assert!(
-        matches!(
-            err,
-            HostError::InvalidUtf8 {
-                function: "pre_hook",
-                valid_up_to: 6,
-                ..
-            }
-        ),
+        matches!(err.kind(), ErrorKind::InvalidUtf8 { valid_up_to: 6 }) && err.function() == Some("pre_hook"),
         "{err}"
     );
     assert_eq!(instance.call(Hook::HttpPostHook, b"{}").unwrap(), r#"{"live":1}"#);
@@ -259,11 +243,20 @@ fn invalid_json_output_is_rejected_with_an_excerpt() {
     let (segment, out) = wat::text_at(700, "this is not json");
     let mut instance = hostile(&[&segment], &out);
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
-    match &err {
-        HostError::InvalidJson { excerpt, .. } => assert_eq!(excerpt, "this is not json"),
-        other => panic!("expected InvalidJson, got {other}"),
+    match err.kind() {
+        ErrorKind::InvalidJson { excerpt, .. } => assert_eq!(excerpt, "this is not json"),
+        other => panic!("expected InvalidJson, got {other:?}"),
     }
     assert_serves_next_call(&mut instance);
+}
+
+#[test]
+fn call_into_hands_over_the_output_unchecked_for_a_validating_reader() {
+    let (segment, out) = wat::text_at(700, "this is not json");
+    let mut instance = hostile(&[&segment], &out);
+    let mut output = b"kept:".to_vec();
+    instance.call_into(Hook::PreHook, INPUT, &mut output).unwrap();
+    assert_eq!(output, b"kept:this is not json");
 }
 
 #[test]
@@ -275,13 +268,7 @@ fn stack_overflow_is_a_typed_error() {
     );
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
     assert!(
-        matches!(
-            err,
-            HostError::StackOverflow {
-                function: "pre_hook",
-                ..
-            }
-        ),
+        matches!(err.kind(), ErrorKind::StackOverflow) && err.function() == Some("pre_hook"),
         "{err}"
     );
     assert_serves_next_call(&mut instance);
@@ -317,12 +304,12 @@ fn assemblyscript_abort_becomes_a_trap_with_its_message() {
     assert!(plugin.info().assemblyscript_abort);
     let mut instance = plugin.instantiate(None).unwrap();
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
-    match &err {
-        HostError::Trap { message, .. } => assert!(
+    match err.kind() {
+        ErrorKind::Trap { message, .. } => assert!(
             message.contains("abort: config is not an object at assembly/index.ts:42:7"),
             "{message}"
         ),
-        other => panic!("expected Trap, got {other}"),
+        other => panic!("expected Trap, got {other:?}"),
     }
     assert_serves_next_call(&mut instance);
 }
@@ -333,7 +320,7 @@ fn input_larger_than_the_memory_cap_is_rejected_before_the_plugin_sees_it() {
     let input = vec![b' '; (4 << 20) + 1];
     let err = instance.call(Hook::PostHook, &input).unwrap_err();
     assert!(
-        matches!(err, HostError::InputTooLarge { limit, .. } if limit == 4 << 20),
+        matches!(err.kind(), ErrorKind::InputTooLarge { limit, .. } if *limit == 4 << 20),
         "{err}"
     );
     assert_serves_next_call(&mut instance);
@@ -351,9 +338,9 @@ fn proc_exit_in_a_hook_is_a_trap() {
     assert!(plugin.info().wasi);
     let mut instance = plugin.instantiate(None).unwrap();
     let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
-    match &err {
-        HostError::Trap { message, .. } => assert!(message.contains("proc_exit(3)"), "{message}"),
-        other => panic!("expected Trap, got {other}"),
+    match err.kind() {
+        ErrorKind::Trap { message, .. } => assert!(message.contains("proc_exit(3)"), "{message}"),
+        other => panic!("expected Trap, got {other:?}"),
     }
 }
 
@@ -382,7 +369,7 @@ fn endless_init_hits_the_init_deadline() {
         .unwrap();
     let err = plugin.instantiate(Some("{}")).unwrap_err();
     assert!(
-        matches!(err, HostError::Timeout { function: "init", .. }),
+        matches!(err.kind(), ErrorKind::Timeout { .. }) && err.function() == Some("init"),
         "{err}"
     );
     plugin.instantiate(None).unwrap();
@@ -399,7 +386,7 @@ fn exhausted_pooling_slots_are_a_clear_instantiation_error() {
     let _second = plugin.instantiate(None).unwrap();
     let err = plugin.instantiate(None).unwrap_err();
     assert!(
-        matches!(&err, HostError::Instantiate { hint, .. } if hint.contains("pooling_slots")),
+        matches!(err.kind(), ErrorKind::Instantiate { hint, .. } if hint.contains("pooling_slots")),
         "{err}"
     );
     drop(first);

@@ -111,15 +111,12 @@ fn failing_start_function_fails_the_load_with_its_exit_code() {
             "exits.wat",
         )
         .unwrap_err();
-    match &err {
-        bifrost_wasm_host::HostError::Trap {
-            function: "_initialize",
-            message,
-            ..
-        } => {
+    assert_eq!(err.function(), Some("_initialize"), "{err}");
+    match err.kind() {
+        bifrost_wasm_host::ErrorKind::Trap { message, .. } => {
             assert!(message.contains("proc_exit(2)"), "{message}")
         }
-        other => panic!("expected a trap in _initialize, got {other}"),
+        other => panic!("expected a trap in _initialize, got {other:?}"),
     }
 }
 
