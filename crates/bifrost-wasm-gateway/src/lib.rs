@@ -2,7 +2,7 @@
 //!
 //! `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`, ending with
 //! `data: [DONE]`), `GET /v1/models` and `GET /health`. Each chat request goes through the hooks
-//! in Bifrost's order (see [`bifrost_wasm_host::chain`]):
+//! in Bifrost's order (see [`bifrost_wasm_chain`]):
 //!
 //! ```text
 //! http_pre_hook (raw HTTP request, base64 body) → Bifrost request → pre_hook → provider
@@ -39,11 +39,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bifrost_wasm_host::config::{
+pub use config::{
     ConfigError, FailurePolicy, FileConfig, LimitsConfig, Placement, PluginEntry, ProviderConfig,
     RequestShape,
 };
 
+pub mod config;
 pub mod openai;
 mod plugins;
 pub mod provider;

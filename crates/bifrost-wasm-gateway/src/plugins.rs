@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bifrost_wasm_host::chain::{Chain, ChainPlugin};
-use bifrost_wasm_host::config::{order_entries, PluginEntry};
+use bifrost_wasm_chain::config::{order_entries, PluginEntry};
+use bifrost_wasm_chain::{Chain, ChainPlugin};
 use bifrost_wasm_host::{HookRunner, Host, HostConfig, InstancePool, PoolConfig, SharedInstance};
 
 use crate::{GatewayConfig, GatewayError};

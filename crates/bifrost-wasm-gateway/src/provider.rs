@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bifrost_wasm_host::config::ProviderConfig;
+use crate::config::ProviderConfig;
 use bifrost_wasm_types::raw::{object_entries, JsonKind, RawJson};
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use bifrost_wasm_host::chain::{
+use bifrost_wasm_chain::{
     Chain, ChunkOutcome, HttpAnswer, HttpPreOutcome, LlmResult, PreOutcome, RequestRun,
 };
 use bifrost_wasm_host::Hook;
@@ -53,7 +53,7 @@ impl AppState {
         blocking: bool,
         shared_instances: usize,
     ) -> Self {
-        let any = |hook: Hook| chain.plugins().iter().any(|p| p.runner.implements(hook));
+        let any = |hook: Hook| chain.any_implements(hook);
         let http_hooks = any(Hook::HttpPreHook) || any(Hook::HttpPostHook) || any(Hook::HttpStreamChunkHook);
         let http_post_hooks = any(Hook::HttpPostHook);
         let nanos = SystemTime::now()

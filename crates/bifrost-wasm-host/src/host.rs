@@ -5,9 +5,9 @@ use std::sync::Arc;
 use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 use crate::cache::ModuleCache;
+use crate::config::{HostConfig, WARM_SLOTS};
 use crate::epoch::Ticker;
 use crate::error::HostError;
-use crate::host_config::{HostConfig, WARM_SLOTS};
 
 /// Shared state of a host (engine, ticker, cache).
 pub(crate) struct HostInner {

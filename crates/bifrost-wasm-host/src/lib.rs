@@ -67,10 +67,10 @@
 
 mod abi;
 mod cache;
+mod config;
 mod epoch;
 mod error;
 mod host;
-mod host_config;
 mod instance;
 mod json;
 mod live;
@@ -81,16 +81,13 @@ mod store;
 mod typed;
 mod wasi;
 
-pub mod chain;
-pub mod config;
-
 pub use abi::{
     AbiGeneration, AllocatorVariant, ExportInfo, HookExport, ImportInfo, ModuleInterface, PluginInfo,
 };
 pub use bifrost_wasm_types::hook::{Hook, UnknownHook};
+pub use config::{HostConfig, WARM_SLOTS};
 pub use error::{ErrorKind, HostError, LoadProblem};
 pub use host::Host;
-pub use host_config::{HostConfig, WARM_SLOTS};
 pub use instance::PluginInstance;
 pub use plugin::{LoadReport, LoadedPlugin};
 pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};

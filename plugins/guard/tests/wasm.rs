@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use bifrost_wasm_host::chain::{Chain, ChainPlugin, LlmResult, PreOutcome, RequestRun};
-use bifrost_wasm_host::config::FailurePolicy;
+use bifrost_wasm_chain::FailurePolicy;
+use bifrost_wasm_chain::{Chain, ChainPlugin, LlmResult, PreOutcome, RequestRun};
 use bifrost_wasm_host::{Hook, Host, HostConfig, LoadedPlugin, SharedInstance};
 use bifrost_wasm_sdk::types::raw::RawJson;
 use bifrost_wasm_sdk::types::shape::{wrap_chat_request, RequestShape};

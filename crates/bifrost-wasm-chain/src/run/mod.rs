@@ -1,0 +1,423 @@
+//! One request's way through the chain.
+//!
+//! A [`RequestRun`] carries the request's context, remembers which plugins' pre-hooks ran (so
+//! that post-hooks mirror them) and collects what each hook did. Each point at which Bifrost
+//! runs hooks is a [`Step`] ([`HttpPreHooks`], [`PreHooks`], [`PostHooks`], [`HttpPostHooks`],
+//! [`ChunkHooks`]): a small state machine that asks for one hook call at a time
+//! ([`Poll::Call`], its input already written) and is given the call's result
+//! ([`Step::resume`]). Whoever drives it decides how a call is made:
+//!
+//! * [`RequestRun::drive`] (and the shortcuts [`RequestRun::pre_hook`], ...) makes each call
+//!   on the current thread;
+//! * the gateway waits (asynchronously) for the plugin's own instance, makes the call, and
+//!   releases the instance before the next plugin's hook, so requests at different plugins run
+//!   in parallel and nothing holds more than one plugin at a time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bifrost_wasm_host::{Hook, HookRunner, HostError};
+use bifrost_wasm_types::codec::Envelope;
+use bifrost_wasm_types::raw::RawJson;
+use bifrost_wasm_types::scan;
+use bifrost_wasm_types::shape::LlmResponse;
+
+use crate::chain::Chain;
+use crate::context::{Context, START_TIME_KEY};
+use crate::policy::{self, ErrorAction, Problem};
+use crate::stats::{HookOutcome, HookStat, Stats};
+
+mod http;
+mod llm;
+mod stream;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use http::{HttpPostHooks, HttpPreHooks};
+pub use llm::{PostHooks, PreHooks};
+pub use stream::ChunkHooks;
+
+/// An HTTP answer the chain decided on: an `http_pre_hook` short-circuit, or an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Headers as the plugin gave them.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes (decoded from base64 for a plugin's answer).
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// A JSON error answer with `body` (a Bifrost error JSON).
+    pub fn json_error(status: u16, body: &RawJson) -> Self {
+        HttpAnswer {
+            status,
+            headers: vec![("content-type".to_string(), "application/json".to_string())],
+            body: body.as_str().as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Result of the `http_pre_hook` chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HttpPreOutcome {
+    /// Go on with this HTTP request JSON (changed or not).
+    Continue(RawJson),
+    /// Answer the client with this; nothing else runs except `http_post_hook` of the plugins
+    /// whose `http_pre_hook` ran ([`RequestRun::http_post_hook`]).
+    Respond(HttpAnswer),
+}
+
+/// The result of an LLM call as plugins see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LlmResult {
+    /// A response, in the chain's response shape (e.g. `{"ChatResponse": {...}, ...}`).
+    Response(RawJson),
+    /// A Bifrost error JSON (`{"error": {"message": ...}, "status_code": ...}`).
+    Error(RawJson),
+}
+
+impl LlmResult {
+    /// The chat completion object inside a response, if any.
+    pub fn chat_response(&self) -> Option<RawJson> {
+        match self {
+            LlmResult::Response(raw) => LlmResponse::new(raw.clone())
+                .chat_raw()
+                .map(RawJson::from_validated),
+            LlmResult::Error(_) => None,
+        }
+    }
+}
+
+/// Result of the `pre_hook` chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PreOutcome {
+    /// Call the provider with this request (in the chain's shape).
+    Continue(RawJson),
+    /// Do not call the provider; run [`RequestRun::post_hook`] on this.
+    ShortCircuit(LlmResult),
+}
+
+/// What to do with one stream chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkOutcome {
+    /// Send this chunk (changed or not).
+    Send(RawJson),
+    /// Drop the chunk.
+    Skip,
+    /// End the stream with this error (a Bifrost error JSON) as the last event.
+    End(RawJson),
+}
+
+/// A hook call a [`Step`] needs made: `hook` of the chain's plugin number `plugin`, with the
+/// input the step has written ([`RequestRun::call`] makes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HookCall {
+    /// Index of the plugin in the chain.
+    pub plugin: usize,
+    /// The hook.
+    pub hook: Hook,
+}
+
+/// What a [`Step`] wants next.
+#[derive(Debug)]
+pub enum Poll<T> {
+    /// Make this call, then hand its result to [`Step::resume`].
+    Call(HookCall),
+    /// The step is done.
+    Ready(T),
+}
+
+/// One point of a request at which Bifrost runs a hook of each plugin in turn.
+///
+/// Drive it by calling [`Step::poll`]; for each [`Poll::Call`], make the call (normally with
+/// [`RequestRun::call`]) and pass the result to [`Step::resume`]; stop at [`Poll::Ready`].
+/// [`RequestRun::drive`] does exactly this.
+pub trait Step {
+    /// What the step ends with.
+    type Output;
+
+    /// Writes the input of the next hook call and asks for it, or ends the step.
+    fn poll(&mut self, run: &mut RequestRun) -> Poll<Self::Output>;
+
+    /// Takes the result of the call the last [`Step::poll`] asked for: `Ok(true)` with the
+    /// output in the run's buffer, `Ok(false)` when the plugin lacks the hook, or the failure.
+    fn resume(&mut self, run: &mut RequestRun, result: Result<bool, HostError>);
+}
+
+/// One request's journey through the chain. Create with [`RequestRun::new`], then run the
+/// steps in order; each step runs the plugins Bifrost would run at that point.
+pub struct RequestRun {
+    pub(crate) chain: Arc<Chain>,
+    request_id: String,
+    pub(crate) context: Context,
+    /// The HTTP request JSON as the last `http_pre_hook` left it (input of later HTTP hooks).
+    pub(crate) http_request: RawJson,
+    /// How many plugins' `http_pre_hook` ran (from the start of the chain).
+    pub(crate) http_pre_ran: usize,
+    /// How many plugins' `pre_hook` ran.
+    pub(crate) pre_ran: usize,
+    pub(crate) stats: Stats,
+    /// The input of the call being made (reused from call to call).
+    pub(crate) input: Vec<u8>,
+    /// The output of the last call (reused from call to call).
+    pub(crate) output: Vec<u8>,
+}
+
+impl fmt::Debug for RequestRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestRun")
+            .field("request_id", &self.request_id)
+            .field("context", &self.context)
+            .field("http_pre_ran", &self.http_pre_ran)
+            .field("pre_ran", &self.pre_ran)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_ms_now() -> RawJson {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut text = Vec::with_capacity(16);
+    scan::write_u64(&mut text, ms);
+    RawJson::from_validated(String::from_utf8(text).expect("digits"))
+}
+
+/// What a call returned, as a step reads it.
+pub(crate) enum Reply {
+    /// The plugin lacks the hook: pass-through, nothing recorded.
+    Absent,
+    /// The output (the run's buffer, to be handed back with [`RequestRun::restore`]).
+    Output(Vec<u8>),
+    /// The call failed.
+    Failure(String),
+}
+
+impl RequestRun {
+    /// Starts a request: the context is seeded with `request_id` and `request-id`, and the
+    /// start time under [`START_TIME_KEY`].
+    pub fn new(chain: Arc<Chain>, request_id: &str) -> Self {
+        let n = chain.len();
+        let mut context = Context::with_request_id(request_id);
+        context.set(START_TIME_KEY, unix_ms_now());
+        RequestRun {
+            chain,
+            request_id: request_id.to_string(),
+            context,
+            http_request: RawJson::null(),
+            http_pre_ran: n,
+            pre_ran: n,
+            stats: Stats::default(),
+            input: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+
+    /// The chain this request runs through.
+    pub fn chain(&self) -> &Arc<Chain> {
+        &self.chain
+    }
+
+    /// The request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The context as it is now.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
+    /// Sets a context value (the gateway may add its own keys before the first hook).
+    pub fn set_context(&mut self, key: &str, value: RawJson) {
+        self.context.set(key, value);
+    }
+
+    /// The HTTP request JSON as the `http_pre_hook` chain left it.
+    pub fn http_request(&self) -> &RawJson {
+        &self.http_request
+    }
+
+    /// Per plugin and hook: what happened and how long it took, in call order.
+    pub fn stats(&self) -> &[HookStat] {
+        self.stats.as_slice()
+    }
+
+    /// A one-line summary of [`RequestRun::stats`] for a log line, e.g.
+    /// `hello-world.pre_hook=short_circuited(14µs) hello-world.post_hook=changed(9µs)`.
+    pub fn summary(&self) -> String {
+        self.stats.summary(|i| &self.chain.plugins()[i].name)
+    }
+
+    /// The runner of the chain's plugin number `plugin`.
+    pub fn runner(&self, plugin: usize) -> &Arc<dyn HookRunner> {
+        &self.chain.plugins()[plugin].runner
+    }
+
+    /// Makes `call` with the input the step wrote, on the current thread; the output stays in
+    /// the run for the step to read.
+    pub fn call(&mut self, call: HookCall) -> Result<bool, HostError> {
+        let RequestRun {
+            chain, input, output, ..
+        } = self;
+        output.clear();
+        chain.plugins()[call.plugin]
+            .runner
+            .call_hook_into(call.hook, input, output)
+    }
+
+    /// Runs `step` to its end, making every call on the current thread.
+    pub fn drive<S: Step>(&mut self, mut step: S) -> S::Output {
+        loop {
+            match step.poll(self) {
+                Poll::Ready(output) => return output,
+                Poll::Call(call) => {
+                    let result = self.call(call);
+                    step.resume(self, result);
+                }
+            }
+        }
+    }
+
+    /// Runs `http_pre_hook` of every plugin in order on `request` (the HTTP request JSON:
+    /// `{"method","path","headers","query","body"}` with a base64 body). See [`HttpPreHooks`].
+    pub fn http_pre_hook(&mut self, request: RawJson) -> HttpPreOutcome {
+        self.drive(HttpPreHooks::new(request))
+    }
+
+    /// Runs `pre_hook` of every plugin in order on `request` (in the chain's shape). See
+    /// [`PreHooks`].
+    pub fn pre_hook(&mut self, request: RawJson) -> PreOutcome {
+        self.drive(PreHooks::new(request))
+    }
+
+    /// Runs `post_hook` in reverse for the plugins whose `pre_hook` ran. See [`PostHooks`].
+    pub fn post_hook(&mut self, result: LlmResult) -> LlmResult {
+        self.drive(PostHooks::new(result))
+    }
+
+    /// Runs `http_post_hook` in reverse for the plugins whose `http_pre_hook` ran. See
+    /// [`HttpPostHooks`].
+    pub fn http_post_hook(&mut self, response: &RawJson) -> Option<HttpAnswer> {
+        self.drive(HttpPostHooks::new(response.clone()))
+    }
+
+    /// Runs `http_stream_chunk_hook` in reverse on one chunk. See [`ChunkHooks`].
+    pub fn stream_chunk(&mut self, chunk: RawJson) -> ChunkOutcome {
+        self.drive(ChunkHooks::new(chunk))
+    }
+
+    // ----- plumbing shared by the steps -----
+
+    /// Whether plugin `plugin` implements `hook`.
+    pub(crate) fn implements(&self, plugin: usize, hook: Hook) -> bool {
+        self.chain.plugins()[plugin].implements(hook)
+    }
+
+    /// The name of plugin `plugin`.
+    pub(crate) fn name(&self, plugin: usize) -> &str {
+        &self.chain.plugins()[plugin].name
+    }
+
+    /// Writes a hook's input: `write` gets the context's JSON text and the (cleared) buffer.
+    pub(crate) fn write_input(&mut self, write: impl FnOnce(&str, &RawJson, &mut Vec<u8>)) {
+        let RequestRun {
+            context,
+            http_request,
+            input,
+            ..
+        } = self;
+        input.clear();
+        write(context.as_json(), http_request, input);
+    }
+
+    /// Reads a call's result; an output is taken out of the run (give it back with
+    /// [`RequestRun::restore`] when done reading).
+    pub(crate) fn reply(&mut self, result: Result<bool, HostError>) -> Reply {
+        match result {
+            Ok(false) => Reply::Absent,
+            Ok(true) => Reply::Output(std::mem::take(&mut self.output)),
+            Err(e) => Reply::Failure(e.to_string()),
+        }
+    }
+
+    /// Gives the output buffer back for the next call.
+    pub(crate) fn restore(&mut self, output: Vec<u8>) {
+        self.output = output;
+    }
+
+    /// Merges an output's context into the request's; returns the keys that changed.
+    pub(crate) fn merge_context(&mut self, env: &Envelope<'_>) -> Vec<String> {
+        match env.get("context") {
+            Some(text) if text.trim_start().starts_with('{') => {
+                self.context.merge(text, env.children("context"))
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Counts one call.
+    pub(crate) fn record(
+        &mut self,
+        plugin: usize,
+        hook: Hook,
+        outcome: HookOutcome,
+        started: Instant,
+        context_keys: Vec<String>,
+    ) -> &mut HookStat {
+        self.stats
+            .record(plugin, hook, outcome, started.elapsed(), context_keys)
+    }
+
+    /// Records a returned error or failure, logs it at warn level, and says what to do.
+    pub(crate) fn problem(
+        &mut self,
+        plugin: usize,
+        hook: Hook,
+        problem: Problem,
+        message: &str,
+        started: Instant,
+    ) -> ErrorAction {
+        let p = &self.chain.plugins()[plugin];
+        let action = policy::action(p.policy, problem, hook);
+        policy::warn(
+            &self.request_id,
+            &p.name,
+            p.policy,
+            hook,
+            problem,
+            action,
+            message,
+        );
+        let outcome = match problem {
+            Problem::Returned => HookOutcome::Error,
+            Problem::Failed => HookOutcome::Failed,
+        };
+        let stat = self.record(plugin, hook, outcome, started, Vec::new());
+        if stat.error.is_none() {
+            stat.error = Some((message.to_string(), action));
+        }
+        action
+    }
+
+    /// Handles a problem; `Some(error JSON)` when the policy turns it into an error answer.
+    pub(crate) fn answer_if_needed(
+        &mut self,
+        plugin: usize,
+        hook: Hook,
+        problem: Problem,
+        message: &str,
+        started: Instant,
+    ) -> Option<RawJson> {
+        match self.problem(plugin, hook, problem, message, started) {
+            ErrorAction::Answered => {
+                let p = &self.chain.plugins()[plugin];
+                Some(policy::error_answer(&p.name, p.policy, hook, problem, message))
+            }
+            ErrorAction::Continued | ErrorAction::Bypassed => None,
+        }
+    }
+}
