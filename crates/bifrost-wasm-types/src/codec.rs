@@ -189,6 +189,8 @@ pub fn failure_member(hook: Hook) -> &'static str {
 pub struct Envelope<'a> {
     hook: Hook,
     index: ObjectIndex<'a>,
+    /// Whether any member key has an escape (then lookups also compare decoded keys).
+    escaped_keys: bool,
 }
 
 impl<'a> Envelope<'a> {
@@ -212,7 +214,14 @@ impl<'a> Envelope<'a> {
             return Err(CodecError::new(format!("{name} {what} must be a JSON object")));
         }
         match scan::validate_object(text) {
-            Ok(Some(index)) => Ok(Envelope { hook, index }),
+            Ok(Some(index)) => {
+                let escaped_keys = index.members.iter().any(|(key, _)| key.contains('\\'));
+                Ok(Envelope {
+                    hook,
+                    index,
+                    escaped_keys,
+                })
+            }
             Ok(None) => Err(CodecError::new(format!("{name} {what} must be a JSON object"))),
             Err(e) => Err(CodecError::new(format!("invalid {name} {what}: {e}"))),
         }
@@ -226,6 +235,13 @@ impl<'a> Envelope<'a> {
     /// Position of member `name`: the last member whose key equals `name` ignoring ASCII
     /// case (Go's decoder assigns every matching key in turn, so the last one wins).
     pub fn position(&self, name: &str) -> Option<usize> {
+        if !self.escaped_keys {
+            return self
+                .index
+                .members
+                .iter()
+                .rposition(|(key, _)| key.eq_ignore_ascii_case(name));
+        }
         self.index.members.iter().rposition(|(key, _)| {
             key.eq_ignore_ascii_case(name)
                 || (key.contains('\\') && scan::unescape(key).is_ok_and(|k| k.eq_ignore_ascii_case(name)))
@@ -235,6 +251,13 @@ impl<'a> Envelope<'a> {
     /// The raw JSON text of member `name`, if present.
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.position(name).map(|i| self.index.members[i].1)
+    }
+
+    /// The raw JSON text of member `name` and the members of its value (empty when it is not
+    /// an object; offsets relative to the value's text), with one lookup.
+    pub fn member(&self, name: &str) -> Option<(&'a str, &[Member<'a>])> {
+        self.position(name)
+            .map(|i| (self.index.members[i].1, self.index.children_of(i)))
     }
 
     /// The members of member `name`'s value (empty when absent or not an object), with
@@ -1019,6 +1042,12 @@ mod tests {
         assert_eq!(env.children("context").len(), 1);
         let escaped = parse(Hook::PreHook, r#"{"cont\u0065xt":{"k":true}}"#);
         assert_eq!(escaped.get("context"), Some(r#"{"k":true}"#));
+        let (text, members) = escaped.member("Context").unwrap();
+        assert_eq!(
+            (text, members.len(), members[0].raw_key),
+            (r#"{"k":true}"#, 1, "k")
+        );
+        assert!(env.member("response").is_none());
     }
 
     #[test]
