@@ -22,7 +22,88 @@ const MAX_DEPTH: usize = 128;
 
 /// Whether the valid JSON texts `a` and `b` are JSON-equal.
 pub fn json_equal(a: &str, b: &str) -> bool {
-    a == b || values_equal(a.trim_ascii(), b.trim_ascii(), 0)
+    if a == b {
+        return true;
+    }
+    match differing_string_value(a, b) {
+        Some(equal) => equal,
+        None => values_equal(a.trim_ascii(), b.trim_ascii(), 0),
+    }
+}
+
+/// The usual edit, decided without walking both documents: when the first byte at which
+/// they differ lies inside a string *value* (the same one in both, as everything before it
+/// is the same), the documents differ exactly when the two strings do. `None` when the
+/// difference is elsewhere (a key, a number, structure) or the strings are equal but spelled
+/// differently: then the full comparison decides.
+fn differing_string_value(a: &str, b: &str) -> Option<bool> {
+    let p = common_prefix(a.as_bytes(), b.as_bytes());
+    let start = string_value_around(a, p)?;
+    let (end_a, end_b) = (scan::skip_value(a, start), scan::skip_value(b, start));
+    let (sa, sb) = (a.get(start + 1..end_a - 1)?, b.get(start + 1..end_b - 1)?);
+    if !sa.contains('\\') && !sb.contains('\\') {
+        return Some(false);
+    }
+    match (scan::unescape(sa), scan::unescape(sb)) {
+        (Ok(x), Ok(y)) if x != y => Some(false),
+        _ => None,
+    }
+}
+
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n && a[i..i + 8] == b[i..i + 8] {
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// If byte `p` of the valid JSON `text` is inside a string that is a value (not an object
+/// key), the position of that string's opening quote. Nesting deeper than 64 levels gives
+/// `None` (the caller then compares in full).
+fn string_value_around(text: &str, p: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    // One bit per open container, innermost lowest: 1 for an object.
+    let (mut objects, mut depth) = (0u64, 0u32);
+    // Whether the next string in the innermost object is a key.
+    let mut expect_key = false;
+    let mut i = 0;
+    while i < p {
+        match bytes[i] {
+            b'"' => {
+                let end = scan::skip_value(text, i);
+                if p < end {
+                    let is_key = depth > 0 && objects & 1 == 1 && expect_key;
+                    return (!is_key).then_some(i);
+                }
+                i = end;
+                continue;
+            }
+            open @ (b'{' | b'[') => {
+                if depth == 64 {
+                    return None;
+                }
+                objects = objects << 1 | u64::from(open == b'{');
+                depth += 1;
+                expect_key = open == b'{';
+            }
+            b'}' | b']' => {
+                objects >>= 1;
+                depth = depth.saturating_sub(1);
+                expect_key = false;
+            }
+            b':' => expect_key = false,
+            b',' => expect_key = objects & 1 == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn values_equal(a: &str, b: &str, depth: usize) -> bool {
@@ -315,6 +396,37 @@ mod tests {
     fn reordered_members_compare_as_a_map_where_the_last_duplicate_counts() {
         assert!(json_equal(r#"{"b":0,"a":1,"a":2}"#, r#"{"a":2,"b":0}"#));
         assert!(!json_equal(r#"{"b":0,"a":1,"a":2}"#, r#"{"a":1,"b":0}"#));
+    }
+
+    #[test]
+    fn an_edited_string_value_is_found_without_walking_the_documents() {
+        let a = r#"{"id":"x","model":"gpt-4","choices":[{"text":"caf\u00e9"}],"n":1}"#;
+        assert_eq!(
+            differing_string_value(a, &a.replace("gpt-4", "gpt-4o")),
+            Some(false)
+        );
+        assert_eq!(
+            differing_string_value(a, &a.replace("\\u00e9", "\\u00e8")),
+            Some(false)
+        );
+        // The same text spelled differently, a key, a number: left to the full comparison.
+        assert_eq!(differing_string_value(a, &a.replace("\\u00e9", "é")), None);
+        assert_eq!(
+            differing_string_value(a, &a.replace("\"model\"", "\"mode1\"")),
+            None
+        );
+        assert_eq!(differing_string_value(a, &a.replace(":1}", ":1.0}")), None);
+        assert!(json_equal(a, &a.replace("\\u00e9", "é")));
+        assert!(!json_equal(a, &a.replace("\"model\"", "\"mode1\"")));
+        // A string in an array inside an object is a value; a key after a comma is a key.
+        assert_eq!(
+            differing_string_value(r#"{"a":["x","y"]}"#, r#"{"a":["x","z"]}"#),
+            Some(false)
+        );
+        assert_eq!(
+            differing_string_value(r#"{"a":1,"bc":2}"#, r#"{"a":1,"bd":2}"#),
+            None
+        );
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //!
 //! The chain seeds it (request id under both spellings, start time), sends it with every hook
 //! input and merges what each hook returns: members are added or overwritten, never removed.
-//! Values are kept as the raw JSON the plugin wrote. The object's text is kept too and only
-//! rebuilt after a change, so writing a hook's input costs one copy.
+//! It is kept as one JSON text, values exactly as the plugins wrote them, with the position of
+//! each member: writing a hook's input is one copy, and the usual merge (the plugin echoed the
+//! context and appended its own keys) takes the plugin's text as it is.
 
-use std::cell::OnceCell;
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
 
 use bifrost_wasm_types::raw::RawJson;
 use bifrost_wasm_types::scan::{self, Member};
@@ -15,17 +18,64 @@ use bifrost_wasm_types::scan::{self, Member};
 /// example plugin reads its time here).
 pub const START_TIME_KEY: &str = "request_start_unix_ms";
 
-/// The context of one request: a JSON object kept as raw members, in order.
-#[derive(Debug, Clone, Default)]
-pub struct Context {
-    entries: Vec<(String, RawJson)>,
-    /// The JSON text, built when first needed after a change (hooks mostly add little).
-    json: OnceCell<String>,
+/// A member's place in the context's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Slot {
+    /// The key between its quotes, as written (escapes not decoded).
+    key: Range<usize>,
+    /// Whether the key has an escape.
+    escaped: bool,
+    /// The value.
+    value: Range<usize>,
 }
 
-impl PartialEq for Context {
-    fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries
+/// The raw JSON text of a context value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct JsonText<'a>(&'a str);
+
+impl<'a> JsonText<'a> {
+    /// The JSON text.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+
+    /// An owned copy.
+    pub fn to_raw(self) -> RawJson {
+        RawJson::from_validated(self.0)
+    }
+}
+
+impl fmt::Debug for JsonText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Display for JsonText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The context of one request: a JSON object kept as text, members in order.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Context {
+    text: String,
+    slots: Vec<Slot>,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            text: "{}".to_string(),
+            slots: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Context").field(&self.text).finish()
     }
 }
 
@@ -33,63 +83,127 @@ impl Context {
     /// A context seeded with the request id under both `request_id` (seed examples) and
     /// `request-id` (Bifrost's Go key).
     pub fn with_request_id(request_id: &str) -> Self {
-        let id = RawJson::from_validated(scan::quote(request_id));
-        Context {
-            entries: vec![
-                ("request_id".to_string(), id.clone()),
-                ("request-id".to_string(), id),
-            ],
-            json: OnceCell::new(),
+        let mut context = Context {
+            text: String::with_capacity(160 + 2 * request_id.len()),
+            slots: Vec::with_capacity(8),
+        };
+        context.text.push('{');
+        let id = scan::quote(request_id);
+        context.text.push('}');
+        context.append("request_id", &id);
+        context.append("request-id", &id);
+        context
+    }
+
+    fn key_of(&self, slot: &Slot) -> Cow<'_, str> {
+        let raw = &self.text[slot.key.clone()];
+        if slot.escaped {
+            scan::unescape(raw).unwrap_or(Cow::Borrowed(raw))
+        } else {
+            Cow::Borrowed(raw)
         }
     }
 
+    fn find(&self, key: &str) -> Option<usize> {
+        let text = self.text.as_bytes();
+        self.slots.iter().position(|s| {
+            if s.escaped {
+                self.key_of(s) == key
+            } else {
+                text.get(s.key.clone()) == Some(key.as_bytes())
+            }
+        })
+    }
+
+    fn value_at(&self, i: usize) -> &str {
+        &self.text[self.slots[i].value.clone()]
+    }
+
     /// The raw value of `key`.
-    pub fn get(&self, key: &str) -> Option<&RawJson> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    pub fn get(&self, key: &str) -> Option<JsonText<'_>> {
+        self.find(key)
+            .map(|i| JsonText(&self.text[self.slots[i].value.clone()]))
+    }
+
+    /// Adds a member at the end (the key must be new).
+    fn append(&mut self, key: &str, value: &str) {
+        self.text.pop();
+        if !self.slots.is_empty() {
+            self.text.push(',');
+        }
+        let key_start = self.text.len() + 1;
+        if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.text.push('"');
+            self.text.push_str(key);
+            self.text.push('"');
+        } else {
+            self.text.push_str(&scan::quote(key));
+        }
+        let key_end = self.text.len() - 1;
+        self.text.push(':');
+        let value_start = self.text.len();
+        self.text.push_str(value);
+        let value_end = self.text.len();
+        self.text.push('}');
+        self.slots.push(Slot {
+            escaped: self.text[key_start..key_end].contains('\\'),
+            key: key_start..key_end,
+            value: value_start..value_end,
+        });
     }
 
     /// Sets `key`; returns true if the value changed.
     pub fn set(&mut self, key: &str, value: RawJson) -> bool {
-        match self.entries.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) if v.as_str() == value.as_str() => return false,
-            Some((_, v)) => *v = value,
-            None => self.entries.push((key.to_string(), value)),
+        match self.find(key) {
+            Some(i) if self.text[self.slots[i].value.clone()] == *value.as_str() => false,
+            Some(i) => {
+                self.rebuild(i, value.as_str());
+                true
+            }
+            None => {
+                self.append(key, value.as_str());
+                true
+            }
         }
-        self.json.take();
-        true
     }
 
-    /// The members, in order.
-    pub fn entries(&self) -> &[(String, RawJson)] {
-        &self.entries
+    /// The members (keys unescaped, raw values), in order.
+    pub fn entries(&self) -> impl Iterator<Item = (Cow<'_, str>, JsonText<'_>)> + '_ {
+        self.slots
+            .iter()
+            .map(|s| (self.key_of(s), JsonText(&self.text[s.value.clone()])))
     }
 
     /// The context as JSON text.
     pub fn as_json(&self) -> &str {
-        self.json.get_or_init(|| {
-            let len: usize = self
-                .entries
-                .iter()
-                .map(|(k, v)| k.len() + v.as_str().len() + 4)
-                .sum();
-            let mut json = Vec::with_capacity(len + 2);
-            json.push(b'{');
-            for (i, (k, v)) in self.entries.iter().enumerate() {
-                if i > 0 {
-                    json.push(b',');
-                }
-                scan::write_string(&mut json, k);
-                json.push(b':');
-                json.extend_from_slice(v.as_str().as_bytes());
-            }
-            json.push(b'}');
-            String::from_utf8(json).expect("built from UTF-8 parts")
-        })
+        &self.text
     }
 
     /// The context as an owned JSON string.
     pub fn to_json(&self) -> String {
-        self.as_json().to_string()
+        self.text.clone()
+    }
+
+    /// Rewrites the text with member `replaced`'s value replaced by `value`.
+    fn rebuild(&mut self, replaced: usize, value: &str) {
+        let old = std::mem::take(&mut self.text);
+        let slots = std::mem::take(&mut self.slots);
+        self.text = String::with_capacity(old.len() + value.len());
+        self.text.push_str("{}");
+        for (i, slot) in slots.iter().enumerate() {
+            let raw_key = &old[slot.key.clone()];
+            let key = if slot.escaped {
+                scan::unescape(raw_key).unwrap_or(Cow::Borrowed(raw_key))
+            } else {
+                Cow::Borrowed(raw_key)
+            };
+            let value = if i == replaced {
+                value
+            } else {
+                &old[slot.value.clone()]
+            };
+            self.append(&key, value);
+        }
     }
 
     /// Merges the members of a hook's output context: `text` is the object's JSON text and
@@ -97,46 +211,44 @@ impl Context {
     /// overwrites, never removes; returns the keys that changed.
     ///
     /// A plugin usually echoes the context it received and appends its own keys; then only
-    /// the appended members are looked at, and the text is kept as it is.
+    /// the appended members are looked at, and the plugin's text becomes the context's.
     pub(crate) fn merge(&mut self, text: &str, members: &[Member<'_>]) -> Vec<String> {
-        let current = self.as_json();
-        if text == current {
+        if text == self.text {
             return Vec::new();
         }
         // `{<the members we sent>` followed by `,` and more members?
-        let echoed = &current[..current.len() - 1];
+        let echoed = &self.text[..self.text.len() - 1];
         let appended_from = match text.strip_prefix(echoed) {
-            Some(rest) if echoed.len() > 1 && rest.trim_start().starts_with(',') => Some(echoed.len()),
-            _ => None,
+            Some(rest) if !self.slots.is_empty() && rest.trim_start().starts_with(',') => echoed.len(),
+            _ => 0,
         };
-        let mut changed = Vec::new();
-        let mut only_added = appended_from.is_some();
-        for m in members {
-            if appended_from.is_some_and(|from| m.key_start < from) {
-                continue;
-            }
+        let mut adopted = appended_from > 0;
+        if adopted {
+            // Our members are a prefix of the new text, so their places stay valid.
+            self.text.clear();
+            self.text.push_str(text);
+        }
+        let mut changed: Vec<String> = Vec::new();
+        for m in members.iter().filter(|m| m.key_start >= appended_from) {
             let key = m.key();
-            match self.entries.iter_mut().find(|(k, _)| *k == *key) {
-                Some((_, v)) if v.as_str() == m.value => continue,
-                Some((_, v)) => {
-                    *v = RawJson::from_validated(m.value);
-                    only_added = false;
+            match self.find(&key) {
+                Some(i) if self.value_at(i) == m.value => continue,
+                // Overwritten (rare): the text is rebuilt.
+                Some(_) => {
+                    self.set(&key, RawJson::from_validated(m.value));
+                    adopted = false;
                 }
-                None => self
-                    .entries
-                    .push((key.to_string(), RawJson::from_validated(m.value))),
+                // After an exact echo the member is already in the text.
+                None if adopted => self.slots.push(Slot {
+                    key: m.key_start + 1..m.key_start + 1 + m.raw_key.len(),
+                    escaped: m.key_escaped,
+                    value: m.value_start..m.value_start + m.value.len(),
+                }),
+                None => self.append(&key, m.value),
             }
-            if !changed.iter().any(|k: &String| *k == *key) {
+            if !changed.iter().any(|k| *k == *key) {
                 changed.push(key.into_owned());
             }
-        }
-        if changed.is_empty() {
-            return changed;
-        }
-        self.json.take();
-        if only_added {
-            // The plugin's text is exactly our members plus the new ones.
-            let _ = self.json.set(text.to_string());
         }
         changed
     }
@@ -172,7 +284,8 @@ mod tests {
             r#"{"request_id":"changed","request-id":"r","new":[1, 2]}"#
         );
         assert!(merge(&mut ctx, "{}").is_empty());
-        assert_eq!(ctx.entries().len(), 3);
+        assert_eq!(ctx.entries().count(), 3);
+        assert_eq!(ctx.get("new").unwrap().as_str(), "[1, 2]");
     }
 
     #[test]
@@ -182,6 +295,7 @@ mod tests {
         assert_eq!(merge(&mut ctx, text), ["seen"]);
         assert_eq!(ctx.as_json(), text);
         assert_eq!(ctx.get("seen").unwrap().as_str(), "true");
+        assert_eq!(ctx.get("request-id").unwrap().as_str(), r#""r""#);
         // The same text again changes nothing.
         assert!(merge(&mut ctx, text).is_empty());
         // An appended member that overwrites an echoed one is applied, and the text rebuilt.
@@ -194,11 +308,47 @@ mod tests {
     }
 
     #[test]
+    fn a_reordered_echo_with_new_members_appends_them() {
+        let mut ctx = Context::with_request_id("r");
+        let text = r#"{"request_id":"r","seen":true,"request-id":"r"}"#;
+        assert_eq!(merge(&mut ctx, text), ["seen"]);
+        assert_eq!(
+            ctx.as_json(),
+            r#"{"request_id":"r","request-id":"r","seen":true}"#
+        );
+    }
+
+    #[test]
+    fn an_overwrite_among_appended_members_keeps_the_rest() {
+        let mut ctx = Context::with_request_id("r");
+        let text = r#"{"request_id":"r","request-id":"r","a":1,"request_id":"x","b":2}"#;
+        assert_eq!(merge(&mut ctx, text), ["a", "request_id", "b"]);
+        assert_eq!(
+            ctx.as_json(),
+            r#"{"request_id":"x","request-id":"r","a":1,"b":2}"#
+        );
+        assert_eq!(ctx.get("b").unwrap().as_str(), "2");
+    }
+
+    #[test]
+    fn duplicate_keys_in_an_output_merge_to_the_last_value() {
+        let mut ctx = Context::with_request_id("r");
+        let text = r#"{"request_id":"r","request-id":"r","n":1,"n":2}"#;
+        assert_eq!(merge(&mut ctx, text), ["n"]);
+        assert_eq!(ctx.get("n").unwrap().as_str(), "2");
+        assert_eq!(ctx.as_json(), r#"{"request_id":"r","request-id":"r","n":2}"#);
+    }
+
+    #[test]
     fn escaped_keys_are_merged_by_their_value() {
         let mut ctx = Context::default();
         assert_eq!(merge(&mut ctx, r#"{"k\u0065y":"v"}"#), ["key"]);
         assert_eq!(ctx.as_json(), r#"{"key":"v"}"#);
         assert!(merge(&mut ctx, r#"{"key":"v"}"#).is_empty());
+        let mut ctx = Context::with_request_id("r");
+        let text = r#"{"request_id":"r","request-id":"r","\u0061":1}"#;
+        assert_eq!(merge(&mut ctx, text), ["a"]);
+        assert_eq!(ctx.get("a").unwrap().as_str(), "1");
     }
 
     #[test]
@@ -206,7 +356,9 @@ mod tests {
         let mut ctx = Context::default();
         assert!(ctx.set("a", RawJson::from_validated("1")));
         assert!(!ctx.set("a", RawJson::from_validated("1")));
+        assert!(ctx.set("b\"", RawJson::from_validated("[]")));
         assert!(ctx.set("a", RawJson::from_validated("2")));
-        assert_eq!(ctx.to_json(), r#"{"a":2}"#);
+        assert_eq!(ctx.to_json(), r#"{"a":2,"b\"":[]}"#);
+        assert_eq!(ctx.get("b\"").unwrap().as_str(), "[]");
     }
 }

@@ -87,7 +87,7 @@ fn classify(plugin: &str, hook: Hook, output: &[u8], e: CodecError) -> String {
 
 /// `context` must be an object (or absent or `null`).
 fn check_context(env: &Envelope<'_>) -> Result<(), String> {
-    match env.get("context").map(JsonKind::of) {
+    match env.member("context").map(|(text, _)| JsonKind::of(text)) {
         None | Some(JsonKind::Null) | Some(JsonKind::Object) => Ok(()),
         Some(other) => Err(format!("`context` must be an object, found {}", other.name())),
     }
@@ -339,6 +339,8 @@ pub(crate) fn read_post<'a>(
                 && members.iter().any(|m| is_go_response_key(&m.key()));
             if empty_envelope {
                 None
+            } else if in_response_shape(members, shape) {
+                Some(LlmResult::Response(RawJson::from_validated(r)))
             } else {
                 Some(LlmResult::Response(normalize_response(
                     LlmResponse::new(RawJson::from_validated(r)),
@@ -357,6 +359,17 @@ pub(crate) fn read_post<'a>(
         None => None,
     };
     Ok(PostRead::Continue(next))
+}
+
+/// Whether a response whose members are `members` is already in the shape that answers a
+/// request of `shape`, as [`LlmResponse::shape`] would find (`chat_response` makes the snake
+/// shape; any other `…Response` member, Go's), decided from the index without a scan.
+fn in_response_shape(members: &[Member<'_>], shape: RequestShape) -> bool {
+    let snake = members.iter().any(|m| m.key_is("chat_response"));
+    match shape {
+        RequestShape::Flat | RequestShape::Snake => snake,
+        RequestShape::GoEnvelope => !snake && members.iter().any(|m| is_go_response_key(&m.key())),
+    }
 }
 
 /// A member name of Go's `BifrostResponse` (`ChatResponse`, `EmbeddingResponse`, ...).

@@ -120,6 +120,13 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// Room for `n` entries.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Stats {
+            stats: Vec::with_capacity(n),
+        }
+    }
+
     pub(crate) fn as_slice(&self) -> &[HookStat] {
         &self.stats
     }
