@@ -3,8 +3,11 @@
 //! ```text
 //! cargo run -p bifrost-wasm-gateway --example serve -- \
 //!     [--config config.json] [--plugin build/hello-world.wasm]... [--listen 127.0.0.1:8080] \
-//!     [--request-shape go-envelope|flat|snake] [--max-body-bytes N]
+//!     [--request-shape go-envelope|flat|snake] [--max-body-bytes N] [--serialize-steps]
 //! ```
+//!
+//! `--serialize-steps` is for measuring only: one lock over every whole chain step, as the
+//! gateway ran before each plugin was locked only while its own hook runs.
 //!
 //! Prints `listening on http://ADDR` once it accepts connections (so scripts can use port 0),
 //! logs one line per request, and stops (calling every plugin's `cleanup`) on Ctrl-C or SIGTERM.
@@ -15,7 +18,7 @@ use bifrost_wasm_gateway::{Gateway, GatewayConfig, RequestShape};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: serve [--config FILE] [--plugin FILE.wasm]... [--listen ADDR] [--request-shape go-envelope|flat|snake] [--max-body-bytes N]"
+        "usage: serve [--config FILE] [--plugin FILE.wasm]... [--listen ADDR] [--request-shape go-envelope|flat|snake] [--max-body-bytes N] [--serialize-steps]"
     );
     std::process::exit(2)
 }
@@ -34,6 +37,7 @@ fn main() {
     let mut listen = None;
     let mut shape = None;
     let mut max_body = None;
+    let mut serialize = false;
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
@@ -47,6 +51,7 @@ fn main() {
             "--listen" => listen = Some(value().parse().unwrap_or_else(|_| usage())),
             "--request-shape" => shape = Some(RequestShape::from_name(&value()).unwrap_or_else(|| usage())),
             "--max-body-bytes" => max_body = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--serialize-steps" => serialize = true,
             _ => usage(),
         }
     }
@@ -62,6 +67,7 @@ fn main() {
     if let Some(b) = max_body {
         config = config.with_max_body_bytes(b);
     }
+    config.serialize_plugin_steps = serialize;
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     runtime.block_on(async {
         let gateway = match Gateway::bind(config).await {

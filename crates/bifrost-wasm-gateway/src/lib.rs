@@ -44,12 +44,14 @@ pub use config::{
     RequestShape,
 };
 
+pub mod adapter;
 pub mod config;
-pub mod openai;
+mod http_json;
 mod plugins;
 pub mod provider;
 mod server;
 pub mod sse;
+mod turns;
 
 /// Everything the gateway needs: the listen address, provider, limits, request shape and the
 /// plugin entries. Build it from a config file ([`GatewayConfig::from_file`]) and override with
@@ -69,6 +71,10 @@ pub struct GatewayConfig {
     /// Directory of the compiled-module cache (`None`: compile every plugin at start-up).
     /// `bifrost-wasm serve` uses the same cache as the other commands.
     pub cache_dir: Option<PathBuf>,
+    /// For measuring only: hold one lock over every whole chain step, for all plugins at
+    /// once, as the gateway did before each plugin was locked only while its own hook runs.
+    /// Off by default; it makes the gateway run one chain step at a time.
+    pub serialize_plugin_steps: bool,
 }
 
 impl Default for GatewayConfig {
@@ -92,6 +98,7 @@ impl GatewayConfig {
             limits: file.gateway.limits,
             plugins: file.plugins,
             cache_dir: None,
+            serialize_plugin_steps: false,
         }
     }
 
@@ -231,16 +238,12 @@ impl Gateway {
                 source,
             })?;
         let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+        let turns = turns::Turns::new(&loaded.instances, loaded.wasi, config.serialize_plugin_steps);
         let state = Arc::new(server::AppState::new(
             loaded.chain,
+            turns,
             provider,
             config.limits.max_body_bytes,
-            loaded.needs_blocking,
-            loaded
-                .slots
-                .iter()
-                .filter(|s| matches!(s.slot, plugins::Slot::Shared(_)))
-                .count(),
         ));
         tracing::info!(
             "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {} plugin(s), body limit {} bytes)",

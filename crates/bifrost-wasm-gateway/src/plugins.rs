@@ -23,12 +23,14 @@ pub(crate) struct LoadedSlot {
     pub slot: Slot,
 }
 
-/// The chain and what is needed to shut it down.
+/// The chain and what is needed to run and shut it down.
 pub(crate) struct LoadedChain {
     pub chain: Arc<Chain>,
     pub slots: Vec<LoadedSlot>,
-    /// True when a plugin uses WASI: its calls must not run on an async worker thread.
-    pub needs_blocking: bool,
+    /// Per plugin in chain order: how many of its hooks may run at once (its instances).
+    pub instances: Vec<usize>,
+    /// Per plugin in chain order: it uses WASI, so its calls must not run on an async worker.
+    pub wasi: Vec<bool>,
 }
 
 fn host_config(config: &GatewayConfig) -> HostConfig {
@@ -51,12 +53,13 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
     let ordered: Vec<&PluginEntry> = order_entries(&config.plugins);
     let mut slots = Vec::new();
     let mut members = Vec::new();
-    let mut needs_blocking = false;
+    let (mut instances, mut wasi) = (Vec::new(), Vec::new());
     if ordered.is_empty() {
         return Ok(LoadedChain {
             chain: Arc::new(Chain::new(Vec::new(), config.request_shape)),
             slots,
-            needs_blocking,
+            instances,
+            wasi,
         });
     }
     let host = Host::new(host_config(config)).map_err(|e| GatewayError::Host(e.to_string()))?;
@@ -69,7 +72,8 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
         let started = Instant::now();
         let plugin = host.load_file(&entry.path).map_err(fail)?;
         let init = entry.config.as_ref().map(|c| c.get());
-        needs_blocking |= plugin.info().wasi;
+        wasi.push(plugin.info().wasi);
+        instances.push(entry.pool.unwrap_or(1));
         let (slot, runner): (Slot, Arc<dyn HookRunner>) = match entry.pool {
             None => {
                 let shared = Arc::new(SharedInstance::new(&plugin, init).map_err(fail)?);
@@ -98,7 +102,7 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
             },
             hooks.join(", "),
             match entry.pool {
-                None => "one shared instance".to_string(),
+                None => "one instance".to_string(),
                 Some(n) => format!("pool of up to {n} instances"),
             },
             entry.failure_policy
@@ -112,7 +116,8 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
     Ok(LoadedChain {
         chain: Arc::new(Chain::new(members, config.request_shape)),
         slots,
-        needs_blocking,
+        instances,
+        wasi,
     })
 }
 

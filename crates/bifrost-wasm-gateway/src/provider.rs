@@ -6,14 +6,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::ProviderConfig;
-use bifrost_wasm_types::raw::{object_entries, JsonKind, RawJson};
+use bifrost_wasm_types::error::ErrorJson;
+use bifrost_wasm_types::raw::{JsonKind, RawJson};
+use bifrost_wasm_types::scan::{self, Members};
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
-use serde_json::value::RawValue;
 
-use crate::openai::{error_body, ChatRequest};
+use crate::adapter::{error_body, ChatRequest};
+use crate::config::ProviderConfig;
 use crate::sse::SseParser;
 
 /// A stream of chunks (raw chat completion chunk objects) or one final error.
@@ -29,11 +30,11 @@ pub enum Provider {
 }
 
 fn raw(text: String) -> RawJson {
-    RawJson::from_string(text).expect("the gateway builds valid JSON")
+    RawJson::from_validated(text)
 }
 
 fn error_json(status: u16, error_type: &str, message: &str) -> RawJson {
-    raw(error_body(status, error_type, message))
+    error_body(status, error_type, message)
 }
 
 impl Provider {
@@ -103,13 +104,31 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The elements of the valid JSON array `text`.
+fn elements(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut i = 1;
+    std::iter::from_fn(move || {
+        while matches!(bytes.get(i), Some(b' ' | b'\n' | b'\r' | b'\t' | b',')) {
+            i += 1;
+        }
+        if matches!(bytes.get(i), None | Some(b']')) {
+            return None;
+        }
+        let start = i;
+        i = scan::skip_value(text, i);
+        text.get(start..i)
+    })
+}
+
 /// Text of a message content: a string, or the `text` of its text blocks joined by spaces.
-fn content_text(content: &serde_json::Value) -> String {
-    match content {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| b.get("text").and_then(|t| t.as_str()))
+fn content_text(content: &str) -> String {
+    match JsonKind::of(content) {
+        JsonKind::String => scan::string_value(content).unwrap_or_default().into_owned(),
+        JsonKind::Array => elements(content)
+            .filter_map(|block| scan::member(block, "text", true))
+            .filter(|t| JsonKind::of(t) == JsonKind::String)
+            .filter_map(scan::string_value)
             .collect::<Vec<_>>()
             .join(" "),
         _ => String::new(),
@@ -117,19 +136,20 @@ fn content_text(content: &serde_json::Value) -> String {
 }
 
 impl MockProvider {
+    /// `(role, text)` of each message (the request was validated when it was parsed).
     fn messages(request: &ChatRequest) -> Vec<(String, String)> {
-        #[derive(serde::Deserialize)]
-        struct Message {
-            #[serde(default)]
-            role: Option<String>,
-            #[serde(default)]
-            content: serde_json::Value,
-        }
-        serde_json::from_str::<Vec<Box<RawValue>>>(request.messages.as_str())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|m| serde_json::from_str::<Message>(m.get()).ok())
-            .map(|m| (m.role.unwrap_or_default(), content_text(&m.content)))
+        elements(request.messages())
+            .filter(|m| JsonKind::of(m) == JsonKind::Object)
+            .map(|m| {
+                let role = scan::member(m, "role", true)
+                    .and_then(scan::string_value)
+                    .map(|r| r.into_owned())
+                    .unwrap_or_default();
+                let content = scan::member(m, "content", true)
+                    .map(content_text)
+                    .unwrap_or_default();
+                (role, content)
+            })
             .collect()
     }
 
@@ -364,18 +384,40 @@ impl UpstreamProvider {
     }
 }
 
+/// A Bifrost error carrying an upstream's own `error` object: its `message`, `type` and
+/// `code` strings in place, every other member as the upstream wrote it.
+fn with_upstream_error(status: u16, error: &str) -> RawJson {
+    let (mut message, mut error_type, mut code) = (None, None, None);
+    let mut extra = Vec::new();
+    for m in Members::new(error) {
+        let key = m.key();
+        let text = (JsonKind::of(m.value) == JsonKind::String)
+            .then(|| scan::string_value(m.value))
+            .flatten();
+        match (key.as_ref(), text) {
+            ("message", Some(t)) => message = Some(t),
+            ("type", Some(t)) => error_type = Some(t),
+            ("code", Some(t)) => code = Some(t),
+            _ => extra.push((key, m.value)),
+        }
+    }
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
+    let mut json = ErrorJson::new(message.as_deref().unwrap_or("")).with_status(i64::from(status));
+    json.error_type = error_type.as_deref();
+    json.code = code.as_deref();
+    let mut out = Vec::with_capacity(error.len() + 64);
+    json.write_with(&mut out, &[], &extra);
+    raw(String::from_utf8(out).expect("written from UTF-8 parts"))
+}
+
 /// A Bifrost error for an upstream's non-2xx answer; keeps the upstream's own `error` object.
 pub fn upstream_error(status: u16, body: &[u8]) -> RawJson {
     let text = String::from_utf8_lossy(body);
-    if JsonKind::of(&text) == JsonKind::Object {
-        if let Ok(entries) = object_entries(&text) {
-            if let Some((_, error)) = entries.iter().find(|(k, _)| k == "error") {
-                if JsonKind::of(error) == JsonKind::Object {
-                    return raw(format!(
-                        "{{\"is_bifrost_error\":false,\"status_code\":{status},\"error\":{error}}}"
-                    ));
-                }
-            }
+    if JsonKind::of(&text) == JsonKind::Object && scan::validate(&text).is_ok() {
+        if let Some(error) =
+            scan::member(&text, "error", true).filter(|e| JsonKind::of(e) == JsonKind::Object)
+        {
+            return with_upstream_error(status, error);
         }
     }
     let mut message = text.trim().to_string();
@@ -390,11 +432,12 @@ pub fn upstream_error(status: u16, body: &[u8]) -> RawJson {
     if message.is_empty() {
         message = format!("the upstream answered HTTP {status} with an empty body");
     }
-    raw(format!(
-        "{{\"is_bifrost_error\":false,\"status_code\":{status},\"error\":{{\"message\":{},\"type\":\"upstream_error\",\"code\":{}}}}}",
-        serde_json::to_string(&message).expect("string"),
-        serde_json::to_string(&status.to_string()).expect("string")
-    ))
+    let code = status.to_string();
+    ErrorJson::new(&message)
+        .with_type("upstream_error")
+        .with_code(&code)
+        .with_status(i64::from(status))
+        .to_raw()
 }
 
 /// Turns an SSE byte stream into chunks: `data: [DONE]` ends it, an event carrying an `error`
@@ -420,9 +463,7 @@ pub fn sse_chunks(
                         .and_then(|s| s.parse::<u16>().ok())
                         .filter(|s| (400..=599).contains(s))
                         .unwrap_or(502);
-                    return Some(Err(raw(format!(
-                        "{{\"is_bifrost_error\":false,\"status_code\":{status},\"error\":{error}}}"
-                    ))));
+                    return Some(Err(with_upstream_error(status, error)));
                 }
                 Some(Ok(v))
             }
@@ -533,9 +574,12 @@ mod tests {
     #[test]
     fn upstream_error_keeps_the_upstream_error_object() {
         let e = upstream_error(401, br#"{"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key","param":null}}"#);
-        assert_eq!(
-            e.as_str(),
-            r#"{"is_bifrost_error":false,"status_code":401,"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key","param":null}}"#
+        assert!(
+            bifrost_wasm_chain::json_equal(
+                e.as_str(),
+                r#"{"is_bifrost_error":false,"status_code":401,"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key","param":null}}"#
+            ),
+            "{e}"
         );
         let e = upstream_error(503, b"Service Unavailable");
         assert_eq!(e.get_path(&["error", "message"]), Some("\"Service Unavailable\""));

@@ -12,17 +12,19 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bifrost_wasm_chain::{
-    Chain, ChunkOutcome, HttpAnswer, HttpPreOutcome, LlmResult, PreOutcome, RequestRun,
+    Chain, ChunkHooks, ChunkOutcome, Hook, HookOutcome, HttpAnswer, HttpPostHooks, HttpPreHooks,
+    HttpPreOutcome, LlmResult, PostHooks, PreHooks, PreOutcome, RequestRun,
 };
-use bifrost_wasm_host::Hook;
-use bifrost_wasm_types::http::{decode_base64, encode_base64};
+use bifrost_wasm_types::http::decode_base64;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
-use bifrost_wasm_types::shape::{wrap_chat_request, wrap_chat_response, LlmRequest};
+use bifrost_wasm_types::scan;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::openai::{error_body, error_status, response_to_chunks, ChatRequest};
-use crate::provider::Provider;
+use crate::adapter::{self, answer_body, error_body, error_status, response_to_chunks, ChatRequest};
+use crate::http_json::{http_request_json, http_response_json};
+use crate::provider::{ChunkStream, Provider};
+use crate::turns::Turns;
 
 /// Log target of the per-request line.
 pub const REQUEST_LOG_TARGET: &str = "bifrost_wasm_gateway::request";
@@ -30,47 +32,36 @@ pub const REQUEST_LOG_TARGET: &str = "bifrost_wasm_gateway::request";
 /// Shared by all handlers.
 pub(crate) struct AppState {
     chain: Arc<Chain>,
+    turns: Turns,
     pub(crate) provider: Provider,
     max_body: usize,
-    /// Run chain steps on the blocking pool (WASI plugins).
-    blocking: bool,
     /// Whether any plugin has an HTTP-level hook (else the HTTP request JSON is not built).
     http_hooks: bool,
     http_post_hooks: bool,
+    chunk_hooks: bool,
+    /// Whether any plugin has `pre_hook` or `post_hook` (else no Bifrost request is built).
+    llm_hooks: bool,
     id_prefix: String,
     counter: AtomicU64,
-    /// One async lock per plugin that has a single shared instance: a chain step waits for
-    /// them here, yielding its worker thread to other requests, instead of blocking the thread
-    /// on the instance's own mutex.
-    turns: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
-    pub(crate) fn new(
-        chain: Arc<Chain>,
-        provider: Provider,
-        max_body: usize,
-        blocking: bool,
-        shared_instances: usize,
-    ) -> Self {
+    pub(crate) fn new(chain: Arc<Chain>, turns: Turns, provider: Provider, max_body: usize) -> Self {
         let any = |hook: Hook| chain.any_implements(hook);
-        let http_hooks = any(Hook::HttpPreHook) || any(Hook::HttpPostHook) || any(Hook::HttpStreamChunkHook);
-        let http_post_hooks = any(Hook::HttpPostHook);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         AppState {
+            http_hooks: any(Hook::HttpPreHook) || any(Hook::HttpPostHook) || any(Hook::HttpStreamChunkHook),
+            http_post_hooks: any(Hook::HttpPostHook),
+            chunk_hooks: any(Hook::HttpStreamChunkHook),
+            llm_hooks: any(Hook::PreHook) || any(Hook::PostHook),
             chain,
+            turns,
             provider,
             max_body,
-            blocking,
-            http_hooks,
-            http_post_hooks,
             id_prefix: format!("{:x}", nanos ^ u64::from(std::process::id())),
             counter: AtomicU64::new(0),
-            turns: (0..shared_instances)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
         }
     }
 
@@ -84,31 +75,6 @@ impl AppState {
         }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("req-{}-{n}", self.id_prefix)
-    }
-
-    /// Runs one synchronous chain step, off the async worker when a plugin needs that.
-    async fn step<T, F>(&self, mut run: RequestRun, f: F) -> (RequestRun, T)
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut RequestRun) -> T + Send + 'static,
-    {
-        // Always taken in the same order, so two steps never wait for each other crosswise.
-        let mut turns = Vec::with_capacity(self.turns.len());
-        for turn in &self.turns {
-            turns.push(turn.lock().await);
-        }
-        if !self.blocking {
-            let out = f(&mut run);
-            return (run, out);
-        }
-        let done = tokio::task::spawn_blocking(move || {
-            let out = f(&mut run);
-            (run, out)
-        })
-        .await
-        .expect("chain steps do not panic");
-        drop(turns);
-        done
     }
 }
 
@@ -141,7 +107,7 @@ impl Answer {
     }
 
     fn error(status: u16, error_type: &str, message: &str) -> Self {
-        Answer::json(status, error_body(status, error_type, message))
+        Answer::json(status, error_body(status, error_type, message).into_string())
     }
 
     fn from_http(answer: HttpAnswer) -> Self {
@@ -152,18 +118,8 @@ impl Answer {
         }
     }
 
-    fn from_result(result: &LlmResult) -> Self {
-        match result {
-            LlmResult::Response(_) => match result.chat_response() {
-                Some(chat) => Answer::json(200, chat.into_string()),
-                None => Answer::error(
-                    502,
-                    "invalid_plugin_response",
-                    "the response after the plugins holds no chat completion",
-                ),
-            },
-            LlmResult::Error(e) => Answer::json(error_status(e), e.as_str().as_bytes().to_vec()),
-        }
+    fn from_error(error: RawJson) -> Self {
+        Answer::json(error_status(&error), error.into_string())
     }
 
     fn into_response(self, request_id: &str) -> Response {
@@ -184,131 +140,6 @@ impl Answer {
         }
         response
     }
-}
-
-/// Go's canonical header key (`content-type` → `Content-Type`), which is how Bifrost's HTTP
-/// server shows header names to plugins.
-fn canonical_header(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        out.push(if upper {
-            c.to_ascii_uppercase()
-        } else {
-            c.to_ascii_lowercase()
-        });
-        upper = c == '-';
-    }
-    out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
-}
-
-fn write_string_map<'a>(out: &mut String, pairs: impl Iterator<Item = (String, &'a str)>) {
-    // Repeated keys are joined with ", " (as HTTP does for repeated headers).
-    let mut merged: Vec<(String, String)> = Vec::new();
-    for (k, v) in pairs {
-        match merged.iter_mut().find(|(mk, _)| *mk == k) {
-            Some((_, mv)) => {
-                mv.push_str(", ");
-                mv.push_str(v);
-            }
-            None => merged.push((k, v.to_string())),
-        }
-    }
-    out.push('{');
-    for (i, (k, v)) in merged.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&json_string(k));
-        out.push(':');
-        out.push_str(&json_string(v));
-    }
-    out.push('}');
-}
-
-/// The HTTP request as plugins see it: `{"method","path","headers","query","body"}`.
-fn http_request_json(
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> RawJson {
-    let mut out = String::with_capacity(body.len() * 4 / 3 + 512);
-    out.push_str("{\"method\":");
-    out.push_str(&json_string(method.as_str()));
-    out.push_str(",\"path\":");
-    out.push_str(&json_string(path));
-    out.push_str(",\"headers\":");
-    write_string_map(
-        &mut out,
-        headers
-            .iter()
-            .filter_map(|(k, v)| Some((canonical_header(k.as_str()), v.to_str().ok()?))),
-    );
-    out.push_str(",\"query\":");
-    let pairs: Vec<(String, String)> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
-        .collect();
-    write_string_map(&mut out, pairs.iter().map(|(k, v)| (k.clone(), v.as_str())));
-    out.push_str(",\"body\":");
-    out.push_str(&json_string(&encode_base64(body)));
-    out.push('}');
-    RawJson::from_string(out).expect("built from escaped parts")
-}
-
-/// The HTTP response as `http_post_hook` sees it: `{"status_code","headers","body"}`.
-fn http_response_json(answer: &Answer) -> RawJson {
-    let mut out = String::with_capacity(answer.body.len() * 4 / 3 + 128);
-    out.push_str("{\"status_code\":");
-    out.push_str(&answer.status.to_string());
-    out.push_str(",\"headers\":");
-    write_string_map(
-        &mut out,
-        answer
-            .headers
-            .iter()
-            .map(|(k, v)| (canonical_header(k), v.as_str())),
-    );
-    out.push_str(",\"body\":");
-    out.push_str(&json_string(&encode_base64(&answer.body)));
-    out.push('}');
-    RawJson::from_string(out).expect("built from escaped parts")
 }
 
 /// One request in flight: what the log line needs.
@@ -356,11 +187,8 @@ impl Ctx {
     async fn finish(&self, run: Option<RequestRun>, answer: Answer) -> Response {
         let (run, answer) = match run {
             Some(run) if self.state.http_post_hooks => {
-                let response = http_response_json(&answer);
-                let (run, replaced) = self
-                    .state
-                    .step(run, move |run| run.http_post_hook(&response))
-                    .await;
+                let response = http_response_json(answer.status, &answer.headers, &answer.body);
+                let (run, replaced) = self.state.turns.drive(run, HttpPostHooks::new(response)).await;
                 (Some(run), replaced.map(Answer::from_http).unwrap_or(answer))
             }
             other => (other, answer),
@@ -415,17 +243,20 @@ async fn http_pre(
         &parts.headers,
         &body,
     );
-    let sent = request.clone();
-    let (run, outcome) = ctx.state.step(run, move |run| run.http_pre_hook(request)).await;
+    let (run, outcome) = ctx.state.turns.drive(run, HttpPreHooks::new(request)).await;
+    let rewritten = run
+        .stats()
+        .iter()
+        .any(|s| s.hook == Hook::HttpPreHook && s.count(HookOutcome::Changed) > 0);
     match outcome {
         HttpPreOutcome::Respond(answer) => Err(ctx.finish(Some(run), Answer::from_http(answer)).await),
-        HttpPreOutcome::Continue(request) if request.as_str() == sent.as_str() => Ok((run, body)),
+        HttpPreOutcome::Continue(_) if !rewritten => Ok((run, body)),
         HttpPreOutcome::Continue(request) => {
             // A plugin rewrote the request: the body the gateway reads is the new one.
             let new_body = request
                 .get("body")
                 .filter(|b| JsonKind::of(b) == JsonKind::String)
-                .and_then(|b| serde_json::from_str::<String>(b).ok())
+                .and_then(scan::string_value)
                 .map(|b| decode_base64(&b));
             match new_body {
                 None => Ok((run, body)),
@@ -459,6 +290,13 @@ async fn begin(state: &Arc<AppState>, request: Request) -> Result<(Ctx, RequestR
     Ok((ctx, run, body))
 }
 
+/// Whether a hook of the request changed its payload (not merely re-spelled it).
+fn changed_by(run: &RequestRun, hook: Hook) -> bool {
+    run.stats()
+        .iter()
+        .any(|s| s.hook == hook && s.count(HookOutcome::Changed) > 0)
+}
+
 async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (ctx, run, body) = match begin(&state, request).await {
         Ok(v) => v,
@@ -472,93 +310,103 @@ async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) 
                 .await
         }
     };
+    drop(body);
     let stream = request.stream;
-    let shape = state.chain.shape();
-    let (run, result) = if state.chain.is_empty() {
-        (run, call_provider(&ctx, Ok(request)).await)
-    } else {
-        let shaped = RawJson::from_string(wrap_chat_request(&request.to_bifrost(), shape, stream))
-            .expect("built from raw parts");
-        let (run, outcome) = state.step(run, move |run| run.pre_hook(shaped)).await;
-        let result = match outcome {
-            PreOutcome::ShortCircuit(result) => ProviderResult::Done(result),
-            PreOutcome::Continue(request) => {
-                let parsed = LlmRequest::new(request)
-                    .inner()
-                    .ok_or_else(|| "the request after the pre-hooks is not a chat request object".to_string())
-                    .and_then(|inner| ChatRequest::from_bifrost(inner, stream).map_err(|e| e.0));
-                call_provider(&ctx, parsed).await
-            }
-        };
-        (run, result)
+    if !state.llm_hooks {
+        let result = call_provider(&ctx, Ok(request)).await;
+        return respond(ctx, run, result, stream).await;
+    }
+    let shaped = request.to_bifrost(state.chain.shape());
+    let (run, outcome) = state.turns.drive(run, PreHooks::new(shaped)).await;
+    let result = match outcome {
+        PreOutcome::ShortCircuit(result) => Provided::Done(result, None),
+        // Nothing a plugin did changes what the provider gets: the client's request as parsed.
+        PreOutcome::Continue(_) if !changed_by(&run, Hook::PreHook) => call_provider(&ctx, Ok(request)).await,
+        PreOutcome::Continue(changed) => {
+            let parsed = ChatRequest::from_chain(&changed, stream).map_err(|e| e.0);
+            call_provider(&ctx, parsed).await
+        }
     };
     respond(ctx, run, result, stream).await
 }
 
-enum ProviderResult {
-    Done(LlmResult),
-    Stream(crate::provider::ChunkStream),
+/// What the provider (or a short-circuit) produced.
+enum Provided {
+    /// A result; for a provider's answer, its chat completion as it came.
+    Done(LlmResult, Option<RawJson>),
+    /// A stream of chunks.
+    Stream(ChunkStream),
 }
 
-async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> ProviderResult {
+async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provided {
     let request = match request {
         Ok(r) => r,
         Err(message) => {
-            return ProviderResult::Done(LlmResult::Error(
-                RawJson::from_string(error_body(
+            return Provided::Done(
+                LlmResult::Error(error_body(
                     500,
                     "invalid_plugin_request",
                     &format!("the plugins left a request the gateway cannot send: {message}"),
-                ))
-                .expect("valid"),
-            ))
+                )),
+                None,
+            )
         }
     };
-    let shape = ctx.state.chain.shape();
+    let provider = &ctx.state.provider;
     if request.stream {
-        match ctx.state.provider.stream(&request, &ctx.request_id).await {
-            Ok(s) => ProviderResult::Stream(s),
-            Err(e) => ProviderResult::Done(LlmResult::Error(e)),
+        match provider.stream(&request, &ctx.request_id).await {
+            Ok(s) => Provided::Stream(s),
+            Err(e) => Provided::Done(LlmResult::Error(e), None),
         }
     } else {
-        match ctx.state.provider.complete(&request, &ctx.request_id).await {
-            Ok(chat) => ProviderResult::Done(LlmResult::Response(
-                RawJson::from_string(wrap_chat_response(chat.as_str(), shape)).expect("valid"),
-            )),
-            Err(e) => ProviderResult::Done(LlmResult::Error(e)),
+        match provider.complete(&request, &ctx.request_id).await {
+            Ok(chat) => Provided::Done(
+                LlmResult::Response(adapter::wrap_response(&chat, ctx.state.chain.shape())),
+                Some(chat),
+            ),
+            Err(e) => Provided::Done(LlmResult::Error(e), None),
         }
     }
 }
 
-async fn respond(ctx: Ctx, run: RequestRun, result: ProviderResult, stream: bool) -> Response {
-    match result {
-        ProviderResult::Done(result) => {
-            let (run, result) = if ctx.state.chain.is_empty() {
-                (run, result)
-            } else {
-                ctx.state.step(run, move |run| run.post_hook(result)).await
-            };
-            match (&result, stream) {
-                (LlmResult::Response(_), true) => {
-                    // A short-circuit (or recovery) answering a stream: send it as one chunk.
-                    let chunks = match result.chat_response() {
-                        Some(chat) => response_to_chunks(&chat),
-                        None => Vec::new(),
-                    };
-                    stream_response(
-                        ctx,
-                        run,
-                        futures_util::stream::iter(chunks.into_iter().map(Ok)).boxed(),
-                        false,
-                    )
-                }
-                _ => {
-                    let answer = Answer::from_result(&result);
-                    ctx.finish(Some(run), answer).await
-                }
-            }
+async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, stream: bool) -> Response {
+    let (result, chat) = match provided {
+        Provided::Stream(chunks) => return stream_response(ctx, run, chunks, true),
+        Provided::Done(result, chat) => (result, chat),
+    };
+    let (run, result) = if ctx.state.llm_hooks {
+        ctx.state.turns.drive(run, PostHooks::new(result)).await
+    } else {
+        (run, result)
+    };
+    // The provider's own bytes, unless a post-hook changed the response.
+    let body = match (&result, chat) {
+        (LlmResult::Response(_), Some(chat)) if !changed_by(&run, Hook::PostHook) => Some(chat),
+        _ => answer_body(&result, None),
+    };
+    match (result, stream) {
+        (LlmResult::Response(_), true) => {
+            // A short-circuit (or recovery) answering a stream: send it as one chunk.
+            let chunks = body.map(|chat| response_to_chunks(&chat)).unwrap_or_default();
+            stream_response(
+                ctx,
+                run,
+                futures_util::stream::iter(chunks.into_iter().map(Ok)).boxed(),
+                false,
+            )
         }
-        ProviderResult::Stream(chunks) => stream_response(ctx, run, chunks, true),
+        (LlmResult::Response(_), false) => {
+            let answer = match body {
+                Some(chat) => Answer::json(200, chat.into_string()),
+                None => Answer::error(
+                    502,
+                    "invalid_plugin_response",
+                    "the response after the plugins holds no chat completion",
+                ),
+            };
+            ctx.finish(Some(run), answer).await
+        }
+        (LlmResult::Error(e), _) => ctx.finish(Some(run), Answer::from_error(e)).await,
     }
 }
 
@@ -570,55 +418,64 @@ fn sse_data(json: &str) -> Bytes {
     Bytes::from(out)
 }
 
+/// One chunk through the plugins: `post_hook` (when the chunk comes from the provider) and
+/// `http_stream_chunk_hook`.
+async fn chunk_through_plugins(
+    state: &AppState,
+    run: RequestRun,
+    item: Result<RawJson, RawJson>,
+    post_hooks: bool,
+) -> (RequestRun, ChunkOutcome) {
+    let (run, chunk) = match item {
+        Ok(chunk) if post_hooks && state.llm_hooks => {
+            let wrapped = adapter::wrap_response(&chunk, state.chain.shape());
+            let sent = wrapped.clone();
+            let (run, result) = state
+                .turns
+                .drive(run, PostHooks::new(LlmResult::Response(wrapped)))
+                .await;
+            match result {
+                LlmResult::Response(_) => match answer_body(&result, Some((&sent, &chunk))) {
+                    Some(chunk) => (run, chunk),
+                    None => return (run, ChunkOutcome::Skip),
+                },
+                LlmResult::Error(e) => return (run, ChunkOutcome::End(e)),
+            }
+        }
+        Ok(chunk) => (run, chunk),
+        Err(e) if post_hooks && state.llm_hooks => {
+            let (run, result) = state.turns.drive(run, PostHooks::new(LlmResult::Error(e))).await;
+            return match result {
+                LlmResult::Error(e) => (run, ChunkOutcome::End(e)),
+                result => match answer_body(&result, None) {
+                    Some(chunk) => (run, ChunkOutcome::Send(chunk)),
+                    None => (run, ChunkOutcome::Skip),
+                },
+            };
+        }
+        Err(e) => return (run, ChunkOutcome::End(e)),
+    };
+    if state.chunk_hooks {
+        state.turns.drive(run, ChunkHooks::new(chunk)).await
+    } else {
+        (run, ChunkOutcome::Send(chunk))
+    }
+}
+
 /// Streams chunks to the client: per chunk `post_hook` (when `post_hooks`, i.e. the chunks come
 /// from the provider) and `http_stream_chunk_hook`, then `data: [DONE]` — or a final error event.
-fn stream_response(
-    ctx: Ctx,
-    run: RequestRun,
-    mut chunks: crate::provider::ChunkStream,
-    post_hooks: bool,
-) -> Response {
+fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hooks: bool) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let request_id = ctx.request_id.clone();
     tokio::spawn(async move {
         let state = ctx.state.clone();
-        let shape = state.chain.shape();
-        let has_plugins = !state.chain.is_empty();
         let mut run = run;
         let mut note = String::new();
         let mut sent = 0u64;
         let mut client_gone = false;
         while let Some(item) = chunks.next().await {
-            let outcome = if !has_plugins {
-                match item {
-                    Ok(c) => ChunkOutcome::Send(c),
-                    Err(e) => ChunkOutcome::End(e),
-                }
-            } else {
-                let (r, outcome) = state
-                    .step(run, move |run| {
-                        let result = match item {
-                            Ok(chunk) if post_hooks => {
-                                let wrapped = RawJson::from_string(wrap_chat_response(chunk.as_str(), shape))
-                                    .expect("valid");
-                                run.post_hook(LlmResult::Response(wrapped))
-                            }
-                            Ok(chunk) => return run.stream_chunk(chunk),
-                            Err(e) if post_hooks => run.post_hook(LlmResult::Error(e)),
-                            Err(e) => LlmResult::Error(e),
-                        };
-                        match result {
-                            LlmResult::Response(_) => match result.chat_response() {
-                                Some(chunk) => run.stream_chunk(chunk),
-                                None => ChunkOutcome::Skip,
-                            },
-                            LlmResult::Error(e) => ChunkOutcome::End(e),
-                        }
-                    })
-                    .await;
-                run = r;
-                outcome
-            };
+            let (r, outcome) = chunk_through_plugins(&state, run, item, post_hooks).await;
+            run = r;
             match outcome {
                 ChunkOutcome::Send(chunk) => {
                     sent += 1;
@@ -631,7 +488,7 @@ fn stream_response(
                 ChunkOutcome::End(error) => {
                     let message = error
                         .get_path(&["error", "message"])
-                        .and_then(|m| serde_json::from_str::<String>(m).ok())
+                        .and_then(scan::string_value)
                         .unwrap_or_default();
                     note = format!(" (stream ended with error: {message})");
                     let _ = tx.send(sse_data(error.as_str())).await;
@@ -671,23 +528,23 @@ async fn models(State(state): State<Arc<AppState>>, request: Request) -> Respons
     };
     let answer = match state.provider.models().await {
         Ok(list) => Answer::json(200, list.into_string()),
-        Err(e) => Answer::json(error_status(&e), e.into_string()),
+        Err(e) => Answer::from_error(e),
     };
     ctx.finish(Some(run), answer).await
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let plugins: Vec<String> = state
-        .chain
-        .plugins()
-        .iter()
-        .map(|p| json_string(&p.name))
-        .collect();
-    let body = format!(
-        "{{\"status\":\"ok\",\"provider\":{},\"plugins\":[{}]}}",
-        json_string(state.provider.name()),
-        plugins.join(",")
-    );
+    let mut body = Vec::with_capacity(64);
+    body.extend_from_slice(b"{\"status\":\"ok\",\"provider\":");
+    scan::write_string(&mut body, state.provider.name());
+    body.extend_from_slice(b",\"plugins\":[");
+    for (i, p) in state.chain.plugins().iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        scan::write_string(&mut body, &p.name);
+    }
+    body.extend_from_slice(b"]}");
     Answer::json(200, body).into_response("health")
 }
 
@@ -717,46 +574,6 @@ fn seed_context_from_headers(run: &mut RequestRun, headers: &HeaderMap) {
         let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
             continue;
         };
-        if let Ok(raw) = bifrost_wasm_types::RawJson::from_serialize(value) {
-            run.set_context(name, raw);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_names_take_gos_canonical_form() {
-        assert_eq!(canonical_header("content-type"), "Content-Type");
-        assert_eq!(canonical_header("x-request-id"), "X-Request-Id");
-        assert_eq!(canonical_header("AUTHORIZATION"), "Authorization");
-    }
-
-    #[test]
-    fn http_request_json_has_base64_body_and_decoded_query() {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("application/json"));
-        headers.append("x-tag", HeaderValue::from_static("a"));
-        headers.append("x-tag", HeaderValue::from_static("b"));
-        let json = http_request_json(
-            &Method::POST,
-            "/v1/chat/completions",
-            Some("a=1&b=x%20y+z&flag"),
-            &headers,
-            b"{}",
-        );
-        assert_eq!(
-            json.as_str(),
-            r#"{"method":"POST","path":"/v1/chat/completions","headers":{"Content-Type":"application/json","X-Tag":"a, b"},"query":{"a":"1","b":"x y z","flag":""},"body":"e30="}"#
-        );
-    }
-
-    #[test]
-    fn percent_decoding_keeps_invalid_escapes() {
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%41"), "%zzA");
-        assert_eq!(percent_decode("%e2%82%ac"), "\u{20ac}");
+        run.set_context(name, RawJson::from_validated(scan::quote(value)));
     }
 }
