@@ -16,13 +16,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bifrost_wasm_chain::{
-    Chain, ChainPlugin, FailurePolicy, LlmResult, PreOutcome, RequestRun, RequestShape,
-};
+use bifrost_wasm_chain::{Chain, ChainPlugin, FailurePolicy, RequestShape};
 use bifrost_wasm_host::{Hook, HookRunner, HostError};
-use bifrost_wasm_types::bench_inputs::bench_input;
-use bifrost_wasm_types::raw::object_entries;
-use bifrost_wasm_types::RawJson;
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use support::{one_request, request_and_response};
 
 const PRE_OUTPUT: &str = include_str!("../benches/fixtures/hello-world-pre-hook-output.json");
 const POST_OUTPUT: &str = include_str!("../benches/fixtures/hello-world-post-hook-output.json");
@@ -75,22 +75,11 @@ impl HookRunner for Canned {
     }
 }
 
-fn payload(input: &str, key: &str) -> RawJson {
-    let text = bench_input(input).expect("bench input").json;
-    let (_, value) = object_entries(text)
-        .expect("JSON")
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .expect("member");
-    RawJson::from_validated(value)
-}
-
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(200_000, |a| a.parse().expect("REQUESTS"));
-    let request = payload("pre_hook_225b", "request");
-    let response = payload("post_hook_1kb", "response");
+    let (request, response) = request_and_response();
     let chain = Arc::new(Chain::new(
         vec![ChainPlugin::new(
             "hello-world",
@@ -101,12 +90,7 @@ fn main() {
     ));
     let started = Instant::now();
     for _ in 0..n {
-        let mut run = RequestRun::new(chain.clone(), "bench-request");
-        match run.pre_hook(black_box(request.clone())) {
-            PreOutcome::Continue(_) => {}
-            PreOutcome::ShortCircuit(_) => panic!("the recorded pre_hook output passes"),
-        }
-        black_box(run.post_hook(LlmResult::Response(response.clone())));
+        black_box(one_request(&chain, &request, &response));
     }
     let per = started.elapsed().as_secs_f64() * 1e9 / n as f64;
     println!("{n} requests, {per:.0} ns per request (the chain's own work)");

@@ -183,8 +183,13 @@ fn last_wins<'a>(members: &[scan::Member<'a>]) -> Vec<(Cow<'a, str>, &'a str)> {
     entries.into_iter().map(|(k, _, v)| (k, v)).collect()
 }
 
-/// The elements of a valid JSON array.
-fn elements(text: &str) -> impl Iterator<Item = &str> {
+/// The elements of the valid JSON array `text`, as raw text (nothing for other values).
+pub fn array_elements(text: &str) -> impl Iterator<Item = &str> {
+    let text = if text.trim_ascii_start().starts_with('[') {
+        text.trim_ascii_start()
+    } else {
+        ""
+    };
     let bytes = text.as_bytes();
     let mut i = 1;
     std::iter::from_fn(move || {
@@ -201,7 +206,7 @@ fn elements(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn arrays_equal(a: &str, b: &str, depth: usize) -> bool {
-    let (mut ea, mut eb) = (elements(a), elements(b));
+    let (mut ea, mut eb) = (array_elements(a), array_elements(b));
     loop {
         match (ea.next(), eb.next()) {
             (None, None) => return true,
@@ -427,6 +432,14 @@ mod tests {
             differing_string_value(r#"{"a":1,"bc":2}"#, r#"{"a":1,"bd":2}"#),
             None
         );
+    }
+
+    #[test]
+    fn array_elements_are_the_raw_items() {
+        let items: Vec<&str> = array_elements(r#" [1, {"a":[2,3]} ,"x,y", [] ]"#).collect();
+        assert_eq!(items, ["1", r#"{"a":[2,3]}"#, r#""x,y""#, "[]"]);
+        assert_eq!(array_elements("[]").count(), 0);
+        assert_eq!(array_elements(r#"{"a":1}"#).count(), 0);
     }
 
     #[test]

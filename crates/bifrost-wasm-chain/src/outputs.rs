@@ -34,8 +34,7 @@ fn excerpt(bytes: &[u8]) -> String {
 }
 
 /// Why an output cannot be used, as the message of a failure of `plugin`'s `hook`.
-pub(crate) fn unusable(plugin: &str, hook: Hook, output: &[u8], kind: ErrorKind) -> String {
-    let _ = output;
+fn unusable(plugin: &str, hook: Hook, kind: ErrorKind) -> String {
     HostError::new(kind)
         .plugin_named(plugin)
         .in_function(hook.name())
@@ -47,7 +46,6 @@ pub(crate) fn shape_error(plugin: &str, hook: Hook, output: &[u8], error: impl I
     unusable(
         plugin,
         hook,
-        output,
         ErrorKind::OutputShape {
             error: error.into(),
             excerpt: excerpt(output),
@@ -82,7 +80,7 @@ fn classify(plugin: &str, hook: Hook, output: &[u8], e: CodecError) -> String {
         },
     };
     let _ = e;
-    unusable(plugin, hook, output, kind)
+    unusable(plugin, hook, kind)
 }
 
 /// `context` must be an object (or absent or `null`).
@@ -93,6 +91,10 @@ fn check_context(env: &Envelope<'_>) -> Result<(), String> {
     }
 }
 
+/// What an output says: `Err` when it cannot be used (why), `Ok(Err(_))` when the plugin
+/// returned an error (its text), else what the hook asks for.
+pub(crate) type Reading<'a, T> = Result<Result<T, Cow<'a, str>>, String>;
+
 fn codec(e: CodecError) -> String {
     e.into_message()
 }
@@ -101,31 +103,31 @@ fn non_empty(error: Cow<'_, str>) -> Option<Cow<'_, str>> {
     (!error.is_empty()).then_some(error)
 }
 
-/// What an `http_pre_hook` output says.
-pub(crate) enum HttpPreRead<'a> {
-    /// The hook returned an error.
-    Error(Cow<'a, str>),
+/// What an `http_pre_hook` output asks for.
+pub(crate) enum HttpPreRead {
     /// Answer the client with this.
     Respond(HttpAnswer),
     /// Go on, with this request if it changed.
-    Continue(Option<&'a str>),
+    Continue(Option<RawJson>),
 }
 
-pub(crate) fn read_http_pre<'a>(env: &Envelope<'a>, current: &str) -> Result<HttpPreRead<'a>, String> {
+pub(crate) fn read_http_pre<'a>(env: &Envelope<'a>, current: &str) -> Reading<'a, HttpPreRead> {
     check_context(env)?;
     let out = http_pre_hook::Output::read(env).map_err(codec)?;
     if let Some(error) = non_empty(out.error) {
-        return Ok(HttpPreRead::Error(error));
+        return Ok(Err(error));
     }
     if out.has_response {
         let response = changed_payload(out.response)
             .ok_or("`has_response` is true but `response` is missing or null")?;
-        return http_answer(response, env.children("response")).map(HttpPreRead::Respond);
+        return http_answer(response, env.children("response")).map(|a| Ok(HttpPreRead::Respond(a)));
     }
     match changed_payload(out.request) {
-        None => Ok(HttpPreRead::Continue(None)),
-        Some(r) if r == current => Ok(HttpPreRead::Continue(None)),
-        Some(r) if JsonKind::of(r) == JsonKind::Object => Ok(HttpPreRead::Continue(Some(r))),
+        None => Ok(Ok(HttpPreRead::Continue(None))),
+        Some(r) if r == current => Ok(Ok(HttpPreRead::Continue(None))),
+        Some(r) if JsonKind::of(r) == JsonKind::Object => {
+            Ok(Ok(HttpPreRead::Continue(Some(RawJson::from_validated(r)))))
+        }
         Some(r) => Err(format!(
             "`request` must be an HTTP request object or null, found {}",
             JsonKind::of(r).name()
@@ -184,10 +186,8 @@ fn http_answer(response: &str, members: &[Member<'_>]) -> Result<HttpAnswer, Str
     })
 }
 
-/// What a `pre_hook` output says.
-pub(crate) enum PreRead<'a> {
-    /// The hook returned an error.
-    Error(Cow<'a, str>),
+/// What a `pre_hook` output asks for.
+pub(crate) enum PreRead {
     /// Answer instead of the provider.
     ShortCircuit(LlmResult),
     /// Go on, with this request if it changed (already in the chain's shape).
@@ -198,11 +198,11 @@ pub(crate) fn read_pre<'a>(
     env: &Envelope<'a>,
     before: &RawJson,
     shape: RequestShape,
-) -> Result<PreRead<'a>, String> {
+) -> Reading<'a, PreRead> {
     check_context(env)?;
     let out = pre_hook::Output::read(env).map_err(codec)?;
     if let Some(error) = non_empty(out.error) {
-        return Ok(PreRead::Error(error));
+        return Ok(Err(error));
     }
     if out.has_short_circuit {
         let sc = changed_payload(out.short_circuit)
@@ -243,13 +243,13 @@ pub(crate) fn read_pre<'a>(
                 )
             }
         };
-        return Ok(PreRead::ShortCircuit(result));
+        return Ok(Ok(PreRead::ShortCircuit(result)));
     }
     match changed_payload(out.request) {
-        None => Ok(PreRead::Continue(None)),
-        Some(r) if r == before.as_str() => Ok(PreRead::Continue(None)),
+        None => Ok(Ok(PreRead::Continue(None))),
+        Some(r) if r == before.as_str() => Ok(Ok(PreRead::Continue(None))),
         Some(r) if JsonKind::of(r) == JsonKind::Object => {
-            Ok(PreRead::Continue(Some(normalize_request(r, before, shape))))
+            Ok(Ok(PreRead::Continue(Some(normalize_request(r, before, shape)))))
         }
         Some(r) => Err(format!(
             "`request` must be a request object or null, found {}",
@@ -296,23 +296,16 @@ fn normalize_response(response: LlmResponse, shape: RequestShape) -> RawJson {
     RawJson::from_validated(wrap_chat_response(chat, shape))
 }
 
-/// What a `post_hook` output says.
-pub(crate) enum PostRead<'a> {
-    /// The hook returned an error (`hook_error`).
-    Error(Cow<'a, str>),
-    /// Go on, with this result if it changed.
-    Continue(Option<LlmResult>),
-}
-
+/// What a `post_hook` output asks for: go on, with this result if it changed.
 pub(crate) fn read_post<'a>(
     env: &Envelope<'a>,
     current: &LlmResult,
     shape: RequestShape,
-) -> Result<PostRead<'a>, String> {
+) -> Reading<'a, Option<LlmResult>> {
     check_context(env)?;
     let out = post_hook::Output::read(env).map_err(codec)?;
     if let Some(error) = non_empty(out.hook_error) {
-        return Ok(PostRead::Error(error));
+        return Ok(Err(error));
     }
     if out.has_error {
         let error =
@@ -323,7 +316,7 @@ pub(crate) fn read_post<'a>(
                 JsonKind::of(error).name()
             ));
         }
-        return Ok(PostRead::Continue(match current {
+        return Ok(Ok(match current {
             LlmResult::Error(e) if e.as_str() == error => None,
             _ => Some(LlmResult::Error(RawJson::from_validated(error))),
         }));
@@ -358,7 +351,7 @@ pub(crate) fn read_post<'a>(
         // errors through with `has_error: false`).
         None => None,
     };
-    Ok(PostRead::Continue(next))
+    Ok(Ok(next))
 }
 
 /// Whether a response whose members are `members` is already in the shape that answers a
@@ -379,26 +372,25 @@ fn is_go_response_key(k: &str) -> bool {
         && k[k.len() - "response".len()..].eq_ignore_ascii_case("response")
 }
 
-/// What an `http_post_hook` output says: the hook's error, if any.
-pub(crate) fn read_http_post<'a>(env: &Envelope<'a>) -> Result<Option<Cow<'a, str>>, String> {
+/// What an `http_post_hook` output says: nothing but its error, if any.
+pub(crate) fn read_http_post<'a>(env: &Envelope<'a>) -> Reading<'a, ()> {
     check_context(env)?;
     let out = http_post_hook::Output::read(env).map_err(codec)?;
-    Ok(non_empty(out.error))
+    Ok(non_empty(out.error).map_or(Ok(()), Err))
 }
 
-/// What an `http_stream_chunk_hook` output says.
-pub(crate) enum ChunkRead<'a> {
-    /// An error without a chunk: the stream ends (Go's `(nil, err)`).
-    Error(Cow<'a, str>),
+/// What an `http_stream_chunk_hook` output asks for (an error *without* a chunk is the
+/// returned error: the stream ends, Go's `(nil, err)`).
+pub(crate) enum ChunkRead {
     /// An error with a chunk (Go's `(chunk, err)`): logged, the chunk goes on.
-    ErrorWithChunk(Cow<'a, str>, Option<&'a str>),
+    ErrorWithChunk(String, Option<RawJson>),
     /// Drop the chunk.
     Skip,
     /// Send the chunk, this one if it changed.
-    Continue(Option<&'a str>),
+    Continue(Option<RawJson>),
 }
 
-pub(crate) fn read_chunk<'a>(env: &Envelope<'a>, current: &str) -> Result<ChunkRead<'a>, String> {
+pub(crate) fn read_chunk<'a>(env: &Envelope<'a>, current: &str) -> Reading<'a, ChunkRead> {
     check_context(env)?;
     let out = http_stream_chunk_hook::Output::read(env).map_err(codec)?;
     // `Some(None)`: a chunk given back unchanged.
@@ -414,20 +406,21 @@ pub(crate) fn read_chunk<'a>(env: &Envelope<'a>, current: &str) -> Result<ChunkR
             ))
         }
     };
+    let copy = |c: Option<&str>| c.map(RawJson::from_validated);
     if let Some(error) = non_empty(out.error) {
         return Ok(match (out.has_chunk, chunk) {
-            (true, Some(chunk)) => ChunkRead::ErrorWithChunk(error, chunk),
-            _ => ChunkRead::Error(error),
+            (true, Some(chunk)) => Ok(ChunkRead::ErrorWithChunk(error.into_owned(), copy(chunk))),
+            _ => Err(error),
         });
     }
     if out.skip {
-        return Ok(ChunkRead::Skip);
+        return Ok(Ok(ChunkRead::Skip));
     }
-    Ok(ChunkRead::Continue(if out.has_chunk {
+    Ok(Ok(ChunkRead::Continue(copy(if out.has_chunk {
         chunk.flatten()
     } else {
         None
-    }))
+    }))))
 }
 
 #[cfg(test)]
@@ -456,7 +449,7 @@ mod tests {
     fn an_http_answer_is_read_from_the_response_members() {
         let text = r#"{"has_response":true,"response":{"status_code":0,"headers":{"X-B":"2","X-A":"1"},"body":"eyJvayI6dHJ1ZX0="}}"#;
         let e = env(Hook::HttpPreHook, text);
-        let HttpPreRead::Respond(answer) = read_http_pre(&e, "{}").unwrap() else {
+        let Ok(Ok(HttpPreRead::Respond(answer))) = read_http_pre(&e, "{}") else {
             panic!("an answer")
         };
         assert_eq!(answer.status, 200);
@@ -490,11 +483,11 @@ mod tests {
             r#"{"chunk":{"x":1},"has_chunk":true,"error":"minor"}"#,
         );
         assert!(matches!(
-            read_chunk(&e, "{}").unwrap(),
-            ChunkRead::ErrorWithChunk(m, Some(r#"{"x":1}"#)) if m == "minor"
+            read_chunk(&e, "{}"),
+            Ok(Ok(ChunkRead::ErrorWithChunk(m, Some(c)))) if m == "minor" && c.as_str() == r#"{"x":1}"#
         ));
         let e = env(Hook::HttpStreamChunkHook, r#"{"chunk":null,"error":"stop"}"#);
-        assert!(matches!(read_chunk(&e, "{}").unwrap(), ChunkRead::Error(m) if m == "stop"));
+        assert!(matches!(read_chunk(&e, "{}"), Ok(Err(m)) if m == "stop"));
     }
 
     #[test]
@@ -505,8 +498,8 @@ mod tests {
             r#"{"response":{"ChatResponse":null,"EmbeddingResponse":null},"has_error":false}"#,
         );
         assert!(matches!(
-            read_post(&e, &current, RequestShape::GoEnvelope).unwrap(),
-            PostRead::Continue(None)
+            read_post(&e, &current, RequestShape::GoEnvelope),
+            Ok(Ok(None))
         ));
     }
 }

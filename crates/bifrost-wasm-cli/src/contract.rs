@@ -5,8 +5,8 @@
 //! of the input into the output. [`examine_bad`] is the lighter reading used for bad inputs.
 
 use bifrost_wasm_host::Hook;
-use bifrost_wasm_types::hooks::{
-    HttpPostHookOutput, HttpPreHookOutput, PostHookOutput, PreHookOutput, StreamChunkOutput,
+use bifrost_wasm_types::codec::{
+    self, http_post_hook, http_pre_hook, http_stream_chunk_hook, post_hook, pre_hook, Direction, Envelope,
 };
 use bifrost_wasm_types::shape::{LlmRequest, LlmResponse, RequestShape, ResponseShape};
 
@@ -70,10 +70,7 @@ impl Findings {
 /// The output member in which `hook` reports its own failure (`hook_error` for `post_hook`,
 /// whose `error` is the request's error).
 pub fn error_field(hook: Hook) -> &'static str {
-    match hook {
-        Hook::PostHook => "hook_error",
-        _ => "error",
-    }
+    codec::failure_member(hook)
 }
 
 /// The hook's own error message, if its output reports one.
@@ -86,16 +83,19 @@ pub fn reported_error(hook: Hook, output: &Json) -> Option<String> {
     }
 }
 
-/// Whether a host can decode the output with the shared envelope types (as the gateway does).
+/// Whether a host can read the output with the one codec of hook envelopes (as the gateway
+/// does): one JSON object whose flags are booleans.
 fn decodes(hook: Hook, text: &str) -> Result<(), String> {
-    let result = match hook {
-        Hook::HttpPreHook => serde_json::from_str::<HttpPreHookOutput>(text).map(drop),
-        Hook::HttpPostHook => serde_json::from_str::<HttpPostHookOutput>(text).map(drop),
-        Hook::HttpStreamChunkHook => serde_json::from_str::<StreamChunkOutput>(text).map(drop),
-        Hook::PreHook => serde_json::from_str::<PreHookOutput>(text).map(drop),
-        Hook::PostHook => serde_json::from_str::<PostHookOutput>(text).map(drop),
+    let envelope = Envelope::parse_as(hook, Direction::Output, text.as_bytes())
+        .map_err(|e| format!("a host cannot decode the output ({e})"))?;
+    let read = match hook {
+        Hook::HttpPreHook => http_pre_hook::Output::read(&envelope).map(drop),
+        Hook::HttpPostHook => http_post_hook::Output::read(&envelope).map(drop),
+        Hook::HttpStreamChunkHook => http_stream_chunk_hook::Output::read(&envelope).map(drop),
+        Hook::PreHook => pre_hook::Output::read(&envelope).map(drop),
+        Hook::PostHook => post_hook::Output::read(&envelope).map(drop),
     };
-    result.map_err(|e| format!("a host cannot decode the output ({e})"))
+    read.map_err(|e| format!("a host cannot decode the output ({e})"))
 }
 
 /// Lists up to `max` items, then how many more.
@@ -133,8 +133,8 @@ pub fn read_output(hook: Hook, text: &str) -> Result<Json, String> {
             ));
         }
     }
-    // Before our own reading: a host's decoder explains best why it cannot use the output
-    // (e.g. serde_json's recursion limit for a deeply nested echo).
+    // Before our own reading: the codec a host reads it with explains best why it cannot use
+    // the output.
     decodes(hook, text)?;
     tree.map_err(|e| format!("the output cannot be read: {e}"))
 }

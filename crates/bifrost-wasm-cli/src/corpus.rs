@@ -240,11 +240,14 @@ mod tests {
 
     #[test]
     fn every_lossless_pre_hook_request_keeps_its_shape() {
-        use bifrost_wasm_types::hooks::PreHookInput;
+        use bifrost_wasm_types::codec::{pre_hook, Envelope};
+        use bifrost_wasm_types::shape::LlmRequest;
         for (case, shape) in lossless_cases(Hook::PreHook).iter().zip(RequestShape::ALL) {
-            let input: PreHookInput = serde_json::from_str(&case.input).unwrap();
-            assert_eq!(input.request.shape(), shape);
-            assert_eq!(input.request.model().as_deref(), Some("gpt-4"));
+            let envelope = Envelope::parse(Hook::PreHook, case.input.as_bytes()).unwrap();
+            let raw = pre_hook::Input::read(&envelope).request.unwrap();
+            let request = LlmRequest::new(bifrost_wasm_types::RawJson::from_validated(raw));
+            assert_eq!(request.shape(), shape);
+            assert_eq!(request.model().as_deref(), Some("gpt-4"));
         }
     }
 

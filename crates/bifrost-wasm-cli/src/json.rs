@@ -6,11 +6,16 @@
 //!
 //! * [`pretty`] re-indents JSON text token by token (no value is re-encoded; no recursion, so
 //!   any depth is fine).
-//! * [`parse`] builds a [`Json`] tree (bounded depth) for comparisons: [`same`] is JSON
+//! * [`parse`] builds a [`Json`] tree (bounded depth) on the shared scanner
+//!   ([`bifrost_wasm_types::scan`]: one validating pass, then the members' spans) for
+//!   comparisons: [`same`] is JSON
 //!   equality with numbers compared as written, [`diff`] lists what changed,
 //!   [`Json::find_members`] finds sentinel fields.
 
 use std::fmt;
+
+use bifrost_wasm_chain::array_elements;
+use bifrost_wasm_types::scan::{self, Members};
 
 /// Deepest nesting [`parse`] accepts (deeper documents are reported, not parsed).
 pub const MAX_DEPTH: usize = 512;
@@ -89,7 +94,7 @@ impl fmt::Display for Path {
 
 /// `s` as a JSON string literal.
 pub fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+    scan::quote(s)
 }
 
 impl Json {
@@ -333,228 +338,41 @@ fn diff_into(before: &Json, after: &Json, path: &Path, out: &mut Vec<Change>) {
     }
 }
 
-/// Parses JSON text into a [`Json`] tree. Errors say where and what; documents nested
+/// Parses JSON text into a [`Json`] tree. Errors say where and what (the shared scanner,
+/// [`bifrost_wasm_types::scan`], validates; the tree is built from its spans); documents nested
 /// deeper than [`MAX_DEPTH`] are refused.
 pub fn parse(text: &str) -> Result<Json, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        text,
-        i: 0,
-    };
-    p.ws();
-    let value = p.value(0)?;
-    p.ws();
-    if p.i != p.s.len() {
-        return Err(p.err("trailing characters after the JSON value"));
-    }
-    Ok(value)
+    scan::validate(text).map_err(|e| e.to_string())?;
+    build(text.trim_ascii(), 0, text)
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    text: &'a str,
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
+/// The tree of the valid JSON value `value` (a slice of `whole`), `depth` containers deep.
+fn build(value: &str, depth: usize, whole: &str) -> Result<Json, String> {
+    let at = || value.as_ptr() as usize - whole.as_ptr() as usize;
+    if depth > MAX_DEPTH {
+        return Err(format!("nested deeper than {MAX_DEPTH} levels at byte {}", at()));
     }
-
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.i) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, b: u8) -> bool {
-        if self.s.get(self.i) == Some(&b) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
-        if self.s[self.i..].starts_with(word.as_bytes()) {
-            self.i += word.len();
-            Ok(value)
-        } else {
-            Err(self.err("invalid literal"))
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, String> {
-        if depth > MAX_DEPTH {
-            return Err(self.err(&format!("nested deeper than {MAX_DEPTH} levels")));
-        }
-        match self.s.get(self.i) {
-            None => Err(self.err("unexpected end of input")),
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
-            Some(b'"') => self.string().map(Json::String),
-            Some(b't') => self.literal("true", Json::Bool(true)),
-            Some(b'f') => self.literal("false", Json::Bool(false)),
-            Some(b'n') => self.literal("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => Err(self.err("expected a JSON value")),
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<Json, String> {
-        self.i += 1;
-        let mut members = Vec::new();
-        self.ws();
-        if self.eat(b'}') {
-            return Ok(Json::Object(members));
-        }
-        loop {
-            self.ws();
-            if self.s.get(self.i) != Some(&b'"') {
-                return Err(self.err("expected a string key"));
-            }
-            let key = self.string()?;
-            self.ws();
-            if !self.eat(b':') {
-                return Err(self.err("expected ':'"));
-            }
-            self.ws();
-            let value = self.value(depth + 1)?;
-            members.push((key, value));
-            self.ws();
-            if self.eat(b',') {
-                continue;
-            }
-            if self.eat(b'}') {
-                return Ok(Json::Object(members));
-            }
-            return Err(self.err("expected ',' or '}'"));
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<Json, String> {
-        self.i += 1;
-        let mut items = Vec::new();
-        self.ws();
-        if self.eat(b']') {
-            return Ok(Json::Array(items));
-        }
-        loop {
-            self.ws();
-            items.push(self.value(depth + 1)?);
-            self.ws();
-            if self.eat(b',') {
-                continue;
-            }
-            if self.eat(b']') {
-                return Ok(Json::Array(items));
-            }
-            return Err(self.err("expected ',' or ']'"));
-        }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while let Some(b'0'..=b'9') = self.s.get(self.i) {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
-    fn number(&mut self) -> Result<Json, String> {
-        let start = self.i;
-        self.eat(b'-');
-        match self.s.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(self.err("invalid number")),
-        }
-        if self.eat(b'.') && self.digits() == 0 {
-            return Err(self.err("invalid number: no digits after '.'"));
-        }
-        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(self.err("invalid number: no digits in the exponent"));
-            }
-        }
-        Ok(Json::Number(self.text[start..self.i].to_string()))
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self
-            .s
-            .get(self.i..self.i + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u32::from_str_radix(d, 16).ok())
-            .ok_or_else(|| self.err("invalid \\u escape"))?;
-        self.i += 4;
-        Ok(digits)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.i += 1;
-        let mut out = String::new();
-        let mut run = self.i;
-        loop {
-            match self.s.get(self.i) {
-                None => return Err(self.err("unterminated string")),
-                Some(b'"') => {
-                    out.push_str(&self.text[run..self.i]);
-                    self.i += 1;
-                    return Ok(out);
-                }
-                Some(b'\\') => {
-                    out.push_str(&self.text[run..self.i]);
-                    self.i += 1;
-                    let escaped = *self
-                        .s
-                        .get(self.i)
-                        .ok_or_else(|| self.err("unterminated escape"))?;
-                    self.i += 1;
-                    match escaped {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let first = self.hex4()?;
-                            let c = if (0xD800..0xDC00).contains(&first)
-                                && self.s[self.i..].starts_with(b"\\u")
-                            {
-                                let save = self.i;
-                                self.i += 2;
-                                let second = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&second) {
-                                    char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
-                                } else {
-                                    self.i = save;
-                                    None
-                                }
-                            } else {
-                                char::from_u32(first)
-                            };
-                            out.push(c.unwrap_or('\u{FFFD}'));
-                        }
-                        _ => return Err(self.err("invalid escape")),
-                    }
-                    run = self.i;
-                }
-                Some(b) if *b < 0x20 => return Err(self.err("control character in string")),
-                Some(_) => self.i += 1,
-            }
-        }
-    }
+    Ok(match value.as_bytes().first() {
+        Some(b'{') => Json::Object(
+            Members::new(value)
+                .map(|m| Ok((m.key().into_owned(), build(m.value, depth + 1, whole)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        Some(b'[') => Json::Array(
+            array_elements(value)
+                .map(|item| build(item, depth + 1, whole))
+                .collect::<Result<_, String>>()?,
+        ),
+        Some(b'"') => Json::String(
+            scan::string_value(value)
+                .ok_or_else(|| format!("invalid string at byte {}", at()))?
+                .into_owned(),
+        ),
+        Some(b't') => Json::Bool(true),
+        Some(b'f') => Json::Bool(false),
+        Some(b'n') => Json::Null,
+        _ => Json::Number(value.to_string()),
+    })
 }
 
 /// Re-indents JSON text (two spaces) without re-encoding anything: strings, numbers and key

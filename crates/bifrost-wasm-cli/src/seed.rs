@@ -76,8 +76,22 @@ pub fn example_input(hook: Hook, shape: RequestShape) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bifrost_wasm_types::hooks::{PostHookInput, PreHookInput};
-    use bifrost_wasm_types::shape::ResponseShape;
+    use bifrost_wasm_types::codec::{post_hook, pre_hook, Envelope};
+    use bifrost_wasm_types::shape::{LlmRequest, LlmResponse, ResponseShape};
+    use bifrost_wasm_types::RawJson;
+
+    fn request_of(text: &str) -> LlmRequest {
+        let envelope = Envelope::parse(Hook::PreHook, text.as_bytes()).unwrap();
+        LlmRequest::new(RawJson::from_validated(
+            pre_hook::Input::read(&envelope).request.unwrap(),
+        ))
+    }
+
+    fn response_of(text: &str) -> LlmResponse {
+        let envelope = Envelope::parse(Hook::PostHook, text.as_bytes()).unwrap();
+        let input = post_hook::Input::read(&envelope).unwrap();
+        LlmResponse::new(RawJson::from_validated(input.response.unwrap()))
+    }
 
     #[test]
     fn every_example_is_valid_json_in_every_shape() {
@@ -93,10 +107,10 @@ mod tests {
     #[test]
     fn pre_hook_example_arrives_in_the_requested_shape() {
         for shape in RequestShape::ALL {
-            let input: PreHookInput = serde_json::from_str(&example_input(Hook::PreHook, shape)).unwrap();
-            assert_eq!(input.request.shape(), shape);
+            let request = request_of(&example_input(Hook::PreHook, shape));
+            assert_eq!(request.shape(), shape);
             assert_eq!(
-                input.get_provider_model(),
+                request.get_provider_model(),
                 ("openai".to_string(), "gpt-4".to_string())
             );
         }
@@ -104,15 +118,10 @@ mod tests {
 
     #[test]
     fn post_hook_example_uses_the_matching_response_shape() {
-        let go: PostHookInput =
-            serde_json::from_str(&example_input(Hook::PostHook, RequestShape::GoEnvelope)).unwrap();
-        assert_eq!(go.response.shape(), ResponseShape::GoEnvelope);
-        let seed: PostHookInput =
-            serde_json::from_str(&example_input(Hook::PostHook, RequestShape::Flat)).unwrap();
-        assert_eq!(seed.response.shape(), ResponseShape::Snake);
-        assert_eq!(
-            seed.response.chat_field::<String>("model").as_deref(),
-            Some("gpt-4")
-        );
+        let go = response_of(&example_input(Hook::PostHook, RequestShape::GoEnvelope));
+        assert_eq!(go.shape(), ResponseShape::GoEnvelope);
+        let seed = response_of(&example_input(Hook::PostHook, RequestShape::Flat));
+        assert_eq!(seed.shape(), ResponseShape::Snake);
+        assert_eq!(seed.chat_field::<String>("model").as_deref(), Some("gpt-4"));
     }
 }

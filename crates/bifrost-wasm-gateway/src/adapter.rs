@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use bifrost_wasm_chain::{LlmResult, RequestShape};
+use bifrost_wasm_chain::{array_elements, LlmResult, RequestShape};
 use bifrost_wasm_types::error::ErrorJson;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
 use bifrost_wasm_types::scan::{self, Members};
@@ -327,23 +327,8 @@ pub fn response_to_chunks(chat: &RawJson) -> Vec<RawJson> {
             }
             "choices" if JsonKind::of(m.value) == JsonKind::Array => {
                 let mut choices = vec![b'['];
-                let mut i = 1;
-                let bytes = m.value.as_bytes();
-                let mut first_choice = true;
-                loop {
-                    while matches!(bytes.get(i), Some(b' ' | b'\n' | b'\r' | b'\t' | b',')) {
-                        i += 1;
-                    }
-                    if matches!(bytes.get(i), None | Some(b']')) {
-                        break;
-                    }
-                    let end = scan::skip_value(m.value, i);
-                    let choice = &m.value[i..end];
-                    i = end;
-                    if JsonKind::of(choice) != JsonKind::Object {
-                        continue;
-                    }
-                    if !std::mem::take(&mut first_choice) {
+                for choice in array_elements(m.value).filter(|c| JsonKind::of(c) == JsonKind::Object) {
+                    if choices.len() > 1 {
                         choices.push(b',');
                     }
                     choices.push(b'{');

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bifrost_wasm_chain::array_elements;
 use bifrost_wasm_types::error::ErrorJson;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
 use bifrost_wasm_types::scan::{self, Members};
@@ -104,28 +105,11 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The elements of the valid JSON array `text`.
-fn elements(text: &str) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut i = 1;
-    std::iter::from_fn(move || {
-        while matches!(bytes.get(i), Some(b' ' | b'\n' | b'\r' | b'\t' | b',')) {
-            i += 1;
-        }
-        if matches!(bytes.get(i), None | Some(b']')) {
-            return None;
-        }
-        let start = i;
-        i = scan::skip_value(text, i);
-        text.get(start..i)
-    })
-}
-
 /// Text of a message content: a string, or the `text` of its text blocks joined by spaces.
 fn content_text(content: &str) -> String {
     match JsonKind::of(content) {
         JsonKind::String => scan::string_value(content).unwrap_or_default().into_owned(),
-        JsonKind::Array => elements(content)
+        JsonKind::Array => array_elements(content)
             .filter_map(|block| scan::member(block, "text", true))
             .filter(|t| JsonKind::of(t) == JsonKind::String)
             .filter_map(scan::string_value)
@@ -138,7 +122,7 @@ fn content_text(content: &str) -> String {
 impl MockProvider {
     /// `(role, text)` of each message (the request was validated when it was parsed).
     fn messages(request: &ChatRequest) -> Vec<(String, String)> {
-        elements(request.messages())
+        array_elements(request.messages())
             .filter(|m| JsonKind::of(m) == JsonKind::Object)
             .map(|m| {
                 let role = scan::member(m, "role", true)

@@ -1,13 +1,10 @@
 //! The HTTP hooks: `http_pre_hook` in chain order, `http_post_hook` in reverse.
 
-use std::time::Instant;
-
 use bifrost_wasm_host::{Hook, HostError};
 use bifrost_wasm_types::codec::{http_post_hook, http_pre_hook};
 use bifrost_wasm_types::raw::RawJson;
 
-use super::{HookCall, HttpAnswer, HttpPreOutcome, Poll, Reply, RequestRun, Step};
-use crate::changed::json_equal;
+use super::{take_payload, Cursor, HttpAnswer, HttpPreOutcome, Poll, Read, RequestRun, Step};
 use crate::outputs::{self, HttpPreRead};
 use crate::policy::Problem;
 use crate::stats::HookOutcome;
@@ -22,8 +19,7 @@ use crate::stats::HookOutcome;
 #[derive(Debug)]
 pub struct HttpPreHooks {
     request: Option<RawJson>,
-    next: usize,
-    started: Instant,
+    cursor: Cursor,
     done: Option<HttpPreOutcome>,
 }
 
@@ -34,24 +30,10 @@ impl HttpPreHooks {
     pub fn new(request: RawJson) -> Self {
         HttpPreHooks {
             request: Some(request),
-            next: 0,
-            started: Instant::now(),
+            cursor: Cursor::forward(),
             done: None,
         }
     }
-
-    fn answer(&mut self, run: &mut RequestRun, ran: usize, answer: HttpAnswer) {
-        run.http_pre_ran = ran;
-        self.done = Some(HttpPreOutcome::Respond(answer));
-    }
-}
-
-/// What one HTTP hook output leads to.
-enum Next {
-    Failed(String),
-    Returned(String),
-    Respond(HttpAnswer, Vec<String>),
-    Continue(Option<RawJson>, Vec<String>),
 }
 
 impl Step for HttpPreHooks {
@@ -64,23 +46,13 @@ impl Step for HttpPreHooks {
         if let Some(done) = self.done.take() {
             return Poll::Ready(done);
         }
-        while self.next < run.chain.len() {
-            let i = self.next;
-            self.next += 1;
-            if !run.implements(i, Self::HOOK) {
-                continue;
-            }
-            self.started = Instant::now();
-            run.write_input(|context, request, out| {
+        if self.cursor.next(run, Self::HOOK, run.chain.len()).is_some() {
+            return run.ask(&self.cursor, Self::HOOK, |context, request, out| {
                 http_pre_hook::Input {
                     context: Some(context),
                     request: Some(request.as_str()),
                 }
                 .write(out)
-            });
-            return Poll::Call(HookCall {
-                plugin: i,
-                hook: Self::HOOK,
             });
         }
         run.http_pre_ran = run.chain.len();
@@ -89,54 +61,35 @@ impl Step for HttpPreHooks {
 
     fn resume(&mut self, run: &mut RequestRun, result: Result<bool, HostError>) {
         const HOOK: Hook = HttpPreHooks::HOOK;
-        let i = self.next - 1;
-        let started = self.started;
-        let output = match run.reply(result) {
-            Reply::Absent => return,
-            Reply::Output(output) => output,
-            Reply::Failure(message) => return self.problem(run, i, Problem::Failed, &message),
-        };
-        let next = outputs::envelope(run.name(i), HOOK, &output).map_or_else(Next::Failed, |env| {
-            match outputs::read_http_pre(&env, run.http_request.as_str()) {
-                Err(e) => Next::Failed(outputs::shape_error(run.name(i), HOOK, &output, e)),
-                Ok(HttpPreRead::Error(message)) => Next::Returned(message.into_owned()),
-                Ok(HttpPreRead::Respond(answer)) => Next::Respond(answer, run.merge_context(&env)),
-                Ok(HttpPreRead::Continue(request)) => {
-                    Next::Continue(request.map(RawJson::from_validated), run.merge_context(&env))
-                }
-            }
+        let (i, started) = (self.cursor.calling, self.cursor.started);
+        // Taken out while the output is read (which needs the run), and put back.
+        let mut current = std::mem::replace(&mut run.http_request, RawJson::null());
+        let mut read = run.read(i, HOOK, result, |env| {
+            outputs::read_http_pre(env, current.as_str())
         });
-        run.restore(output);
-        match next {
-            Next::Failed(message) => self.problem(run, i, Problem::Failed, &message),
-            Next::Returned(message) => self.problem(run, i, Problem::Returned, &message),
-            Next::Respond(answer, keys) => {
-                run.record(i, HOOK, HookOutcome::ShortCircuited, started, keys);
-                self.answer(run, i + 1, answer);
-            }
-            Next::Continue(request, keys) => {
-                let outcome = match request {
-                    Some(r) => {
-                        let changed = !json_equal(run.http_request.as_str(), r.as_str());
-                        run.http_request = r;
-                        if changed {
-                            HookOutcome::Changed
-                        } else {
-                            HookOutcome::Passed
-                        }
-                    }
-                    None => HookOutcome::Passed,
-                };
-                run.record(i, HOOK, outcome, started, keys);
-            }
+        let mut outcome = HookOutcome::Passed;
+        if let Read::Output(HttpPreRead::Continue(request), _) = &mut read {
+            outcome = take_payload(&mut current, request.take());
         }
-    }
-}
-
-impl HttpPreHooks {
-    fn problem(&mut self, run: &mut RequestRun, i: usize, problem: Problem, message: &str) {
-        if let Some(error) = run.answer_if_needed(i, Self::HOOK, problem, message, self.started) {
-            self.answer(run, i, HttpAnswer::json_error(500, &error));
+        run.http_request = current;
+        let (problem, message) = match read {
+            Read::Absent => return,
+            Read::Output(HttpPreRead::Respond(answer), keys) => {
+                run.record(i, HOOK, HookOutcome::ShortCircuited, started, keys);
+                run.http_pre_ran = i + 1;
+                self.done = Some(HttpPreOutcome::Respond(answer));
+                return;
+            }
+            Read::Output(HttpPreRead::Continue(_), keys) => {
+                run.record(i, HOOK, outcome, started, keys);
+                return;
+            }
+            Read::Returned(message) => (Problem::Returned, message),
+            Read::Failed(message) => (Problem::Failed, message),
+        };
+        if let Some(error) = run.answer_if_needed(i, HOOK, problem, &message, started) {
+            run.http_pre_ran = i;
+            self.done = Some(HttpPreOutcome::Respond(HttpAnswer::json_error(500, &error)));
         }
     }
 }
@@ -149,9 +102,7 @@ impl HttpPreHooks {
 #[derive(Debug)]
 pub struct HttpPostHooks {
     response: RawJson,
-    remaining: Option<usize>,
-    calling: usize,
-    started: Instant,
+    cursor: Cursor,
     done: Option<HttpAnswer>,
 }
 
@@ -162,9 +113,7 @@ impl HttpPostHooks {
     pub fn new(response: RawJson) -> Self {
         HttpPostHooks {
             response,
-            remaining: None,
-            calling: 0,
-            started: Instant::now(),
+            cursor: Cursor::reverse(),
             done: None,
         }
     }
@@ -177,17 +126,9 @@ impl Step for HttpPostHooks {
         if self.done.is_some() {
             return Poll::Ready(self.done.take());
         }
-        let remaining = self.remaining.get_or_insert(run.http_pre_ran);
-        while *remaining > 0 {
-            *remaining -= 1;
-            let i = *remaining;
-            if !run.implements(i, Self::HOOK) {
-                continue;
-            }
-            self.calling = i;
-            self.started = Instant::now();
+        if self.cursor.next(run, Self::HOOK, run.http_pre_ran).is_some() {
             let response = &self.response;
-            run.write_input(|context, request, out| {
+            return run.ask(&self.cursor, Self::HOOK, |context, request, out| {
                 http_post_hook::Input {
                     context: Some(context),
                     request: Some(request.as_str()),
@@ -195,43 +136,23 @@ impl Step for HttpPostHooks {
                 }
                 .write(out)
             });
-            return Poll::Call(HookCall {
-                plugin: i,
-                hook: Self::HOOK,
-            });
         }
         Poll::Ready(None)
     }
 
     fn resume(&mut self, run: &mut RequestRun, result: Result<bool, HostError>) {
         const HOOK: Hook = HttpPostHooks::HOOK;
-        let (i, started) = (self.calling, self.started);
-        let output = match run.reply(result) {
-            Reply::Absent => return,
-            Reply::Output(output) => output,
-            Reply::Failure(message) => return self.problem(run, i, Problem::Failed, &message),
-        };
-        let next = outputs::envelope(run.name(i), HOOK, &output).map_or_else(Next::Failed, |env| {
-            match outputs::read_http_post(&env) {
-                Err(e) => Next::Failed(outputs::shape_error(run.name(i), HOOK, &output, e)),
-                Ok(Some(message)) => Next::Returned(message.into_owned()),
-                Ok(None) => Next::Continue(None, run.merge_context(&env)),
-            }
-        });
-        run.restore(output);
-        match next {
-            Next::Failed(message) => self.problem(run, i, Problem::Failed, &message),
-            Next::Returned(message) => self.problem(run, i, Problem::Returned, &message),
-            Next::Continue(_, keys) | Next::Respond(_, keys) => {
+        let (i, started) = (self.cursor.calling, self.cursor.started);
+        let (problem, message) = match run.read(i, HOOK, result, outputs::read_http_post) {
+            Read::Absent => return,
+            Read::Output((), keys) => {
                 run.record(i, HOOK, HookOutcome::Passed, started, keys);
+                return;
             }
-        }
-    }
-}
-
-impl HttpPostHooks {
-    fn problem(&mut self, run: &mut RequestRun, i: usize, problem: Problem, message: &str) {
-        if let Some(error) = run.answer_if_needed(i, Self::HOOK, problem, message, self.started) {
+            Read::Returned(message) => (Problem::Returned, message),
+            Read::Failed(message) => (Problem::Failed, message),
+        };
+        if let Some(error) = run.answer_if_needed(i, HOOK, problem, &message, started) {
             self.done = Some(HttpAnswer::json_error(500, &error));
         }
     }

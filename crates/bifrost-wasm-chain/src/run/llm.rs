@@ -1,14 +1,12 @@
 //! The LLM hooks: `pre_hook` in chain order, `post_hook` in reverse.
 
-use std::time::Instant;
-
 use bifrost_wasm_host::{Hook, HostError};
 use bifrost_wasm_types::codec::{post_hook, pre_hook};
 use bifrost_wasm_types::raw::RawJson;
 
-use super::{HookCall, LlmResult, Poll, PreOutcome, Reply, RequestRun, Step};
+use super::{take_payload, Cursor, LlmResult, Poll, PreOutcome, Read, RequestRun, Step};
 use crate::changed::json_equal;
-use crate::outputs::{self, PostRead, PreRead};
+use crate::outputs::{self, PreRead};
 use crate::policy::Problem;
 use crate::stats::HookOutcome;
 
@@ -21,8 +19,7 @@ use crate::stats::HookOutcome;
 #[derive(Debug)]
 pub struct PreHooks {
     current: RawJson,
-    next: usize,
-    started: Instant,
+    cursor: Cursor,
     done: Option<PreOutcome>,
 }
 
@@ -33,8 +30,7 @@ impl PreHooks {
     pub fn new(request: RawJson) -> Self {
         PreHooks {
             current: request,
-            next: 0,
-            started: Instant::now(),
+            cursor: Cursor::forward(),
             done: None,
         }
     }
@@ -45,14 +41,6 @@ impl PreHooks {
     }
 }
 
-/// What one `pre_hook` output leads to.
-enum Next {
-    Failed(String),
-    Returned(String),
-    ShortCircuit(LlmResult, Vec<String>),
-    Continue(Option<RawJson>, Vec<String>),
-}
-
 impl Step for PreHooks {
     type Output = PreOutcome;
 
@@ -60,24 +48,14 @@ impl Step for PreHooks {
         if let Some(done) = self.done.take() {
             return Poll::Ready(done);
         }
-        while self.next < run.chain.len() {
-            let i = self.next;
-            self.next += 1;
-            if !run.implements(i, Self::HOOK) {
-                continue;
-            }
-            self.started = Instant::now();
+        if self.cursor.next(run, Self::HOOK, run.chain.len()).is_some() {
             let request = &self.current;
-            run.write_input(|context, _, out| {
+            return run.ask(&self.cursor, Self::HOOK, |context, _, out| {
                 pre_hook::Input {
                     context: Some(context),
                     request: Some(request.as_str()),
                 }
                 .write(out)
-            });
-            return Poll::Call(HookCall {
-                plugin: i,
-                hook: Self::HOOK,
             });
         }
         run.pre_ran = run.chain.len();
@@ -89,51 +67,22 @@ impl Step for PreHooks {
 
     fn resume(&mut self, run: &mut RequestRun, result: Result<bool, HostError>) {
         const HOOK: Hook = PreHooks::HOOK;
-        let i = self.next - 1;
-        let started = self.started;
-        let output = match run.reply(result) {
-            Reply::Absent => return,
-            Reply::Output(output) => output,
-            Reply::Failure(message) => {
-                if let Some(error) = run.answer_if_needed(i, HOOK, Problem::Failed, &message, started) {
-                    self.stop(run, i, PreOutcome::ShortCircuit(LlmResult::Error(error)));
-                }
-                return;
-            }
-        };
-        let shape = run.chain.shape();
-        let next = outputs::envelope(run.name(i), HOOK, &output).map_or_else(Next::Failed, |env| {
-            match outputs::read_pre(&env, &self.current, shape) {
-                Err(e) => Next::Failed(outputs::shape_error(run.name(i), HOOK, &output, e)),
-                Ok(PreRead::Error(message)) => Next::Returned(message.into_owned()),
-                Ok(PreRead::ShortCircuit(result)) => Next::ShortCircuit(result, run.merge_context(&env)),
-                Ok(PreRead::Continue(request)) => Next::Continue(request, run.merge_context(&env)),
-            }
-        });
-        run.restore(output);
-        let (problem, message) = match next {
-            Next::ShortCircuit(result, keys) => {
+        let (i, started) = (self.cursor.calling, self.cursor.started);
+        let (shape, current) = (run.chain.shape(), &self.current);
+        let (problem, message) = match run.read(i, HOOK, result, |env| outputs::read_pre(env, current, shape))
+        {
+            Read::Absent => return,
+            Read::Output(PreRead::ShortCircuit(result), keys) => {
                 run.record(i, HOOK, HookOutcome::ShortCircuited, started, keys);
                 return self.stop(run, i + 1, PreOutcome::ShortCircuit(result));
             }
-            Next::Continue(request, keys) => {
-                let outcome = match request {
-                    Some(r) => {
-                        let changed = !json_equal(self.current.as_str(), r.as_str());
-                        self.current = r;
-                        if changed {
-                            HookOutcome::Changed
-                        } else {
-                            HookOutcome::Passed
-                        }
-                    }
-                    None => HookOutcome::Passed,
-                };
+            Read::Output(PreRead::Continue(request), keys) => {
+                let outcome = take_payload(&mut self.current, request);
                 run.record(i, HOOK, outcome, started, keys);
                 return;
             }
-            Next::Returned(message) => (Problem::Returned, message),
-            Next::Failed(message) => (Problem::Failed, message),
+            Read::Returned(message) => (Problem::Returned, message),
+            Read::Failed(message) => (Problem::Failed, message),
         };
         if let Some(error) = run.answer_if_needed(i, HOOK, problem, &message, started) {
             self.stop(run, i, PreOutcome::ShortCircuit(LlmResult::Error(error)));
@@ -151,9 +100,7 @@ impl Step for PreHooks {
 #[derive(Debug)]
 pub struct PostHooks {
     current: LlmResult,
-    remaining: Option<usize>,
-    calling: usize,
-    started: Instant,
+    cursor: Cursor,
 }
 
 impl PostHooks {
@@ -163,35 +110,18 @@ impl PostHooks {
     pub fn new(result: LlmResult) -> Self {
         PostHooks {
             current: result,
-            remaining: None,
-            calling: 0,
-            started: Instant::now(),
+            cursor: Cursor::reverse(),
         }
     }
-}
-
-/// What one `post_hook` output leads to.
-enum PostNext {
-    Failed(String),
-    Returned(String),
-    Continue(Option<LlmResult>, Vec<String>),
 }
 
 impl Step for PostHooks {
     type Output = LlmResult;
 
     fn poll(&mut self, run: &mut RequestRun) -> Poll<LlmResult> {
-        let remaining = self.remaining.get_or_insert(run.pre_ran);
-        while *remaining > 0 {
-            *remaining -= 1;
-            let i = *remaining;
-            if !run.implements(i, Self::HOOK) {
-                continue;
-            }
-            self.calling = i;
-            self.started = Instant::now();
+        if self.cursor.next(run, Self::HOOK, run.pre_ran).is_some() {
             let current = &self.current;
-            run.write_input(|context, _, out| {
+            return run.ask(&self.cursor, Self::HOOK, |context, _, out| {
                 let input = match current {
                     LlmResult::Response(r) => post_hook::Input {
                         context: Some(context),
@@ -208,10 +138,6 @@ impl Step for PostHooks {
                 };
                 input.write(out)
             });
-            return Poll::Call(HookCall {
-                plugin: i,
-                hook: Self::HOOK,
-            });
         }
         Poll::Ready(std::mem::replace(
             &mut self.current,
@@ -221,52 +147,36 @@ impl Step for PostHooks {
 
     fn resume(&mut self, run: &mut RequestRun, result: Result<bool, HostError>) {
         const HOOK: Hook = PostHooks::HOOK;
-        let (i, started) = (self.calling, self.started);
-        let output = match run.reply(result) {
-            Reply::Absent => return,
-            Reply::Output(output) => output,
-            Reply::Failure(message) => {
-                if let Some(error) = run.answer_if_needed(i, HOOK, Problem::Failed, &message, started) {
-                    self.current = LlmResult::Error(error);
-                }
-                return;
-            }
-        };
-        let shape = run.chain.shape();
-        let next = outputs::envelope(run.name(i), HOOK, &output).map_or_else(PostNext::Failed, |env| {
-            match outputs::read_post(&env, &self.current, shape) {
-                Err(e) => PostNext::Failed(outputs::shape_error(run.name(i), HOOK, &output, e)),
-                Ok(PostRead::Error(message)) => PostNext::Returned(message.into_owned()),
-                Ok(PostRead::Continue(next)) => PostNext::Continue(next, run.merge_context(&env)),
-            }
-        });
-        run.restore(output);
-        let (problem, message) = match next {
-            PostNext::Continue(next, keys) => {
-                let outcome = match next {
-                    Some(next) => {
-                        let changed = match (&self.current, &next) {
-                            (LlmResult::Response(a), LlmResult::Response(b))
-                            | (LlmResult::Error(a), LlmResult::Error(b)) => {
-                                !json_equal(a.as_str(), b.as_str())
+        let (i, started) = (self.cursor.calling, self.cursor.started);
+        let (shape, current) = (run.chain.shape(), &self.current);
+        let (problem, message) =
+            match run.read(i, HOOK, result, |env| outputs::read_post(env, current, shape)) {
+                Read::Absent => return,
+                Read::Output(next, keys) => {
+                    let outcome = match next {
+                        Some(next) => {
+                            let changed = match (&self.current, &next) {
+                                (LlmResult::Response(a), LlmResult::Response(b))
+                                | (LlmResult::Error(a), LlmResult::Error(b)) => {
+                                    !json_equal(a.as_str(), b.as_str())
+                                }
+                                _ => true,
+                            };
+                            self.current = next;
+                            if changed {
+                                HookOutcome::Changed
+                            } else {
+                                HookOutcome::Passed
                             }
-                            _ => true,
-                        };
-                        self.current = next;
-                        if changed {
-                            HookOutcome::Changed
-                        } else {
-                            HookOutcome::Passed
                         }
-                    }
-                    None => HookOutcome::Passed,
-                };
-                run.record(i, HOOK, outcome, started, keys);
-                return;
-            }
-            PostNext::Returned(message) => (Problem::Returned, message),
-            PostNext::Failed(message) => (Problem::Failed, message),
-        };
+                        None => HookOutcome::Passed,
+                    };
+                    run.record(i, HOOK, outcome, started, keys);
+                    return;
+                }
+                Read::Returned(message) => (Problem::Returned, message),
+                Read::Failed(message) => (Problem::Failed, message),
+            };
         if let Some(error) = run.answer_if_needed(i, HOOK, problem, &message, started) {
             self.current = LlmResult::Error(error);
         }

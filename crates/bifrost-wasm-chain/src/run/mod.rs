@@ -26,6 +26,7 @@ use bifrost_wasm_types::shape::LlmResponse;
 
 use crate::chain::Chain;
 use crate::context::{Context, START_TIME_KEY};
+use crate::outputs;
 use crate::policy::{self, ErrorAction, Problem};
 use crate::stats::{HookOutcome, HookStat, Stats};
 
@@ -226,14 +227,88 @@ fn unix_ms_now() -> RawJson {
     RawJson::from_validated(String::from_utf8(text).expect("digits"))
 }
 
-/// What a call returned, as a step reads it.
-pub(crate) enum Reply {
+/// What a hook call led to, as a step reads it.
+pub(crate) enum Read<T> {
     /// The plugin lacks the hook: pass-through, nothing recorded.
     Absent,
-    /// The output (the run's buffer, to be handed back with [`RequestRun::restore`]).
-    Output(Vec<u8>),
-    /// The call failed.
-    Failure(String),
+    /// The call failed, or its output cannot be used: why.
+    Failed(String),
+    /// The plugin returned an error: its text.
+    Returned(String),
+    /// What the output asks for, and the context keys it changed (already merged).
+    Output(T, Vec<String>),
+}
+
+/// Which plugins a step calls, one after the other: those implementing its hook, in chain
+/// order or in reverse.
+#[derive(Debug)]
+pub(crate) struct Cursor {
+    reverse: bool,
+    /// The next position to look at (forward), or one past it (reverse); set on first use.
+    position: Option<usize>,
+    /// The plugin being called.
+    pub(crate) calling: usize,
+    /// When the call was asked for (its input written).
+    pub(crate) started: Instant,
+}
+
+impl Cursor {
+    /// Plugins `0..n` in order.
+    pub(crate) fn forward() -> Self {
+        Cursor {
+            reverse: false,
+            position: None,
+            calling: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Plugins `n-1..=0`, where `n` is given on first use.
+    pub(crate) fn reverse() -> Self {
+        Cursor {
+            reverse: true,
+            ..Cursor::forward()
+        }
+    }
+
+    /// The next plugin implementing `hook` among the first `n`.
+    pub(crate) fn next(&mut self, run: &RequestRun, hook: Hook, n: usize) -> Option<usize> {
+        let position = self.position.get_or_insert(if self.reverse { n } else { 0 });
+        loop {
+            let i = if self.reverse {
+                *position = position.checked_sub(1)?;
+                *position
+            } else {
+                let i = *position;
+                if i >= n {
+                    return None;
+                }
+                *position += 1;
+                i
+            };
+            if run.implements(i, hook) {
+                self.calling = i;
+                self.started = Instant::now();
+                return Some(i);
+            }
+        }
+    }
+}
+
+/// Replaces `current` with the payload a hook gave back, and says whether that was a change.
+pub(crate) fn take_payload(current: &mut RawJson, next: Option<RawJson>) -> HookOutcome {
+    match next {
+        Some(next) => {
+            let changed = !crate::changed::json_equal(current.as_str(), next.as_str());
+            *current = next;
+            if changed {
+                HookOutcome::Changed
+            } else {
+                HookOutcome::Passed
+            }
+        }
+        None => HookOutcome::Passed,
+    }
 }
 
 impl RequestRun {
@@ -363,6 +438,20 @@ impl RequestRun {
         &self.chain.plugins()[plugin].name
     }
 
+    /// Writes the input of `hook` for the cursor's plugin and asks for the call.
+    pub(crate) fn ask<T>(
+        &mut self,
+        cursor: &Cursor,
+        hook: Hook,
+        write: impl FnOnce(&str, &RawJson, &mut Vec<u8>),
+    ) -> Poll<T> {
+        self.write_input(write);
+        Poll::Call(HookCall {
+            plugin: cursor.calling,
+            hook,
+        })
+    }
+
     /// Writes a hook's input: `write` gets the context's JSON text and the (cleared) buffer.
     pub(crate) fn write_input(&mut self, write: impl FnOnce(&str, &RawJson, &mut Vec<u8>)) {
         let RequestRun {
@@ -375,23 +464,37 @@ impl RequestRun {
         write(context.as_json(), http_request, input);
     }
 
-    /// Reads a call's result; an output is taken out of the run (give it back with
-    /// [`RequestRun::restore`] when done reading).
-    pub(crate) fn reply(&mut self, result: Result<bool, HostError>) -> Reply {
-        match result {
-            Ok(false) => Reply::Absent,
-            Ok(true) => Reply::Output(std::mem::take(&mut self.output)),
-            Err(e) => Reply::Failure(e.to_string()),
-        }
-    }
-
-    /// Gives the output buffer back for the next call.
-    pub(crate) fn restore(&mut self, output: Vec<u8>) {
+    /// Reads the result of `plugin`'s call of `hook`: the output is indexed with the codec
+    /// and interpreted by `read` (one of [`crate::outputs`]' readers); when it asks for
+    /// something, its context is merged.
+    pub(crate) fn read<T>(
+        &mut self,
+        plugin: usize,
+        hook: Hook,
+        result: Result<bool, HostError>,
+        read: impl for<'e> FnOnce(&Envelope<'e>) -> outputs::Reading<'e, T>,
+    ) -> Read<T> {
+        let output = match result {
+            Ok(false) => return Read::Absent,
+            Ok(true) => std::mem::take(&mut self.output),
+            Err(e) => return Read::Failed(e.to_string()),
+        };
+        let name = &self.chain.plugins()[plugin].name;
+        let read = match outputs::envelope(name, hook, &output) {
+            Err(failure) => Read::Failed(failure),
+            Ok(env) => match read(&env) {
+                Err(e) => Read::Failed(outputs::shape_error(name, hook, &output, e)),
+                Ok(Err(message)) => Read::Returned(message.into_owned()),
+                Ok(Ok(asked)) => Read::Output(asked, self.merge_context(&env)),
+            },
+        };
+        // The buffer serves the next call.
         self.output = output;
+        read
     }
 
     /// Merges an output's context into the request's; returns the keys that changed.
-    pub(crate) fn merge_context(&mut self, env: &Envelope<'_>) -> Vec<String> {
+    fn merge_context(&mut self, env: &Envelope<'_>) -> Vec<String> {
         match env.get("context") {
             Some(text) if text.trim_start().starts_with('{') => {
                 self.context.merge(text, env.children("context"))

@@ -1,13 +1,10 @@
 //! Stream chunks: `http_stream_chunk_hook` in reverse, once per chunk.
 
-use std::time::Instant;
-
 use bifrost_wasm_host::{Hook, HostError};
 use bifrost_wasm_types::codec::http_stream_chunk_hook;
 use bifrost_wasm_types::raw::RawJson;
 
-use super::{ChunkOutcome, HookCall, Poll, Reply, RequestRun, Step};
-use crate::changed::json_equal;
+use super::{take_payload, ChunkOutcome, Cursor, Poll, Read, RequestRun, Step};
 use crate::config::FailurePolicy;
 use crate::outputs::{self, ChunkRead};
 use crate::policy::{ErrorAction, Problem};
@@ -22,9 +19,7 @@ use crate::stats::HookOutcome;
 #[derive(Debug)]
 pub struct ChunkHooks {
     current: RawJson,
-    remaining: Option<usize>,
-    calling: usize,
-    started: Instant,
+    cursor: Cursor,
     done: Option<ChunkOutcome>,
 }
 
@@ -35,27 +30,17 @@ impl ChunkHooks {
     pub fn new(chunk: RawJson) -> Self {
         ChunkHooks {
             current: chunk,
-            remaining: None,
-            calling: 0,
-            started: Instant::now(),
+            cursor: Cursor::reverse(),
             done: None,
         }
     }
 
-    fn problem(&mut self, run: &mut RequestRun, i: usize, problem: Problem, message: &str) {
-        if let Some(error) = run.answer_if_needed(i, Self::HOOK, problem, message, self.started) {
+    fn problem(&mut self, run: &mut RequestRun, problem: Problem, message: &str) {
+        let (i, started) = (self.cursor.calling, self.cursor.started);
+        if let Some(error) = run.answer_if_needed(i, Self::HOOK, problem, message, started) {
             self.done = Some(ChunkOutcome::End(error));
         }
     }
-}
-
-/// What one chunk hook output leads to.
-enum Next {
-    Failed(String),
-    Returned(String),
-    ReturnedWithChunk(String, Option<RawJson>, Vec<String>),
-    Skip(Vec<String>),
-    Continue(Option<RawJson>, Vec<String>),
 }
 
 impl Step for ChunkHooks {
@@ -65,27 +50,15 @@ impl Step for ChunkHooks {
         if let Some(done) = self.done.take() {
             return Poll::Ready(done);
         }
-        let remaining = self.remaining.get_or_insert(run.http_pre_ran);
-        while *remaining > 0 {
-            *remaining -= 1;
-            let i = *remaining;
-            if !run.implements(i, Self::HOOK) {
-                continue;
-            }
-            self.calling = i;
-            self.started = Instant::now();
+        if self.cursor.next(run, Self::HOOK, run.http_pre_ran).is_some() {
             let chunk = &self.current;
-            run.write_input(|context, request, out| {
+            return run.ask(&self.cursor, Self::HOOK, |context, request, out| {
                 http_stream_chunk_hook::Input {
                     context: Some(context),
                     request: Some(request.as_str()),
                     chunk: Some(chunk.as_str()),
                 }
                 .write(out)
-            });
-            return Poll::Call(HookCall {
-                plugin: i,
-                hook: Self::HOOK,
             });
         }
         Poll::Ready(ChunkOutcome::Send(std::mem::replace(
@@ -96,51 +69,24 @@ impl Step for ChunkHooks {
 
     fn resume(&mut self, run: &mut RequestRun, result: Result<bool, HostError>) {
         const HOOK: Hook = ChunkHooks::HOOK;
-        let (i, started) = (self.calling, self.started);
-        let output = match run.reply(result) {
-            Reply::Absent => return,
-            Reply::Output(output) => output,
-            Reply::Failure(message) => return self.problem(run, i, Problem::Failed, &message),
-        };
-        let next = outputs::envelope(run.name(i), HOOK, &output).map_or_else(Next::Failed, |env| {
-            let copy = |c: Option<&str>| c.map(RawJson::from_validated);
-            match outputs::read_chunk(&env, self.current.as_str()) {
-                Err(e) => Next::Failed(outputs::shape_error(run.name(i), HOOK, &output, e)),
-                Ok(ChunkRead::Error(message)) => Next::Returned(message.into_owned()),
-                Ok(ChunkRead::ErrorWithChunk(message, chunk)) => {
-                    Next::ReturnedWithChunk(message.into_owned(), copy(chunk), run.merge_context(&env))
-                }
-                Ok(ChunkRead::Skip) => Next::Skip(run.merge_context(&env)),
-                Ok(ChunkRead::Continue(chunk)) => Next::Continue(copy(chunk), run.merge_context(&env)),
-            }
-        });
-        run.restore(output);
-        match next {
-            Next::Failed(message) => self.problem(run, i, Problem::Failed, &message),
-            Next::Returned(message) => self.problem(run, i, Problem::Returned, &message),
-            Next::Skip(keys) => {
+        let (i, started) = (self.cursor.calling, self.cursor.started);
+        let current = &self.current;
+        match run.read(i, HOOK, result, |env| outputs::read_chunk(env, current.as_str())) {
+            Read::Absent => {}
+            Read::Failed(message) => self.problem(run, Problem::Failed, &message),
+            Read::Returned(message) => self.problem(run, Problem::Returned, &message),
+            Read::Output(ChunkRead::Skip, keys) => {
                 run.record(i, HOOK, HookOutcome::Dropped, started, keys);
                 self.done = Some(ChunkOutcome::Skip);
             }
-            Next::Continue(chunk, keys) => {
-                let outcome = match chunk {
-                    Some(next) => {
-                        let changed = !json_equal(self.current.as_str(), next.as_str());
-                        self.current = next;
-                        if changed {
-                            HookOutcome::Changed
-                        } else {
-                            HookOutcome::Passed
-                        }
-                    }
-                    None => HookOutcome::Passed,
-                };
+            Read::Output(ChunkRead::Continue(chunk), keys) => {
+                let outcome = take_payload(&mut self.current, chunk);
                 run.record(i, HOOK, outcome, started, keys);
             }
-            Next::ReturnedWithChunk(message, chunk, keys) => {
+            Read::Output(ChunkRead::ErrorWithChunk(message, chunk), keys) => {
                 // Go's `(chunk, err)`: log and go on with the chunk, unless fail_closed.
                 if run.chain.plugins()[i].policy == FailurePolicy::FailClosed {
-                    return self.problem(run, i, Problem::Returned, &message);
+                    return self.problem(run, Problem::Returned, &message);
                 }
                 let plugin = run.name(i);
                 tracing::warn!(

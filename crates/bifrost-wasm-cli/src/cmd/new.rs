@@ -202,7 +202,7 @@ pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
 
 fn toml_string(s: &str) -> String {
     // TOML basic strings escape like JSON strings for what paths contain.
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+    bifrost_wasm_types::scan::quote(s)
 }
 
 /// Every file of the new crate: relative path and content.
