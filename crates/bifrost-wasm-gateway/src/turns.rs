@@ -7,17 +7,81 @@
 //! as soon as the call returns; reading the output happens after. Two requests at different
 //! plugins therefore run in parallel, and no request ever holds two plugins.
 //!
+//! A free turn goes to whoever asks first instead of being handed to the longest waiter: a
+//! hand-off gives the instance to a task that may sit in a run queue behind many others while
+//! the instance idles. Measured with two plugins that each burn ~50 µs (32 connections, 2
+//! cores), a fair semaphore here ran no faster than one lock over every step (~6.8k req/s);
+//! these turns reach ~10.5k. Waiters are woken in order as turns come back.
+//!
 //! Hooks of WASI plugins are called on the blocking thread pool (wasmtime-wasi enters a
 //! Tokio runtime itself and must not run on an async worker thread); every other call runs
 //! on the worker, where a few microseconds of wasm cost less than a thread hop.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bifrost_wasm_chain::{Poll, RequestRun, Step};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Notify};
+
+/// The turns at one plugin: as many as it has instances.
+struct Gate {
+    free: AtomicUsize,
+    returned: Notify,
+}
+
+impl Gate {
+    fn new(turns: usize) -> Self {
+        Gate {
+            free: AtomicUsize::new(turns.max(1)),
+            returned: Notify::new(),
+        }
+    }
+
+    fn try_take(&self) -> bool {
+        let mut free = self.free.load(Ordering::Acquire);
+        while free > 0 {
+            match self
+                .free
+                .compare_exchange_weak(free, free - 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => free = now,
+            }
+        }
+        false
+    }
+
+    /// Takes a turn, waiting (asynchronously) while all are taken.
+    async fn take(&self) -> Turn<'_> {
+        loop {
+            if self.try_take() {
+                return Turn(self);
+            }
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            // Registered before looking again, so a turn given back in between wakes us.
+            returned.as_mut().enable();
+            if self.try_take() {
+                return Turn(self);
+            }
+            returned.await;
+        }
+    }
+}
+
+/// A turn at a plugin, given back on drop (which wakes the next waiter).
+struct Turn<'a>(&'a Gate);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.free.fetch_add(1, Ordering::AcqRel);
+        self.0.returned.notify_one();
+    }
+}
 
 /// How the gateway takes turns at its plugins.
 pub(crate) struct Turns {
-    /// Per plugin, one permit per instance.
-    permits: Vec<Semaphore>,
+    /// Per plugin, one turn per instance.
+    gates: Vec<Gate>,
     /// Per plugin: its hooks run on the blocking pool (WASI).
     blocking: Vec<bool>,
     /// One lock held for every whole step, all plugins at once: how the gateway ran before
@@ -29,7 +93,7 @@ impl Turns {
     /// Turns for plugins with `instances[i]` instances each; `blocking[i]` for WASI plugins.
     pub(crate) fn new(instances: &[usize], blocking: Vec<bool>, serialize_steps: bool) -> Self {
         Turns {
-            permits: instances.iter().map(|&n| Semaphore::new(n.max(1))).collect(),
+            gates: instances.iter().map(|&n| Gate::new(n)).collect(),
             blocking,
             serialized: serialize_steps.then(|| Mutex::new(())),
         }
@@ -49,10 +113,7 @@ impl Turns {
                 Poll::Ready(output) => return (run, output),
                 Poll::Call(call) => call,
             };
-            let turn = self.permits[call.plugin]
-                .acquire()
-                .await
-                .expect("the gateway never closes its semaphores");
+            let turn = self.gates[call.plugin].take().await;
             let result = if self.blocking[call.plugin] {
                 let (back, result) = tokio::task::spawn_blocking(move || {
                     let result = run.call(call);
@@ -159,6 +220,34 @@ mod tests {
             own: Overlap::default(),
             all: all.clone(),
         })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn every_waiter_gets_its_turns_and_no_more_than_one_holds_a_single_turn() {
+        let gate = Arc::new(Gate::new(1));
+        let holding = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (gate, holding) = (gate.clone(), holding.clone());
+                tokio::spawn(async move {
+                    for _ in 0..200 {
+                        let _turn = gate.take().await;
+                        assert_eq!(holding.fetch_add(1, Ordering::SeqCst), 0);
+                        tokio::task::yield_now().await;
+                        holding.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        let all = async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .expect("no waiter is forgotten");
+        assert_eq!(gate.free.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
