@@ -125,6 +125,22 @@ impl Context {
             .map(|i| JsonText(&self.text[self.slots[i].value.clone()]))
     }
 
+    /// Adds a number member at the end (the key must be new).
+    pub(crate) fn append_number(&mut self, key: &str, value: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = value;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.append(key, std::str::from_utf8(&digits[i..]).expect("digits"));
+    }
+
     /// Adds a member at the end (the key must be new).
     fn append(&mut self, key: &str, value: &str) {
         self.text.pop();
@@ -272,6 +288,14 @@ mod tests {
             r#"{"request_id":"abc-\"1\"","request-id":"abc-\"1\""}"#
         );
         assert_eq!(ctx.get("request-id").unwrap().as_str(), r#""abc-\"1\"""#);
+    }
+
+    #[test]
+    fn numbers_are_appended_as_written() {
+        let mut ctx = Context::default();
+        ctx.append_number("t", 1_764_760_000_000);
+        ctx.append_number("z", 0);
+        assert_eq!(ctx.as_json(), r#"{"t":1764760000000,"z":0}"#);
     }
 
     #[test]

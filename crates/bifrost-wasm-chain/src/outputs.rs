@@ -83,11 +83,16 @@ fn classify(plugin: &str, hook: Hook, output: &[u8], e: CodecError) -> String {
     unusable(plugin, hook, kind)
 }
 
-/// `context` must be an object (or absent or `null`).
-fn check_context(env: &Envelope<'_>) -> Result<(), String> {
-    match env.member("context").map(|(text, _)| JsonKind::of(text)) {
-        None | Some(JsonKind::Null) | Some(JsonKind::Object) => Ok(()),
-        Some(other) => Err(format!("`context` must be an object, found {}", other.name())),
+/// An output's context: its text and members when it is an object; absent or `null` is
+/// none; anything else cannot be used.
+pub(crate) fn context<'a, 'e>(env: &'e Envelope<'a>) -> Result<Option<(&'a str, &'e [Member<'a>])>, String> {
+    match env.member("context") {
+        None => Ok(None),
+        Some((text, members)) => match JsonKind::of(text) {
+            JsonKind::Object => Ok(Some((text, members))),
+            JsonKind::Null => Ok(None),
+            other => Err(format!("`context` must be an object, found {}", other.name())),
+        },
     }
 }
 
@@ -112,7 +117,6 @@ pub(crate) enum HttpPreRead {
 }
 
 pub(crate) fn read_http_pre<'a>(env: &Envelope<'a>, current: &str) -> Reading<'a, HttpPreRead> {
-    check_context(env)?;
     let out = http_pre_hook::Output::read(env).map_err(codec)?;
     if let Some(error) = non_empty(out.error) {
         return Ok(Err(error));
@@ -199,7 +203,6 @@ pub(crate) fn read_pre<'a>(
     before: &RawJson,
     shape: RequestShape,
 ) -> Reading<'a, PreRead> {
-    check_context(env)?;
     let out = pre_hook::Output::read(env).map_err(codec)?;
     if let Some(error) = non_empty(out.error) {
         return Ok(Err(error));
@@ -302,7 +305,6 @@ pub(crate) fn read_post<'a>(
     current: &LlmResult,
     shape: RequestShape,
 ) -> Reading<'a, Option<LlmResult>> {
-    check_context(env)?;
     let out = post_hook::Output::read(env).map_err(codec)?;
     if let Some(error) = non_empty(out.hook_error) {
         return Ok(Err(error));
@@ -374,7 +376,6 @@ fn is_go_response_key(k: &str) -> bool {
 
 /// What an `http_post_hook` output says: nothing but its error, if any.
 pub(crate) fn read_http_post<'a>(env: &Envelope<'a>) -> Reading<'a, ()> {
-    check_context(env)?;
     let out = http_post_hook::Output::read(env).map_err(codec)?;
     Ok(non_empty(out.error).map_or(Ok(()), Err))
 }
@@ -391,7 +392,6 @@ pub(crate) enum ChunkRead {
 }
 
 pub(crate) fn read_chunk<'a>(env: &Envelope<'a>, current: &str) -> Reading<'a, ChunkRead> {
-    check_context(env)?;
     let out = http_stream_chunk_hook::Output::read(env).map_err(codec)?;
     // `Some(None)`: a chunk given back unchanged.
     let chunk = match out.chunk {

@@ -21,7 +21,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bifrost_wasm_host::{Hook, HookRunner, HostError};
 use bifrost_wasm_types::codec::Envelope;
 use bifrost_wasm_types::raw::RawJson;
-use bifrost_wasm_types::scan;
 use bifrost_wasm_types::shape::LlmResponse;
 
 use crate::chain::Chain;
@@ -218,13 +217,10 @@ impl Drop for RequestRun {
     }
 }
 
-fn unix_ms_now() -> RawJson {
-    let ms = SystemTime::now()
+fn unix_ms_now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let mut text = Vec::with_capacity(16);
-    scan::write_u64(&mut text, ms);
-    RawJson::from_validated(String::from_utf8(text).expect("digits"))
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What a hook call led to, as a step reads it.
@@ -317,7 +313,7 @@ impl RequestRun {
     pub fn new(chain: Arc<Chain>, request_id: &str) -> Self {
         let n = chain.len();
         let mut context = Context::with_request_id(request_id);
-        context.set(START_TIME_KEY, unix_ms_now());
+        context.append_number(START_TIME_KEY, unix_ms_now());
         RequestRun {
             chain,
             request_id: request_id.to_string(),
@@ -482,25 +478,21 @@ impl RequestRun {
         let name = &self.chain.plugins()[plugin].name;
         let read = match outputs::envelope(name, hook, &output) {
             Err(failure) => Read::Failed(failure),
-            Ok(env) => match read(&env) {
+            Ok(env) => match outputs::context(&env).and_then(|context| Ok((context, read(&env)?))) {
                 Err(e) => Read::Failed(outputs::shape_error(name, hook, &output, e)),
-                Ok(Err(message)) => Read::Returned(message.into_owned()),
-                Ok(Ok(asked)) => Read::Output(asked, self.merge_context(&env)),
+                Ok((_, Err(message))) => Read::Returned(message.into_owned()),
+                Ok((context, Ok(asked))) => {
+                    let keys = match context {
+                        Some((text, members)) => self.context.merge(text, members),
+                        None => Vec::new(),
+                    };
+                    Read::Output(asked, keys)
+                }
             },
         };
         // The buffer serves the next call.
         self.output = output;
         read
-    }
-
-    /// Merges an output's context into the request's; returns the keys that changed.
-    fn merge_context(&mut self, env: &Envelope<'_>) -> Vec<String> {
-        match env.get("context") {
-            Some(text) if text.trim_start().starts_with('{') => {
-                self.context.merge(text, env.children("context"))
-            }
-            _ => Vec::new(),
-        }
     }
 
     /// Counts one call.
