@@ -1,7 +1,10 @@
 //! `bifrost-wasm`: inspect, call, check and serve Bifrost WASM plugins.
 //!
-//! This file holds the command-line definition and the dispatch only; each subcommand lives
-//! in `cmd/<name>.rs` with its own `Args` and `run`.
+//! The CLI is the top layer of the toolkit: argument parsing and printing over the libraries
+//! (`bifrost-wasm-host` runs plugins for `inspect`, `call`, `check` and `bench`;
+//! `bifrost-wasm-gateway`, over `bifrost-wasm-chain`, is `serve`; hook envelopes are written and
+//! read with `bifrost_wasm_types::codec`). This file holds the command-line definition and the
+//! dispatch only; each subcommand lives in `cmd/<name>.rs` with its own `Args` and `run`.
 
 mod cmd;
 mod common;

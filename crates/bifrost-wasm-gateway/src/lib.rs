@@ -1,5 +1,11 @@
 //! A local OpenAI-compatible gateway that runs a chain of Bifrost WASM plugins on real traffic.
 //!
+//! The gateway is the HTTP layer over the plugin chain ([`bifrost_wasm_chain`], which runs over
+//! the wasm runner, [`bifrost_wasm_host`]). It owns what the layers below know nothing of: the
+//! HTTP server and its routes, the configuration of listen address, provider and body limits
+//! ([`config`]), the one translation between OpenAI's JSON and Bifrost's request and response
+//! ([`adapter`]), the providers ([`provider`]) and server-sent events ([`sse`]).
+//!
 //! `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`, ending with
 //! `data: [DONE]`), `GET /v1/models` and `GET /health`. Each chat request goes through the hooks
 //! in Bifrost's order (see [`bifrost_wasm_chain`]):
@@ -29,9 +35,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Plugin state lives in its instance: each plugin gets **one instance** whose calls take turns,
-//! unless its config entry asks for a `pool` (stateless plugins only). An instance that traps or
-//! times out is replaced by a fresh one (fresh state). On shutdown every plugin's `cleanup` runs.
+//! # Instances and concurrency
+//!
+//! Plugin state lives in its instance: each plugin gets **one instance** by default, so its
+//! state stays consistent. A stateless plugin may ask for a pool in its config entry
+//! (`"pool": N`: up to N instances, N of its hooks at once). A request holds a plugin only
+//! while that plugin's hook runs: it waits (without blocking a worker thread) for a free
+//! instance of the plugin, calls the hook, and gives the instance back before reading the
+//! output, so requests at different plugins run in parallel on different cores and no request
+//! ever holds two plugins. Hooks of WASI plugins run on the blocking thread pool. An instance
+//! that traps or times out is replaced by a fresh one (fresh state). On shutdown every plugin's
+//! `cleanup` runs.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@ use crate::error::HostError;
 /// Most idle pooling-allocator slots that keep their memory resident.
 pub const WARM_SLOTS: u32 = 16;
 
-/// Limits and engine settings of a [`Host`].
+/// Limits and engine settings of a [`Host`](crate::Host).
 ///
 /// Construct with [`HostConfig::default`] and adjust with the `with_*` methods (or
 /// the public fields).

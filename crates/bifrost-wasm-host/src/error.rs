@@ -15,7 +15,7 @@ use bifrost_wasm_types::Hook;
 
 /// One problem found while validating a module's exports or imports.
 ///
-/// Loading reports every problem at once (in [`HostError::InvalidPlugin`]) so a plugin
+/// Loading reports every problem at once (in [`ErrorKind::InvalidPlugin`]) so a plugin
 /// author fixes them in one round.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -1,5 +1,17 @@
 //! Run any Bifrost WASM plugin (Rust, TinyGo, AssemblyScript) on wasmtime, with limits.
 //!
+//! This is the bottom layer of the toolkit: the runner. It loads and validates plugins, makes
+//! instances and pools of them, calls one hook at a time within limits, and reports failures
+//! as [`HostError`]s. It knows nothing of plugin chains, HTTP, providers, listen addresses or
+//! upstreams:
+//!
+//! ```text
+//! bifrost-wasm-host     THIS CRATE: load, validate, instances, pools, limits, HostError
+//! bifrost-wasm-chain    Bifrost's hook order, failure policies, per-request context (over HookRunner)
+//! bifrost-wasm-gateway  HTTP, OpenAI <-> Bifrost translation, providers, SSE, listen/limits config
+//! bifrost-wasm-cli      argument parsing and printing over the libraries
+//! ```
+//!
 //! # Overview
 //!
 //! ```text
@@ -17,7 +29,7 @@
 //!   optional on-disk cache of compiled modules ([`LoadReport::cache_hit`]).
 //! * [`Host::load_file`] / [`Host::load_bytes`] compile (or take from the cache),
 //!   validate every export and import against the plugin ABI — reporting **all**
-//!   problems at once in [`HostError::InvalidPlugin`] — link WASI preview 1 or
+//!   problems at once in [`ErrorKind::InvalidPlugin`] — link WASI preview 1 or
 //!   AssemblyScript's `env.abort` when imported, and read the plugin's name.
 //!   [`LoadedPlugin::info`] describes the plugin ([`PluginInfo`]: exports, imports, ABI
 //!   generation, allocator variant, hooks).
@@ -36,9 +48,9 @@
 //!   trap, timeout, stack overflow or memory-cap hit the instance is replaced by a fresh
 //!   `init`ed one before the error is returned ([`HostError::instance_replaced`]), so the
 //!   next call works.
-//! * [`HookRunner`] is the object-safe, thread-safe interface the plugin chain uses;
-//!   [`SharedInstance`] (serialised calls to one instance, the gateway default) and
-//!   [`InstancePool`] (bounded pool with back-pressure) implement it.
+//! * [`HookRunner`] is the object-safe, thread-safe interface the layers above program
+//!   against; [`SharedInstance`] (serialised calls to one instance) and [`InstancePool`]
+//!   (bounded pool with back-pressure) implement it.
 //!
 //! # Threads
 //!
@@ -94,8 +106,8 @@ pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance,
 pub use typed::HookOutput;
 pub use wasi::PLUGIN_LOG_TARGET;
 
-/// Runs hooks of one plugin for any number of threads: the interface the plugin chain
-/// and the gateway program against.
+/// Runs hooks of one plugin for any number of threads: the interface the layers above the
+/// runner (the plugin chain, the gateway) program against.
 ///
 /// Implemented by [`SharedInstance`] (one instance, calls serialised) and
 /// [`InstancePool`] (bounded pool). Tests may implement it with a mock.

@@ -15,7 +15,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One instance shared by many callers, who take turns (the gateway's default: a
+/// One instance shared by many callers, who take turns (what a chain uses by default: a
 /// plugin's state lives in one instance, and a hook costs microseconds).
 ///
 /// The plugin's in-memory state (counters, caches, half-seen stream data) lives in
