@@ -163,6 +163,23 @@ fn objects_equal(a: &str, b: &str, depth: usize) -> bool {
 /// Compares members as maps; of duplicate keys the last counts (as in Go's decoder and
 /// `serde_json`).
 fn maps_equal(a: &[scan::Member<'_>], b: &[scan::Member<'_>], depth: usize) -> bool {
+    // The usual object (keys written plainly, none twice): look each key up in the other.
+    let plain = |members: &[scan::Member<'_>]| {
+        members.len() <= 64
+            && members.iter().all(|m| !m.key_escaped)
+            && members
+                .iter()
+                .enumerate()
+                .all(|(i, m)| members[..i].iter().all(|n| n.raw_key != m.raw_key))
+    };
+    if plain(a) && plain(b) {
+        return a.len() == b.len()
+            && a.iter().all(|x| {
+                b.iter()
+                    .find(|y| y.raw_key == x.raw_key)
+                    .is_some_and(|y| values_equal(x.value, y.value, depth + 1))
+            });
+    }
     let (a, b) = (last_wins(a), last_wins(b));
     a.len() == b.len()
         && a.iter()
