@@ -1,8 +1,9 @@
 //! The SDK next to the baselines, natively, each group measured in the same run:
 //!
 //! * `hook/<input>`: a whole hook on a built-in benchmark input: hello-world on the SDK
-//!   (`Harness::call_raw`: decode, plugin, encode), serde-baseline's hook ([`baselines::typed`])
-//!   and a bare `serde_json::Value` parse + serialize of the input (no plugin logic at all).
+//!   (`Harness::call_raw`: decode, plugin, encode), serde-baseline's hook ([`baselines::typed`]),
+//!   value-baseline's hook ([`baselines::value`]), and a bare `serde_json::Value` parse +
+//!   serialize of the input (no plugin logic at all).
 //! * `decode/<input>`: only reading a `pre_hook`/`post_hook` envelope: serde_json into
 //!   serde-baseline's typed input vs into `Value` (the SDK's own decoder is in the SDK's
 //!   `sdk` bench).
@@ -14,7 +15,7 @@
 
 use std::hint::black_box;
 
-use baselines::typed;
+use baselines::{typed, value};
 use bifrost_wasm_sdk::testing::{hooks, Harness};
 use bifrost_wasm_sdk::types::bench_inputs::{BenchInput, BENCH_INPUTS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -43,6 +44,17 @@ fn typed_hook(hook: &str) -> fn(&str) -> String {
     }
 }
 
+/// value-baseline's hook for `hook`.
+fn value_hook(hook: &str) -> fn(&str) -> String {
+    match hook {
+        "pre_hook" => value::pre_hook_json,
+        "post_hook" => value::post_hook_json,
+        "http_pre_hook" => value::http_pre_hook_json,
+        "http_post_hook" => value::http_post_hook_json,
+        _ => value::http_stream_chunk_hook_json,
+    }
+}
+
 fn hook(c: &mut Criterion) {
     let h = Harness::<HelloWorld>::new("{}").expect("init");
     for input in BENCH_INPUTS {
@@ -52,6 +64,10 @@ fn hook(c: &mut Criterion) {
         let serde_baseline = typed_hook(input.hook);
         g.bench_function("serde_typed_baseline", |b| {
             b.iter(|| serde_baseline(black_box(input.json)))
+        });
+        let value_baseline = value_hook(input.hook);
+        g.bench_function("value_baseline", |b| {
+            b.iter(|| value_baseline(black_box(input.json)))
         });
         g.bench_function("serde_value_roundtrip", |b| {
             b.iter(|| {

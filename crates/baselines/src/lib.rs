@@ -1,10 +1,11 @@
-//! The code of the benchmark baseline: hello-world's default behaviours written with
+//! The code of the benchmark baselines: hello-world's default behaviours written with
 //! serde_json and no SDK, the way the upstream Rust example writes a plugin.
 //!
 //! | module | plugin | what each hook does |
 //! |---|---|---|
 //! | [`typed`] | `plugins/serde-baseline` | upstream's approach: `from_str` into typed envelopes with `serde_json::Value` payloads, edit, `to_string` of a typed output |
-//! | [`abi`] | all | the hand-written memory ABI: one owned copy of the input in, one copy of the output out |
+//! | [`value`] | `plugins/value-baseline` | the whole input parsed into one `serde_json::Value`, edited, written back with `to_string` |
+//! | [`abi`] | both | the hand-written memory ABI: one owned copy of the input in, one copy of the output out |
 //!
 //! The hooks live here, not in the plugin crates, so that those can be `cdylib`-only, as
 //! upstream's example is: cargo applies the profile's LTO only to a crate that is not also an
@@ -14,6 +15,7 @@
 
 pub mod abi;
 pub mod typed;
+pub mod value;
 
 /// The model `pre_hook` answers itself with the seed's mock response.
 pub const MOCK_MODEL: &str = "mock-model";
