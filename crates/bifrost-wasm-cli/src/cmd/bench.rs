@@ -1,6 +1,7 @@
-//! `bifrost-wasm bench PLUGIN.wasm [--against OTHER.wasm] [--hooks …] [--input FILE]
+//! `bifrost-wasm bench PLUGIN.wasm [--against OTHER.wasm]… [--hooks …] [--input FILE]
 //! [--iterations N] [--json]`: warm per-hook latency, fresh-instance cost, module load time
-//! and linear memory, optionally against a second plugin measured in the same run.
+//! and linear memory, optionally against one or more baseline plugins measured in the same
+//! run.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,10 +24,12 @@ use crate::common::{fmt_bytes, load_plugin, read_input, resolve_config, usage, H
                   pre_hook, a mock-model pre_hook, a 1 KB post_hook, 0.5 KB and 10 KB http_pre_hooks \
                   with base64 bodies, an http_post_hook, a stream chunk), the cost of a fresh \
                   instance (pooling allocator on and off), module load time with and without the \
-                  compiled-module cache, and linear memory after the calls.\n\nWith --against, a \
-                  second plugin is measured in the same run: calls alternate between the two \
-                  (order swapped every iteration), and each row shows the ratio \
-                  (OTHER time / PLUGIN time: above 1 means PLUGIN is faster).\n\nEach call is the \
+                  compiled-module cache, and linear memory after the calls.\n\nWith --against, \
+                  baseline plugins are measured in the same run (repeat --against for several: \
+                  B, C, …): each iteration calls every plugin once, the order rotated every \
+                  iteration so that each plugin takes each place equally often, and each row \
+                  shows one ratio per baseline (OTHER time / PLUGIN time: above 1 means PLUGIN \
+                  is faster).\n\nEach call is the \
                   host's full round trip (malloc, write, call, read, free both buffers, UTF-8 and \
                   JSON check of the output), timed one by one."
 )]
@@ -35,9 +38,10 @@ pub struct Args {
     #[arg(value_name = "PLUGIN.wasm")]
     pub plugin: PathBuf,
 
-    /// A second plugin measured in the same run, interleaved, as the baseline of the ratios.
+    /// A baseline plugin measured in the same run, interleaved call by call; repeat for
+    /// several baselines (one ratio column each).
     #[arg(long, value_name = "OTHER.wasm")]
-    pub against: Option<PathBuf>,
+    pub against: Vec<PathBuf>,
 
     /// Only these hooks (comma-separated export names) [default: every hook with a built-in
     /// input; with --input: pre_hook].
@@ -69,9 +73,10 @@ pub struct Args {
     #[arg(long, value_name = "JSON|FILE")]
     pub config: Option<String>,
 
-    /// The --against plugin's configuration [default: none].
+    /// The --against plugins' configuration [default: none]: given once, for every --against
+    /// plugin; given once per --against, for each in the same order.
     #[arg(long, value_name = "JSON|FILE", requires = "against")]
-    pub against_config: Option<String>,
+    pub against_config: Vec<String>,
 
     /// Print the results as JSON on stdout instead of tables.
     #[arg(long)]
@@ -167,17 +172,12 @@ struct RowResult {
 /// Runs the benchmark and prints the report.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = args.config.as_deref().map(resolve_config).transpose()?.flatten();
-    let against_config = args
-        .against_config
-        .as_deref()
-        .map(resolve_config)
-        .transpose()?
-        .flatten();
+    let against_configs = against_configs(&args)?;
     let rows = rows(&args)?;
     let host = args.host.host()?;
     let mut subjects = vec![Subject::load(&host, &args.plugin, config)?];
-    if let Some(other) = &args.against {
-        subjects.push(Subject::load(&host, other, against_config)?);
+    for (other, config) in args.against.iter().zip(against_configs) {
+        subjects.push(Subject::load(&host, other, config)?);
     }
 
     let warmup = args.warmup.unwrap_or(args.iterations / 10);
@@ -236,6 +236,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The configuration of each --against plugin, in order.
+fn against_configs(args: &Args) -> anyhow::Result<Vec<Option<String>>> {
+    let configs = args
+        .against_config
+        .iter()
+        .map(|c| resolve_config(c))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    match configs.len() {
+        0 => Ok(vec![None; args.against.len()]),
+        1 => Ok(vec![configs[0].clone(); args.against.len()]),
+        n if n == args.against.len() => Ok(configs),
+        n => Err(usage(format!(
+            "--against-config was given {n} times for {} --against plugins; give it once (for \
+             all of them) or once per --against, in the same order",
+            args.against.len()
+        ))),
+    }
 }
 
 fn rows(args: &Args) -> anyhow::Result<Vec<Row>> {
@@ -324,16 +343,9 @@ fn measure_row(
         .map(|_| Vec::with_capacity(iterations as usize))
         .collect();
     let mut failed = vec![false; subjects.len()];
-    let order: Vec<usize> = (0..subjects.len()).collect();
     for round in 0..(warmup + iterations) {
         let timed = round >= warmup;
-        // Alternate which plugin goes first so neither always runs on a warmer cache.
-        let turn: Vec<usize> = if round % 2 == 0 {
-            order.clone()
-        } else {
-            order.iter().rev().copied().collect()
-        };
-        for i in turn {
+        for i in turn_order(round, subjects.len()) {
             if !active[i] || failed[i] {
                 continue;
             }
@@ -364,6 +376,14 @@ fn measure_row(
             .collect(),
         notes,
     }
+}
+
+/// The order in which `n` plugins are called in iteration `round`: rotated by one every
+/// iteration, so that each plugin takes each place (first: on the coldest cache) equally
+/// often. With two plugins the order simply swaps.
+fn turn_order(round: u32, n: usize) -> impl Iterator<Item = usize> {
+    let start = round as usize % n.max(1);
+    (0..n).map(move |k| (start + k) % n)
 }
 
 /// Fresh-instance cost (instantiate + `init`), with the pooling allocator on and off.
@@ -457,6 +477,11 @@ fn ratio(base: Option<Stats>, other: Option<Stats>, pick: fn(&Stats) -> Duration
     Some(pick(&other).as_secs_f64() / pick(&base).as_secs_f64().max(1e-12))
 }
 
+/// The letter a plugin is shown under: A for the measured plugin, B, C, … for the baselines.
+fn letter(index: usize) -> char {
+    char::from(b'A' + (index % 26) as u8)
+}
+
 fn print_report(
     subjects: &[Subject],
     results: &[RowResult],
@@ -469,24 +494,19 @@ fn print_report(
     println!(
         "Warm-instance latency per call ({} timed calls per row and plugin after {warmup} warm-up calls{})",
         args.iterations,
-        if subjects.len() > 1 {
-            ", the two plugins interleaved"
-        } else {
-            ""
+        match subjects.len() {
+            1 => String::new(),
+            2 => ", the two plugins interleaved".to_string(),
+            n => format!(", the {n} plugins interleaved"),
         }
     );
     for (i, s) in subjects.iter().enumerate() {
-        println!(
-            "  [{}] {} ({})",
-            (b'A' + i as u8) as char,
-            s.label,
-            s.path.display()
-        );
+        println!("  [{}] {} ({})", letter(i), s.label, s.path.display());
     }
     println!();
     let mut header = format!("{:<22} {:>7}", "input", "bytes");
     for i in 0..subjects.len() {
-        let t = (b'A' + i as u8) as char;
+        let t = letter(i);
         header.push_str(&format!(
             " | {:>10} {:>10} {:>10} {:>9}",
             format!("{t} p50"),
@@ -495,8 +515,13 @@ fn print_report(
             format!("{t} calls/s")
         ));
     }
-    if subjects.len() > 1 {
-        header.push_str(&format!(" | {:>8} {:>8}", "B/A p50", "B/A mean"));
+    for i in 1..subjects.len() {
+        let t = letter(i);
+        header.push_str(&format!(
+            " | {:>8} {:>8}",
+            format!("{t}/A p50"),
+            format!("{t}/A mean")
+        ));
     }
     println!("{header}");
     println!("{}", "-".repeat(header.chars().count()));
@@ -514,12 +539,12 @@ fn print_report(
                 None => line.push_str(&format!(" | {:>10} {:>10} {:>10} {:>9}", "-", "-", "-", "-")),
             }
         }
-        if r.stats.len() > 1 {
-            let fmt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
+        let fmt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.2}x"));
+        for other in &r.stats[1..] {
             line.push_str(&format!(
                 " | {:>8} {:>8}",
-                fmt(ratio(r.stats[0], r.stats[1], |s| s.p50)),
-                fmt(ratio(r.stats[0], r.stats[1], |s| s.mean))
+                fmt(ratio(r.stats[0], *other, |s| s.p50)),
+                fmt(ratio(r.stats[0], *other, |s| s.mean))
             ));
         }
         println!("{line}");
@@ -601,8 +626,20 @@ fn json_report(
                 "notes": r.notes,
             });
             if r.stats.len() > 1 {
+                // The first baseline's ratios, as with a single --against.
                 row["ratio_p50"] = json!(ratio(r.stats[0], r.stats[1], |s| s.p50));
                 row["ratio_mean"] = json!(ratio(r.stats[0], r.stats[1], |s| s.mean));
+                row["ratios"] = subjects[1..]
+                    .iter()
+                    .zip(&r.stats[1..])
+                    .map(|(s, other)| {
+                        json!({
+                            "against": s.label,
+                            "p50": ratio(r.stats[0], *other, |s| s.p50),
+                            "mean": ratio(r.stats[0], *other, |s| s.mean),
+                        })
+                    })
+                    .collect();
             }
             row
         })
@@ -612,7 +649,8 @@ fn json_report(
         "warmup": warmup,
         "calls_per_row": calls_per_row,
         "interleaved": subjects.len() > 1,
-        "ratio": "against time / plugin time (above 1: the plugin is faster)",
+        "ratio": "against time / plugin time (above 1: the plugin is faster); `ratios` has one \
+                  entry per --against plugin, `ratio_p50`/`ratio_mean` are the first one's",
         "plugins": plugins,
         "rows": rows,
     })
@@ -644,6 +682,30 @@ mod tests {
         let r = ratio(Some(s(2)), Some(s(10)), |s| s.p50).unwrap();
         assert!((r - 5.0).abs() < 1e-9, "{r}");
         assert_eq!(ratio(Some(s(2)), None, |s| s.p50), None);
+    }
+
+    #[test]
+    fn turn_order_rotates_so_each_plugin_takes_each_place_equally_often() {
+        let n = 3;
+        let mut places = vec![vec![0; n]; n];
+        for round in 0..30 {
+            let order: Vec<usize> = turn_order(round, n).collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2], "every plugin once per round");
+            for (place, plugin) in order.into_iter().enumerate() {
+                places[plugin][place] += 1;
+            }
+        }
+        assert_eq!(places, vec![vec![10; n]; n]);
+        assert_eq!(turn_order(0, 2).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(turn_order(1, 2).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(turn_order(7, 1).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn letters_name_the_plugin_then_the_baselines() {
+        assert_eq!([letter(0), letter(1), letter(2)], ['A', 'B', 'C']);
     }
 
     #[test]

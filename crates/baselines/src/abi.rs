@@ -1,5 +1,9 @@
-//! The memory ABI, written by hand as the upstream example does: `malloc`/`free` with
-//! alignment 1, the input copied into a `String`, the output copied into a fresh buffer.
+//! The baselines' memory ABI, written by hand as the upstream Rust example writes it:
+//! `malloc`/`free` with alignment 1 on std's allocator, the input copied into an owned
+//! `String` (`String::from_utf8_lossy`), the output copied into a fresh buffer.
+//!
+//! The plugins export `malloc`/`free` themselves (calling [`allocate`] and [`deallocate`]), so
+//! each plugin's export list stays in its own `lib.rs`. No SDK, no custom allocator.
 
 use std::alloc::{alloc, dealloc, Layout};
 
@@ -54,4 +58,32 @@ pub fn write_string(s: &str) -> u64 {
     // SAFETY: `ptr` was just allocated with `s.len()` bytes.
     unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), ptr as usize as *mut u8, s.len()) };
     (u64::from(ptr) << 32) | s.len() as u64
+}
+
+/// Runs `hook` on the input at `ptr..ptr+len` and returns its output, packed: one owned copy
+/// of the input in, one copy of the output into a fresh buffer out.
+///
+/// # Safety
+/// As [`read_string`]: the host wrote `len` bytes at `ptr` (from `malloc`).
+pub unsafe fn run(ptr: u32, len: u32, hook: fn(&str) -> String) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    let input = unsafe { read_string(ptr, len) };
+    write_string(&hook(&input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_output_packs_to_zero() {
+        assert_eq!(write_string(""), 0);
+    }
+
+    #[test]
+    fn zero_size_allocation_is_a_non_null_dangling_pointer_that_free_ignores() {
+        assert_eq!(allocate(0), 1);
+        // SAFETY: `deallocate` ignores the dangling pointer 1.
+        unsafe { deallocate(1, 0) };
+    }
 }

@@ -1,89 +1,46 @@
 //! Typed serde structures, as the upstream Rust example declares them: every hook input is
-//! parsed whole into these, payloads the plugin does not inspect are `serde_json::Value`.
+//! parsed whole into an envelope struct whose payloads (request, response, error, chunk) are
+//! `serde_json::Value`, and whose context is a `HashMap<String, Value>`.
+//!
+//! The only typed payloads are the ones upstream types too: the mock answer a `pre_hook`
+//! builds, and the typed request view upstream's `get_provider_model` parses a copy of the
+//! request into to find the model.
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Go writes nil maps, slices and byte slices as `null`: read them as the default value.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// The request context: `request_id` plus every other key.
+/// The request context, a transparent map as upstream's (`map[string]any` in Go).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct BifrostContext {
-    /// The request id, when present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Every other key.
-    #[serde(flatten)]
-    pub values: HashMap<String, Value>,
-}
+#[serde(transparent)]
+pub struct BifrostContext(pub HashMap<String, Value>);
 
 impl BifrostContext {
     /// Sets `key` to `value`.
     pub fn set_value(&mut self, key: &str, value: impl Into<Value>) {
-        self.values.insert(key.to_string(), value.into());
+        self.0.insert(key.to_string(), value.into());
     }
 
-    /// The value of `key` if it is a string (`request_id` included).
+    /// The value of `key` if it is a string.
     pub fn get_string(&self, key: &str) -> Option<&str> {
-        if key == "request_id" {
-            return self.request_id.as_deref();
-        }
-        self.values.get(key).and_then(Value::as_str)
+        self.0.get(key).and_then(Value::as_str)
     }
 
     /// The value of `key` if it is an integer.
     pub fn get_i64(&self, key: &str) -> Option<i64> {
-        self.values.get(key).and_then(Value::as_i64)
+        self.0.get(key).and_then(Value::as_i64)
     }
 }
 
-/// An HTTP request (body base64-encoded).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct HTTPRequest {
-    /// Method.
-    #[serde(default, deserialize_with = "nullable")]
-    pub method: String,
-    /// Path.
-    #[serde(default, deserialize_with = "nullable")]
-    pub path: String,
-    /// Headers.
-    #[serde(default, deserialize_with = "nullable")]
-    pub headers: HashMap<String, String>,
-    /// Query parameters.
-    #[serde(default, deserialize_with = "nullable")]
-    pub query: HashMap<String, String>,
-    /// Body, base64.
-    #[serde(default, deserialize_with = "nullable")]
-    pub body: String,
-}
-
-/// An HTTP response (body base64-encoded).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct HTTPResponse {
-    /// Status code.
-    #[serde(default)]
-    pub status_code: i32,
-    /// Headers.
-    #[serde(default, deserialize_with = "nullable")]
-    pub headers: HashMap<String, String>,
-    /// Body, base64.
-    #[serde(default, deserialize_with = "nullable")]
-    pub body: String,
-}
-
-/// A chat message.
+/// A chat message (only built for the mock answer, and read inside the typed request view).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ChatMessage {
     /// Role.
     #[serde(default)]
     pub role: String,
     /// Content: text or blocks.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<Value>,
     /// Participant name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +51,38 @@ pub struct ChatMessage {
     /// Tool calls made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<Value>>,
+}
+
+/// A chat request, as upstream's typed view of `chat_request`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct BifrostChatRequest {
+    /// Provider.
+    #[serde(default)]
+    pub provider: String,
+    /// Model.
+    #[serde(default)]
+    pub model: String,
+    /// Messages.
+    #[serde(default)]
+    pub input: Vec<ChatMessage>,
+    /// Parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Value>,
+    /// Fallbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallbacks: Option<Vec<Value>>,
+}
+
+/// Upstream's typed request view: the snake-case `chat_request` typed, every other member
+/// kept in a flattened map.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct BifrostRequest {
+    /// The chat request, when wrapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_request: Option<BifrostChatRequest>,
+    /// Every other member.
+    #[serde(flatten)]
+    pub extra: HashMap<String, Value>,
 }
 
 /// Token usage.
@@ -119,9 +108,6 @@ pub struct ResponseChoice {
     /// The message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<ChatMessage>,
-    /// The streaming delta.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delta: Option<ChatMessage>,
     /// Why generation stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
@@ -142,45 +128,14 @@ pub struct BifrostChatResponse {
     /// Usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<LLMUsage>,
-    /// Creation time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<i64>,
-    /// Object type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
 }
 
-/// A response (only the chat member is typed, as upstream).
+/// A response (only the chat member, as the mock answer needs).
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct BifrostResponse {
     /// The chat response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_response: Option<BifrostChatResponse>,
-}
-
-/// The error body.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ErrorField {
-    /// Message.
-    #[serde(default)]
-    pub message: String,
-    /// Type.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-    /// Code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-}
-
-/// A Bifrost error.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct BifrostError {
-    /// The error body.
-    #[serde(default)]
-    pub error: ErrorField,
-    /// HTTP status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<i32>,
 }
 
 /// A pre-hook short-circuit.
@@ -191,7 +146,7 @@ pub struct LLMPluginShortCircuit {
     pub response: Option<BifrostResponse>,
     /// The error to answer with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<BifrostError>,
+    pub error: Option<Value>,
 }
 
 /// `http_intercept` / `http_pre_hook` input.
@@ -202,7 +157,7 @@ pub struct HTTPInterceptInput {
     pub context: BifrostContext,
     /// The request.
     #[serde(default)]
-    pub request: HTTPRequest,
+    pub request: Value,
 }
 
 /// `http_intercept` / `http_pre_hook` output.
@@ -211,12 +166,16 @@ pub struct HTTPInterceptOutput {
     /// Context.
     pub context: BifrostContext,
     /// The request to continue with.
-    pub request: Option<HTTPRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
     /// The response to answer with.
-    pub response: Option<HTTPResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
     /// Whether `response` answers the request.
+    #[serde(default)]
     pub has_response: bool,
     /// Hook error.
+    #[serde(default)]
     pub error: String,
 }
 
@@ -228,10 +187,10 @@ pub struct HTTPPostHookInput {
     pub context: BifrostContext,
     /// The request.
     #[serde(default)]
-    pub request: HTTPRequest,
+    pub request: Value,
     /// The response.
     #[serde(default)]
-    pub response: HTTPResponse,
+    pub response: Value,
 }
 
 /// `http_post_hook` output.
@@ -240,6 +199,7 @@ pub struct HTTPPostHookOutput {
     /// Context.
     pub context: BifrostContext,
     /// Hook error.
+    #[serde(default)]
     pub error: String,
 }
 
@@ -251,7 +211,7 @@ pub struct StreamChunkInput {
     pub context: BifrostContext,
     /// The request.
     #[serde(default)]
-    pub request: Option<HTTPRequest>,
+    pub request: Value,
     /// The chunk.
     #[serde(default)]
     pub chunk: Value,
@@ -263,12 +223,16 @@ pub struct StreamChunkOutput {
     /// Context.
     pub context: BifrostContext,
     /// The chunk to send.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk: Option<Value>,
     /// Whether `chunk` is set.
+    #[serde(default)]
     pub has_chunk: bool,
     /// Drop the chunk.
+    #[serde(default)]
     pub skip: bool,
     /// Hook error.
+    #[serde(default)]
     pub error: String,
 }
 
@@ -284,19 +248,25 @@ pub struct PreHookInput {
 }
 
 impl PreHookInput {
-    /// `(provider, model)` from a flat, snake-wrapped or Go-envelope request.
+    /// The request parsed into upstream's typed view (from a copy of the payload, as upstream).
+    pub fn parse_request(&self) -> Option<BifrostRequest> {
+        serde_json::from_value(self.request.clone()).ok()
+    }
+
+    /// `(provider, model)` as upstream's example finds them: the typed `chat_request` first,
+    /// then the request's own members; the Go envelope's `ChatRequest` is read as the flat
+    /// shape is (upstream's example does not know that shape).
     pub fn get_provider_model(&self) -> (String, String) {
-        let inner = ["chat_request", "ChatRequest"]
-            .iter()
-            .find_map(|k| self.request.get(k).filter(|v| v.is_object()))
-            .unwrap_or(&self.request);
-        let field = |k: &str| {
-            inner
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
+        if let Some(chat) = self.parse_request().and_then(|r| r.chat_request) {
+            if !chat.provider.is_empty() || !chat.model.is_empty() {
+                return (chat.provider, chat.model);
+            }
+        }
+        let inner = match self.request.get("ChatRequest") {
+            Some(go) if go.is_object() => go,
+            _ => &self.request,
         };
+        let field = |k: &str| inner.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         (field("provider"), field("model"))
     }
 }
@@ -307,12 +277,16 @@ pub struct PreHookOutput {
     /// Context.
     pub context: BifrostContext,
     /// The request to continue with.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
     /// The short-circuit.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub short_circuit: Option<LLMPluginShortCircuit>,
     /// Whether `short_circuit` answers the request.
+    #[serde(default)]
     pub has_short_circuit: bool,
     /// Hook error.
+    #[serde(default)]
     pub error: String,
 }
 
@@ -333,32 +307,21 @@ pub struct PostHookInput {
     pub has_error: bool,
 }
 
-impl PostHookInput {
-    /// The typed response, if it parses.
-    pub fn parse_response(&self) -> Option<BifrostResponse> {
-        serde_json::from_value(self.response.clone()).ok()
-    }
-
-    /// The typed error, if there is one and it parses.
-    pub fn parse_error(&self) -> Option<BifrostError> {
-        if !self.has_error {
-            return None;
-        }
-        serde_json::from_value(self.error.clone()).ok()
-    }
-}
-
 /// `post_hook` output.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct PostHookOutput {
     /// Context.
     pub context: BifrostContext,
     /// The response.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<Value>,
     /// The error.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
     /// Whether the request ends in `error`.
+    #[serde(default)]
     pub has_error: bool,
     /// Hook error.
+    #[serde(default)]
     pub hook_error: String,
 }

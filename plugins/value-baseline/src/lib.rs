@@ -1,0 +1,88 @@
+//! The second benchmark baseline: hello-world's default behaviours on one `serde_json::Value`,
+//! with no SDK: the whole input parsed into a `Value`, edited in place, written back with
+//! `serde_json::to_string`. `bifrost-wasm bench hello_world.wasm --against serde_baseline.wasm
+//! --against value_baseline.wasm` measures the SDK against both baselines in one run.
+//!
+//! This crate holds only the exports, written by hand: `malloc`/`free` and the input and
+//! output copies are [`baselines::abi`], the hooks are [`baselines::value`].
+
+use baselines::abi::{allocate, deallocate, read_string, run, write_string};
+use baselines::value as hooks;
+
+/// The name `get_name` returns.
+pub const NAME: &str = "value-baseline";
+
+/// Allocates memory for the host.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn malloc(size: u32) -> u32 {
+    allocate(size)
+}
+
+/// Frees memory the host got from `malloc` or a hook.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn free(ptr: u32, size: u32) {
+    // SAFETY: the host frees only buffers this module handed out, once each.
+    unsafe { deallocate(ptr, size) }
+}
+
+/// Packed name of the plugin.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn get_name() -> u64 {
+    write_string(NAME)
+}
+
+/// Accepts any JSON config (or none); the behaviours are fixed.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn init(ptr: u32, len: u32) -> i32 {
+    // SAFETY: the host wrote `len` bytes at `ptr` (from `malloc`).
+    let config = unsafe { read_string(ptr, len) };
+    i32::from(!baselines::config_is_valid(&config))
+}
+
+/// HTTP pre-hook (generation 2 name).
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn http_intercept(ptr: u32, len: u32) -> u64 {
+    // SAFETY: the host wrote `len` bytes at `ptr` (from `malloc`); so for every hook below.
+    unsafe { run(ptr, len, hooks::http_pre_hook_json) }
+}
+
+/// HTTP pre-hook.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn http_pre_hook(ptr: u32, len: u32) -> u64 {
+    // SAFETY: as in `http_intercept`.
+    unsafe { run(ptr, len, hooks::http_pre_hook_json) }
+}
+
+/// HTTP post-hook.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn http_post_hook(ptr: u32, len: u32) -> u64 {
+    // SAFETY: as in `http_intercept`.
+    unsafe { run(ptr, len, hooks::http_post_hook_json) }
+}
+
+/// Stream chunk hook.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn http_stream_chunk_hook(ptr: u32, len: u32) -> u64 {
+    // SAFETY: as in `http_intercept`.
+    unsafe { run(ptr, len, hooks::http_stream_chunk_hook_json) }
+}
+
+/// LLM pre-hook.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn pre_hook(ptr: u32, len: u32) -> u64 {
+    // SAFETY: as in `http_intercept`.
+    unsafe { run(ptr, len, hooks::pre_hook_json) }
+}
+
+/// LLM post-hook.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn post_hook(ptr: u32, len: u32) -> u64 {
+    // SAFETY: as in `http_intercept`.
+    unsafe { run(ptr, len, hooks::post_hook_json) }
+}
+
+/// Nothing to release.
+#[cfg_attr(target_arch = "wasm32", no_mangle)]
+pub extern "C" fn cleanup() -> i32 {
+    0
+}
