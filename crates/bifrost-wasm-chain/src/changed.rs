@@ -200,30 +200,8 @@ fn last_wins<'a>(members: &[scan::Member<'a>]) -> Vec<(Cow<'a, str>, &'a str)> {
     entries.into_iter().map(|(k, _, v)| (k, v)).collect()
 }
 
-/// The elements of the valid JSON array `text`, as raw text (nothing for other values).
-pub fn array_elements(text: &str) -> impl Iterator<Item = &str> {
-    let text = if text.trim_ascii_start().starts_with('[') {
-        text.trim_ascii_start()
-    } else {
-        ""
-    };
-    let bytes = text.as_bytes();
-    let mut i = 1;
-    std::iter::from_fn(move || {
-        while matches!(bytes.get(i), Some(b' ' | b'\n' | b'\r' | b'\t' | b',')) {
-            i += 1;
-        }
-        if matches!(bytes.get(i), None | Some(b']')) {
-            return None;
-        }
-        let start = i;
-        i = scan::skip_value(text, i);
-        text.get(start..i)
-    })
-}
-
 fn arrays_equal(a: &str, b: &str, depth: usize) -> bool {
-    let (mut ea, mut eb) = (array_elements(a), array_elements(b));
+    let (mut ea, mut eb) = (scan::Elements::new(a), scan::Elements::new(b));
     loop {
         match (ea.next(), eb.next()) {
             (None, None) => return true,
@@ -453,10 +431,10 @@ mod tests {
 
     #[test]
     fn array_elements_are_the_raw_items() {
-        let items: Vec<&str> = array_elements(r#" [1, {"a":[2,3]} ,"x,y", [] ]"#).collect();
+        let items: Vec<&str> = scan::Elements::new(r#" [1, {"a":[2,3]} ,"x,y", [] ]"#).collect();
         assert_eq!(items, ["1", r#"{"a":[2,3]}"#, r#""x,y""#, "[]"]);
-        assert_eq!(array_elements("[]").count(), 0);
-        assert_eq!(array_elements(r#"{"a":1}"#).count(), 0);
+        assert_eq!(scan::Elements::new("[]").count(), 0);
+        assert_eq!(scan::Elements::new(r#"{"a":1}"#).count(), 0);
     }
 
     #[test]

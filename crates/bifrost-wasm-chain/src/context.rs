@@ -228,7 +228,11 @@ impl Context {
     ///
     /// A plugin usually echoes the context it received and appends its own keys; then only
     /// the appended members are looked at, and the plugin's text becomes the context's.
-    pub(crate) fn merge(&mut self, text: &str, members: &[Member<'_>]) -> Vec<String> {
+    pub(crate) fn merge<'m>(
+        &mut self,
+        text: &str,
+        members: impl IntoIterator<Item = Member<'m>>,
+    ) -> Vec<String> {
         if text == self.text {
             return Vec::new();
         }
@@ -245,7 +249,7 @@ impl Context {
             self.text.push_str(text);
         }
         let mut changed: Vec<String> = Vec::new();
-        for m in members.iter().filter(|m| m.key_start >= appended_from) {
+        for m in members.into_iter().filter(|m| m.key_start >= appended_from) {
             let key = m.key();
             match self.find(&key) {
                 Some(i) if self.value_at(i) == m.value => continue,
@@ -277,7 +281,7 @@ mod tests {
 
     fn merge(ctx: &mut Context, text: &str) -> Vec<String> {
         let members: Vec<_> = Members::new(text).collect();
-        ctx.merge(text, &members)
+        ctx.merge(text, members)
     }
 
     #[test]

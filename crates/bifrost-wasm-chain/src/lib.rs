@@ -81,7 +81,7 @@ mod stats;
 pub use bifrost_wasm_host::{Hook, HookRunner, HostError};
 pub use bifrost_wasm_types::shape::RequestShape;
 pub use chain::{Chain, ChainPlugin};
-pub use changed::{array_elements, json_equal};
+pub use changed::json_equal;
 pub use config::{ConfigError, FailurePolicy, Placement, PluginEntry};
 pub use context::{Context, START_TIME_KEY};
 pub use policy::{plugin_error_json, ErrorAction};

@@ -85,7 +85,9 @@ fn classify(plugin: &str, hook: Hook, output: &[u8], e: CodecError) -> String {
 
 /// An output's context: its text and members when it is an object; absent or `null` is
 /// none; anything else cannot be used.
-pub(crate) fn context<'a, 'e>(env: &'e Envelope<'a>) -> Result<Option<(&'a str, &'e [Member<'a>])>, String> {
+pub(crate) fn context<'a, 'e>(
+    env: &'e Envelope<'a>,
+) -> Result<Option<(&'a str, impl Iterator<Item = Member<'a>> + Clone + 'e)>, String> {
     match env.member("context") {
         None => Ok(None),
         Some((text, members)) => match JsonKind::of(text) {
@@ -140,7 +142,10 @@ pub(crate) fn read_http_pre<'a>(env: &Envelope<'a>, current: &str) -> Reading<'a
 }
 
 /// An `http_pre_hook`'s answer (`HTTPResponse` JSON: `status_code`, `headers`, base64 `body`).
-fn http_answer(response: &str, members: &[Member<'_>]) -> Result<HttpAnswer, String> {
+fn http_answer<'a>(
+    response: &str,
+    members: impl Iterator<Item = Member<'a>> + Clone,
+) -> Result<HttpAnswer, String> {
     if JsonKind::of(response) != JsonKind::Object {
         return Err(format!(
             "`response` is not an HTTP response object: found {}",
@@ -149,9 +154,9 @@ fn http_answer(response: &str, members: &[Member<'_>]) -> Result<HttpAnswer, Str
     }
     let member = |name: &str| {
         members
-            .iter()
-            .rev()
-            .find(|m| m.key_is_ignore_case(name))
+            .clone()
+            .filter(|m| m.key_is_ignore_case(name))
+            .last()
             .map(|m| m.value)
             .filter(|v| JsonKind::of(v) != JsonKind::Null)
     };
@@ -219,9 +224,8 @@ pub(crate) fn read_pre<'a>(
         // `response`/`error` as the seed writes them, `Response`/`Error` as Go does.
         let part = |name: &str| {
             env.children("short_circuit")
-                .iter()
-                .rev()
-                .find(|m| m.key_is_ignore_case(name))
+                .filter(|m| m.key_is_ignore_case(name))
+                .last()
                 .map(|m| m.value)
                 .filter(|v| !is_empty_value(v))
         };
@@ -329,9 +333,9 @@ pub(crate) fn read_post<'a>(
         Some(r) if JsonKind::of(r) == JsonKind::Object => {
             let members = env.children("response");
             // Go's empty `BifrostResponse` (every member null) means "no response".
-            let empty_envelope = !members.is_empty()
-                && members.iter().all(|m| JsonKind::of(m.value) == JsonKind::Null)
-                && members.iter().any(|m| is_go_response_key(&m.key()));
+            let empty_envelope = members.clone().next().is_some()
+                && members.clone().all(|m| JsonKind::of(m.value) == JsonKind::Null)
+                && members.clone().any(|m| is_go_response_key(&m.key()));
             if empty_envelope {
                 None
             } else if in_response_shape(members, shape) {
@@ -359,11 +363,11 @@ pub(crate) fn read_post<'a>(
 /// Whether a response whose members are `members` is already in the shape that answers a
 /// request of `shape`, as [`LlmResponse::shape`] would find (`chat_response` makes the snake
 /// shape; any other `…Response` member, Go's), decided from the index without a scan.
-fn in_response_shape(members: &[Member<'_>], shape: RequestShape) -> bool {
-    let snake = members.iter().any(|m| m.key_is("chat_response"));
+fn in_response_shape<'a>(members: impl Iterator<Item = Member<'a>> + Clone, shape: RequestShape) -> bool {
+    let snake = members.clone().any(|m| m.key_is("chat_response"));
     match shape {
         RequestShape::Flat | RequestShape::Snake => snake,
-        RequestShape::GoEnvelope => !snake && members.iter().any(|m| is_go_response_key(&m.key())),
+        RequestShape::GoEnvelope => !snake && members.clone().any(|m| is_go_response_key(&m.key())),
     }
 }
 

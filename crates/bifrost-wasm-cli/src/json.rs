@@ -14,8 +14,7 @@
 
 use std::fmt;
 
-use bifrost_wasm_chain::array_elements;
-use bifrost_wasm_types::scan::{self, Members};
+use bifrost_wasm_types::scan::{self, Elements, Members};
 
 /// Deepest nesting [`parse`] accepts (deeper documents are reported, not parsed).
 pub const MAX_DEPTH: usize = 512;
@@ -359,7 +358,7 @@ fn build(value: &str, depth: usize, whole: &str) -> Result<Json, String> {
                 .collect::<Result<_, String>>()?,
         ),
         Some(b'[') => Json::Array(
-            array_elements(value)
+            Elements::new(value)
                 .map(|item| build(item, depth + 1, whole))
                 .collect::<Result<_, String>>()?,
         ),

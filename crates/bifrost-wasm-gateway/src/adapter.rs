@@ -17,10 +17,10 @@
 
 use std::ops::Range;
 
-use bifrost_wasm_chain::{array_elements, LlmResult, RequestShape};
+use bifrost_wasm_chain::{LlmResult, RequestShape};
 use bifrost_wasm_types::error::ErrorJson;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
-use bifrost_wasm_types::scan::{self, Members};
+use bifrost_wasm_types::scan::{self, Elements, Members};
 use bifrost_wasm_types::shape::{wrap_chat_request, wrap_chat_response, LlmRequest, LlmResponse};
 
 /// Why a request body is not a chat completion request.
@@ -81,8 +81,8 @@ impl ChatRequest {
         let mut messages = None;
         let mut stream = false;
         let mut params = Vec::new();
-        for &(raw_key, value) in &index.members {
-            let key = scan::unescape(raw_key).unwrap_or(std::borrow::Cow::Borrowed(raw_key));
+        for (_, member) in index.members() {
+            let (key, value) = (member.key(), member.value);
             match key.as_ref() {
                 "model" => {
                     model = Some(
@@ -109,7 +109,7 @@ impl ChatRequest {
                         _ => return Err(BadRequest("`stream` must be true or false".into())),
                     }
                 }
-                _ => params.push((quoted_key(text, raw_key), span(text, value))),
+                _ => params.push((quoted_key(text, member.raw_key), span(text, value))),
             }
         }
         let model = model.ok_or_else(|| BadRequest("`model` is required".into()))?;
@@ -327,7 +327,7 @@ pub fn response_to_chunks(chat: &RawJson) -> Vec<RawJson> {
             }
             "choices" if JsonKind::of(m.value) == JsonKind::Array => {
                 let mut choices = vec![b'['];
-                for choice in array_elements(m.value).filter(|c| JsonKind::of(c) == JsonKind::Object) {
+                for choice in Elements::new(m.value).filter(|c| JsonKind::of(c) == JsonKind::Object) {
                     if choices.len() > 1 {
                         choices.push(b',');
                     }

@@ -6,10 +6,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bifrost_wasm_chain::array_elements;
 use bifrost_wasm_types::error::ErrorJson;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
-use bifrost_wasm_types::scan::{self, Members};
+use bifrost_wasm_types::scan::{self, Elements, Members};
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
@@ -109,7 +108,7 @@ fn now_secs() -> u64 {
 fn content_text(content: &str) -> String {
     match JsonKind::of(content) {
         JsonKind::String => scan::string_value(content).unwrap_or_default().into_owned(),
-        JsonKind::Array => array_elements(content)
+        JsonKind::Array => Elements::new(content)
             .filter_map(|block| scan::member(block, "text", true))
             .filter(|t| JsonKind::of(t) == JsonKind::String)
             .filter_map(scan::string_value)
@@ -122,7 +121,7 @@ fn content_text(content: &str) -> String {
 impl MockProvider {
     /// `(role, text)` of each message (the request was validated when it was parsed).
     fn messages(request: &ChatRequest) -> Vec<(String, String)> {
-        array_elements(request.messages())
+        Elements::new(request.messages())
             .filter(|m| JsonKind::of(m) == JsonKind::Object)
             .map(|m| {
                 let role = scan::member(m, "role", true)
@@ -386,7 +385,9 @@ fn with_upstream_error(status: u16, error: &str) -> RawJson {
         }
     }
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
-    let mut json = ErrorJson::new(message.as_deref().unwrap_or("")).with_status(i64::from(status));
+    let mut json = ErrorJson::new(message.as_deref().unwrap_or(""))
+        .bifrost(false)
+        .with_status(i64::from(status));
     json.error_type = error_type.as_deref();
     json.code = code.as_deref();
     let mut out = Vec::with_capacity(error.len() + 64);
@@ -421,6 +422,7 @@ pub fn upstream_error(status: u16, body: &[u8]) -> RawJson {
         .with_type("upstream_error")
         .with_code(&code)
         .with_status(i64::from(status))
+        .bifrost(false)
         .to_raw()
 }
 

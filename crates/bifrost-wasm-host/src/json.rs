@@ -1,9 +1,10 @@
-//! Validation of hook output as JSON (RFC 8259) without a nesting limit.
+//! Validation of hook output as JSON (RFC 8259) with Go's nesting limit.
 //!
 //! serde_json stops at 128 levels of nesting, but a plugin that passes a deeply nested
-//! request through unchanged returns a valid document the host must accept. The
-//! validator is iterative (a bit stack of open containers), so depth costs one bit of heap
-//! per level and never the host's stack. The input is already known to be UTF-8.
+//! request through unchanged returns a valid document the host must accept, up to the
+//! 10,000 levels Go's `encoding/json` (and so Bifrost) reads. The validator is iterative
+//! (a bit stack of open containers), so depth costs one bit of heap per level and never
+//! the host's stack. The input is already known to be UTF-8.
 
 /// Where and why a document is not JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,15 +111,19 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_valid_and_does_not_use_the_stack() {
-        let depth = 1_000_000;
-        let text = format!(
-            "{}{}",
-            "[{\"k\":".repeat(depth),
-            "}]".repeat(depth).replacen("}", "0}", 1)
-        );
-        assert_eq!(validate(&text), Ok(()));
-        let unbalanced = "[".repeat(depth);
+    fn nesting_up_to_gos_limit_is_valid_and_deeper_is_refused_without_using_the_stack() {
+        let nested = |pairs: usize| {
+            format!(
+                "{}{}",
+                "[{\"k\":".repeat(pairs),
+                "}]".repeat(pairs).replacen("}", "0}", 1)
+            )
+        };
+        // Two levels per pair: 10,000 levels is Go's limit and is accepted.
+        assert_eq!(validate(&nested(bifrost_wasm_types::scan::MAX_DEPTH / 2)), Ok(()));
+        let err = validate(&nested(500_000)).unwrap_err();
+        assert!(err.what.contains("10000"), "{err}");
+        let unbalanced = "[".repeat(1_000_000);
         assert!(validate(&unbalanced).is_err());
     }
 

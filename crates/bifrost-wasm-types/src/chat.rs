@@ -4,7 +4,7 @@
 //! wherever Go may send it, and keeps unknown enum values (a role or content-block type this
 //! crate does not know survives a round trip).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -89,7 +89,7 @@ pub struct ChatContentBlock {
     pub image_url: Option<Value>,
     /// Every other field, kept as received.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl ChatContentBlock {
@@ -152,7 +152,7 @@ pub struct ToolCallFunction {
     pub arguments: String,
     /// Fields this type does not model.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A tool call made by the assistant.
@@ -172,7 +172,7 @@ pub struct ToolCall {
     pub function: ToolCallFunction,
     /// Fields this type does not model.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A chat message.
@@ -195,7 +195,7 @@ pub struct ChatMessage {
     pub tool_calls: Option<Vec<ToolCall>>,
     /// Fields this type does not model (`refusal`, `reasoning`, ...).
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl ChatMessage {
@@ -231,7 +231,7 @@ pub struct ChatToolFunction {
     pub parameters: Option<Value>,
     /// Fields this type does not model (`strict`, ...).
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A tool the model may call.
@@ -245,7 +245,7 @@ pub struct ChatTool {
     pub function: Option<ChatToolFunction>,
     /// Fields this type does not model.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// Chat parameters (`params`). Parameters this type does not name are in `extra`.
@@ -274,7 +274,7 @@ pub struct ChatParameters {
     pub tools: Option<Vec<ChatTool>>,
     /// Every other parameter, as received.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A fallback provider/model tried when the primary fails.
@@ -288,7 +288,7 @@ pub struct Fallback {
     pub model: String,
     /// Fields this type does not model.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl Fallback {
@@ -297,7 +297,7 @@ impl Fallback {
         Fallback {
             provider: provider.into(),
             model: model.into(),
-            extra: HashMap::new(),
+            extra: BTreeMap::new(),
         }
     }
 }
@@ -323,7 +323,7 @@ pub struct BifrostChatRequest {
     pub fallbacks: Option<Vec<Fallback>>,
     /// Fields this type does not model.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl BifrostChatRequest {

@@ -189,8 +189,6 @@ pub fn failure_member(hook: Hook) -> &'static str {
 pub struct Envelope<'a> {
     hook: Hook,
     index: ObjectIndex<'a>,
-    /// Whether any member key has an escape (then lookups also compare decoded keys).
-    escaped_keys: bool,
 }
 
 impl<'a> Envelope<'a> {
@@ -210,18 +208,20 @@ impl<'a> Envelope<'a> {
         }
         let text = scan::utf8(bytes)
             .map_err(|e| CodecError::new(format!("{name} {what} is not valid UTF-8: {e}")))?;
+        Self::parse_text(hook, direction, text)
+    }
+
+    /// [`Envelope::parse_as`] for text already known to be UTF-8.
+    pub fn parse_text(hook: Hook, direction: Direction, text: &'a str) -> Result<Self, CodecError> {
+        let (what, name) = (direction.name(), hook.name());
+        if text.trim_ascii().is_empty() {
+            return Err(CodecError::new(format!("{name} {what} is empty")));
+        }
         if !text.trim_start().starts_with('{') {
             return Err(CodecError::new(format!("{name} {what} must be a JSON object")));
         }
         match scan::validate_object(text) {
-            Ok(Some(index)) => {
-                let escaped_keys = index.members.iter().any(|(key, _)| key.contains('\\'));
-                Ok(Envelope {
-                    hook,
-                    index,
-                    escaped_keys,
-                })
-            }
+            Ok(Some(index)) => Ok(Envelope { hook, index }),
             Ok(None) => Err(CodecError::new(format!("{name} {what} must be a JSON object"))),
             Err(e) => Err(CodecError::new(format!("invalid {name} {what}: {e}"))),
         }
@@ -232,41 +232,28 @@ impl<'a> Envelope<'a> {
         self.hook
     }
 
-    /// Position of member `name`: the last member whose key equals `name` ignoring ASCII
-    /// case (Go's decoder assigns every matching key in turn, so the last one wins).
-    pub fn position(&self, name: &str) -> Option<usize> {
-        if !self.escaped_keys {
-            return self
-                .index
-                .members
-                .iter()
-                .rposition(|(key, _)| key.eq_ignore_ascii_case(name));
-        }
-        self.index.members.iter().rposition(|(key, _)| {
-            key.eq_ignore_ascii_case(name)
-                || (key.contains('\\') && scan::unescape(key).is_ok_and(|k| k.eq_ignore_ascii_case(name)))
-        })
+    /// The last member whose key equals `name` ignoring ASCII case (Go's decoder assigns
+    /// every matching key in turn, so the last one wins), and its position in the index.
+    fn find(&self, name: &str) -> Option<usize> {
+        self.index.find_last_ignore_case(name)
     }
 
     /// The raw JSON text of member `name`, if present.
     pub fn get(&self, name: &str) -> Option<&'a str> {
-        self.position(name).map(|i| self.index.members[i].1)
+        self.find(name).map(|i| self.index.value(i))
     }
 
-    /// The raw JSON text of member `name` and the members of its value (empty when it is not
+    /// The raw JSON text of member `name` and the members of its value (none when it is not
     /// an object; offsets relative to the value's text), with one lookup.
-    pub fn member(&self, name: &str) -> Option<(&'a str, &[Member<'a>])> {
-        self.position(name)
-            .map(|i| (self.index.members[i].1, self.index.children_of(i)))
+    pub fn member(&self, name: &str) -> Option<(&'a str, impl Iterator<Item = Member<'a>> + Clone + '_)> {
+        self.find(name)
+            .map(|i| (self.index.value(i), self.index.children(i)))
     }
 
-    /// The members of member `name`'s value (empty when absent or not an object), with
+    /// The members of member `name`'s value (none when absent or not an object), with
     /// offsets relative to that value's text.
-    pub fn children(&self, name: &str) -> &[Member<'a>] {
-        match self.position(name) {
-            Some(i) => self.index.children_of(i),
-            None => &[],
-        }
+    pub fn children(&self, name: &str) -> impl Iterator<Item = Member<'a>> + Clone + '_ {
+        self.index.children(self.find(name).unwrap_or(usize::MAX))
     }
 
     /// Member `name` as a flag: absent or `null` is `false`; anything but a boolean is an
@@ -377,7 +364,7 @@ const FRAME: usize = 96;
 pub mod http_pre_hook {
     use super::*;
 
-    /// Input: the request context and the HTTP request (`HTTPRequest` JSON: method, path,
+    /// Input: the request context and the HTTP request (`HttpRequest` JSON: method, path,
     /// headers, query, base64 body).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Input<J> {
@@ -487,7 +474,7 @@ pub mod http_post_hook {
         pub context: Option<J>,
         /// The HTTP request.
         pub request: Option<J>,
-        /// The HTTP response (`HTTPResponse` JSON: status_code, headers, base64 body).
+        /// The HTTP response (`HttpResponse` JSON: status_code, headers, base64 body).
         pub response: Option<J>,
     }
 
@@ -1039,10 +1026,11 @@ mod tests {
         assert_eq!(out.context, Some(r#"{"a":1}"#));
         assert_eq!(out.request, Some(r#"{"x":2}"#));
         assert!(out.has_short_circuit);
-        assert_eq!(env.children("context").len(), 1);
+        assert_eq!(env.children("context").count(), 1);
         let escaped = parse(Hook::PreHook, r#"{"cont\u0065xt":{"k":true}}"#);
         assert_eq!(escaped.get("context"), Some(r#"{"k":true}"#));
         let (text, members) = escaped.member("Context").unwrap();
+        let members: Vec<_> = members.collect();
         assert_eq!(
             (text, members.len(), members[0].raw_key),
             (r#"{"k":true}"#, 1, "k")

@@ -1,6 +1,6 @@
-//! HTTP transport types (`HTTPRequest`, `HTTPResponse`) as Bifrost's Go SDK encodes them.
+//! HTTP transport types (`HttpRequest`, `HttpResponse`) as Bifrost's Go SDK encodes them.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     b64().encode(bytes)
 }
 
-fn lookup<'a>(map: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+fn lookup<'a>(map: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     map.get(name)
         .or_else(|| {
             map.iter()
@@ -37,11 +37,17 @@ fn lookup<'a>(map: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// The seed's (and Go's) spelling of [`HttpRequest`].
+pub type HTTPRequest = HttpRequest;
+
+/// The seed's (and Go's) spelling of [`HttpResponse`].
+pub type HTTPResponse = HttpResponse;
+
 /// An HTTP request as seen by `http_pre_hook` (`http_intercept`), `http_post_hook` and
 /// `http_stream_chunk_hook`. Header and query keys keep the client's casing; look them up
-/// with [`HTTPRequest::header`] / [`HTTPRequest::query_param`], which ignore case.
+/// with [`HttpRequest::header`] / [`HttpRequest::query_param`], which ignore case.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
-pub struct HTTPRequest {
+pub struct HttpRequest {
     /// HTTP method, e.g. `POST`.
     #[serde(default, deserialize_with = "null_default")]
     pub method: String,
@@ -50,19 +56,19 @@ pub struct HTTPRequest {
     pub path: String,
     /// Headers (one value per name).
     #[serde(default, deserialize_with = "null_default")]
-    pub headers: HashMap<String, String>,
+    pub headers: BTreeMap<String, String>,
     /// Query parameters.
     #[serde(default, deserialize_with = "null_default")]
-    pub query: HashMap<String, String>,
-    /// Body, base64 encoded (see [`HTTPRequest::body_bytes`]).
+    pub query: BTreeMap<String, String>,
+    /// Body, base64 encoded (see [`HttpRequest::body_bytes`]).
     #[serde(default, deserialize_with = "null_default")]
     pub body: String,
     /// Fields this type does not model (e.g. `path_params`), kept as received.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
-impl HTTPRequest {
+impl HttpRequest {
     /// Header value by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
         lookup(&self.headers, name)
@@ -98,19 +104,19 @@ impl HTTPRequest {
 /// An HTTP response: what an `http_pre_hook` short-circuit answers with, and what
 /// `http_post_hook` sees.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct HTTPResponse {
+pub struct HttpResponse {
     /// Status code.
     #[serde(default = "default_status", deserialize_with = "status_or_default")]
     pub status_code: i32,
     /// Headers.
     #[serde(default, deserialize_with = "null_default")]
-    pub headers: HashMap<String, String>,
+    pub headers: BTreeMap<String, String>,
     /// Body, base64 encoded.
     #[serde(default, deserialize_with = "null_default")]
     pub body: String,
     /// Fields this type does not model.
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 fn default_status() -> i32 {
@@ -121,21 +127,21 @@ fn status_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::E
     Ok(Option::<i32>::deserialize(d)?.unwrap_or(200))
 }
 
-impl Default for HTTPResponse {
+impl Default for HttpResponse {
     fn default() -> Self {
-        HTTPResponse {
+        HttpResponse {
             status_code: 200,
-            headers: HashMap::new(),
+            headers: BTreeMap::new(),
             body: String::new(),
-            extra: HashMap::new(),
+            extra: BTreeMap::new(),
         }
     }
 }
 
-impl HTTPResponse {
+impl HttpResponse {
     /// A response with `status` and a body (base64-encoded for you).
     pub fn new(status: i32, body: &[u8]) -> Self {
-        HTTPResponse {
+        HttpResponse {
             status_code: status,
             body: encode_base64(body),
             ..Default::default()
@@ -144,7 +150,7 @@ impl HTTPResponse {
 
     /// A JSON response: sets `Content-Type: application/json`.
     pub fn json(status: i32, body: &Value) -> Self {
-        let mut r = HTTPResponse::new(status, body.to_string().as_bytes());
+        let mut r = HttpResponse::new(status, body.to_string().as_bytes());
         r.headers
             .insert("Content-Type".to_string(), "application/json".to_string());
         r
@@ -180,7 +186,7 @@ mod tests {
 
     #[test]
     fn http_request_seed_example_parses_with_case_insensitive_lookup() {
-        let req: HTTPRequest = serde_json::from_value(json!({
+        let req: HttpRequest = serde_json::from_value(json!({
             "method": "POST",
             "path": "/v1/chat/completions",
             "headers": { "Content-Type": "application/json" },
@@ -195,7 +201,7 @@ mod tests {
     #[test]
     fn http_request_tolerates_go_nulls_and_keeps_unknown_fields() {
         let input = json!({"method": "GET", "path": "/", "headers": null, "query": null, "body": null, "path_params": {"id": "1"}});
-        let req: HTTPRequest = serde_json::from_value(input).unwrap();
+        let req: HttpRequest = serde_json::from_value(input).unwrap();
         assert!(req.headers.is_empty());
         assert_eq!(req.body_bytes().unwrap(), Vec::<u8>::new());
         assert_eq!(req.extra["path_params"], json!({"id": "1"}));
@@ -203,7 +209,7 @@ mod tests {
 
     #[test]
     fn invalid_base64_body_is_an_error_not_a_panic() {
-        let req = HTTPRequest {
+        let req = HttpRequest {
             body: "%%%".into(),
             ..Default::default()
         };
@@ -212,9 +218,9 @@ mod tests {
 
     #[test]
     fn response_defaults_to_200() {
-        let r: HTTPResponse = serde_json::from_str(r#"{"status_code": null}"#).unwrap();
+        let r: HttpResponse = serde_json::from_str(r#"{"status_code": null}"#).unwrap();
         assert_eq!(r.status_code, 200);
-        let r = HTTPResponse::new(429, b"slow down").with_header("Retry-After", "1");
+        let r = HttpResponse::new(429, b"slow down").with_header("Retry-After", "1");
         assert_eq!(r.body_bytes().unwrap(), b"slow down");
         assert_eq!(r.header("retry-after"), Some("1"));
     }

@@ -1,13 +1,16 @@
 //! Wire types of the Bifrost WASM plugin ABI, shared by plugins (guests) and hosts.
 //!
-//! * [`context`], [`http`], [`chat`], [`response`], [`error`]: typed views of the structures
-//!   Bifrost's Go SDK sends, with the seed's field names and helpers; they tolerate `null`
-//!   wherever Go may send it and keep fields (and enum values) they do not model.
+//! * [`http`], [`chat`], [`response`], [`error`]: typed views of the structures Bifrost's Go
+//!   SDK sends, with the seed's field names and helpers; they tolerate `null` wherever Go may
+//!   send it and keep fields (and enum values) they do not model.
 //! * [`raw`]: lossless raw JSON — payloads are kept as received and edits are spliced in.
 //! * [`shape`]: the three request / response / short-circuit shapes, recognised and written back
 //!   in the shape that came in.
-//! * [`hooks`]: the input and output envelope of every hook; [`wire`]: the guest's codec for
-//!   them (one validating pass indexes the envelope and its payloads).
+//! * [`hook`]: the hooks by name; [`codec`]: the one codec of every hook's input and output
+//!   envelope, used by guests and hosts alike (one validating pass indexes the envelope and
+//!   its payloads; payloads stay raw).
+//! * [`writer`]: a small `serde` serializer with `serde_json`'s output, for typed values the
+//!   plugin writes (smaller code than `serde_json::to_vec`).
 //! * [`scan`]: a small validating JSON scanner (validate, walk members, skip, unescape, write),
 //!   and [`reader`]: a serde `Deserializer` over it, which plugins use for typed reads instead
 //!   of `serde_json`'s (smaller code; same accepted JSON and values, checked against serde_json
@@ -15,47 +18,43 @@
 //! * [`bench_inputs`]: realistic hook inputs for benchmarks.
 //!
 //! ```
-//! use bifrost_wasm_types::hooks::PreHookInput;
+//! use bifrost_wasm_types::codec::Envelope;
+//! use bifrost_wasm_types::{Hook, LlmRequest};
 //!
-//! let input: PreHookInput = serde_json::from_str(r#"{
+//! let text = r#"{
 //!     "context": { "request_id": "abc-123" },
 //!     "request": { "provider": "openai", "model": "gpt-4",
 //!                  "input": [{ "role": "user", "content": "Hello" }] }
-//! }"#).unwrap();
-//! assert_eq!(input.get_provider_model(), ("openai".to_string(), "gpt-4".to_string()));
-//! let output = input.pass_through();
-//! assert!(serde_json::to_string(&output).unwrap().contains(r#""model": "gpt-4""#));
+//! }"#;
+//! let envelope = Envelope::parse(Hook::PreHook, text.as_bytes()).unwrap();
+//! let request = LlmRequest::from_json(envelope.get("request").unwrap()).unwrap();
+//! assert_eq!(request.get_provider_model(), ("openai".to_string(), "gpt-4".to_string()));
 //! ```
 
 pub mod bench_inputs;
 pub mod chat;
 pub mod codec;
-pub mod context;
 pub mod de;
 pub mod error;
 pub mod hook;
-pub mod hooks;
 pub mod http;
 pub mod raw;
 pub mod reader;
 pub mod response;
 pub mod scan;
 pub mod shape;
-pub mod wire;
+pub mod writer;
 
 pub use chat::{
     BifrostChatRequest, ChatContentBlock, ChatMessage, ChatMessageContent, ChatMessageRole, ChatParameters,
     ChatTool, ChatToolFunction, Fallback, ToolCall, ToolCallFunction,
 };
-pub use context::BifrostContext;
-pub use error::{BifrostError, ErrorField, LLMPluginShortCircuit};
-pub use hook::Hook;
-pub use hooks::{
-    HttpPostHookInput, HttpPostHookOutput, HttpPreHookInput, HttpPreHookOutput, PostHookInput,
-    PostHookOutput, PreHookInput, PreHookOutput, StreamChunkInput, StreamChunkOutput,
+pub use error::{
+    BifrostError, ErrorField, ErrorJson, LLMPluginShortCircuit, LlmError, LlmPluginShortCircuit,
 };
-pub use http::{HTTPRequest, HTTPResponse};
+pub use hook::Hook;
+pub use http::{HTTPRequest, HTTPResponse, HttpRequest, HttpResponse};
 pub use raw::{JsonError, JsonKind, RawJson};
-pub use response::{BifrostChatResponse, BifrostResponse, LLMUsage, ResponseChoice};
+pub use response::{BifrostChatResponse, BifrostResponse, LLMUsage, LlmUsage, ResponseChoice};
 pub use serde_json::Value;
 pub use shape::{LlmRequest, LlmResponse, RequestKind, RequestShape, ResponseShape, ShortCircuitParts};

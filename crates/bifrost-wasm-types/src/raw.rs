@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -41,15 +41,31 @@ impl From<serde_json::Error> for JsonError {
 /// Serializes verbatim. Equality is textual; use [`RawJson::to_value`] to compare meaning.
 /// The text is always valid JSON: constructors validate it (with the [`crate::scan`]
 /// scanner) or build it from parts that are valid by construction.
+///
+/// A value read out of a larger document (a hook's payload) shares that document's buffer
+/// instead of copying it ([`RawJson::from_shared`]), so cloning and passing payloads on is
+/// cheap; a value built or edited here owns its text.
 pub struct RawJson {
-    text: Box<str>,
-    /// A [`RawValue`] view, built on first use of [`RawJson::as_raw`] or `Serialize`.
-    raw: OnceLock<Box<RawValue>>,
+    repr: Repr,
+}
+
+enum Repr {
+    Owned(Box<str>),
+    Shared { buf: Arc<str>, start: usize, end: usize },
 }
 
 impl Clone for RawJson {
     fn clone(&self) -> Self {
-        RawJson::trusted(self.text.clone())
+        match &self.repr {
+            Repr::Owned(text) => RawJson::trusted(text.clone()),
+            Repr::Shared { buf, start, end } => RawJson {
+                repr: Repr::Shared {
+                    buf: Arc::clone(buf),
+                    start: *start,
+                    end: *end,
+                },
+            },
+        }
     }
 }
 
@@ -58,8 +74,23 @@ impl RawJson {
     /// this crate from valid parts).
     pub(crate) fn trusted(text: impl Into<Box<str>>) -> Self {
         RawJson {
-            text: text.into(),
-            raw: OnceLock::new(),
+            repr: Repr::Owned(text.into()),
+        }
+    }
+
+    /// The value at `buf[start..end]`, sharing `buf` (no copy). The caller guarantees that
+    /// the range is one valid JSON value, e.g. a member of a document it validated; a range
+    /// that is out of bounds or not on character boundaries reads as `null`.
+    pub fn from_shared(buf: &Arc<str>, start: usize, end: usize) -> Self {
+        if buf.get(start..end).is_none() {
+            return RawJson::null();
+        }
+        RawJson {
+            repr: Repr::Shared {
+                buf: Arc::clone(buf),
+                start,
+                end,
+            },
         }
     }
 
@@ -98,19 +129,18 @@ impl RawJson {
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// The underlying [`RawValue`] (built on first use).
-    pub fn as_raw(&self) -> &RawValue {
-        self.raw.get_or_init(|| {
-            RawValue::from_string(self.text.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
-        })
+        match &self.repr {
+            Repr::Owned(text) => text,
+            Repr::Shared { buf, start, end } => buf.get(*start..*end).unwrap_or("null"),
+        }
     }
 
     /// Consumes the value, returning its text.
     pub fn into_string(self) -> String {
-        self.text.into()
+        match self.repr {
+            Repr::Owned(text) => text.into(),
+            Repr::Shared { .. } => self.as_str().to_string(),
+        }
     }
 
     /// What kind of JSON value this is (looks at the first byte only).
@@ -283,14 +313,7 @@ impl RawJson {
 /// keys, no fallible `Serialize` impls); in a plugin the rare failure's text is kept short so
 /// that `serde_json`'s error-code messages are not linked in.
 pub(crate) fn to_json_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
-    serde_json::to_string(value).map_err(|e| {
-        if cfg!(target_arch = "wasm32") {
-            drop(e);
-            JsonError("the value cannot be written as JSON".into())
-        } else {
-            JsonError::from(e)
-        }
-    })
+    crate::writer::to_string(value)
 }
 
 fn not_an_object(text: &str) -> JsonError {
@@ -328,7 +351,10 @@ impl Default for RawJson {
 
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.as_raw().serialize(serializer)
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct(crate::writer::RAW_VALUE_TOKEN, 1)?;
+        s.serialize_field(crate::writer::RAW_VALUE_TOKEN, self.as_str())?;
+        s.end()
     }
 }
 
@@ -372,7 +398,8 @@ pub enum JsonKind {
 impl JsonKind {
     /// Classifies valid JSON text by its first non-blank byte.
     pub fn of(text: &str) -> JsonKind {
-        match text.trim_start().as_bytes().first() {
+        let b = text.as_bytes();
+        match b.get(scan::skip_ws(b, 0)) {
             Some(b'{') => JsonKind::Object,
             Some(b'[') => JsonKind::Array,
             Some(b'"') => JsonKind::String,

@@ -399,9 +399,19 @@ impl<'de> de::Deserializer<'de> for Key<'de> {
         }
     }
 
+    /// A key names a unit variant, as in a map keyed by an enum.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Error> {
+        visitor.visit_enum(self.0.into_owned().into_deserializer())
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }
 
@@ -507,5 +517,21 @@ mod tests {
         assert!(from_str::<u8>("300").is_err());
         assert!(from_str::<Vec<u8>>("[1,]").is_err());
         assert!(from_str::<u8>("1 2").is_err());
+    }
+
+    #[test]
+    fn maps_keyed_by_an_enum_read_like_serde_json() {
+        #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+        #[serde(rename_all = "lowercase")]
+        enum Kind {
+            Email,
+            Phone,
+        }
+        let text = r#"{"email": "[EMAIL]", "phone": "[PHONE]"}"#;
+        let ours: std::collections::BTreeMap<Kind, String> = from_str(text).unwrap();
+        let theirs: std::collections::BTreeMap<Kind, String> = serde_json::from_str(text).unwrap();
+        assert_eq!(ours, theirs);
+        let e = from_str::<std::collections::BTreeMap<Kind, String>>(r#"{"fax": "x"}"#).unwrap_err();
+        assert!(e.0.contains("fax"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! Response types: `BifrostResponse` and the chat completion response inside it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,9 +8,12 @@ use serde_json::Value;
 use crate::chat::ChatMessage;
 use crate::de::null_default;
 
+/// The seed's (and Go's) spelling of [`LlmUsage`].
+pub type LLMUsage = LlmUsage;
+
 /// Token usage of a response.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
-pub struct LLMUsage {
+pub struct LlmUsage {
     /// Prompt tokens.
     #[serde(default, deserialize_with = "null_default")]
     pub prompt_tokens: i32,
@@ -22,17 +25,17 @@ pub struct LLMUsage {
     pub total_tokens: i32,
     /// Fields this type does not model (`prompt_tokens_details`, `cost`, ...).
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
-impl LLMUsage {
+impl LlmUsage {
     /// Usage with the given counts.
     pub fn new(prompt_tokens: i32, completion_tokens: i32, total_tokens: i32) -> Self {
-        LLMUsage {
+        LlmUsage {
             prompt_tokens,
             completion_tokens,
             total_tokens,
-            extra: HashMap::new(),
+            extra: BTreeMap::new(),
         }
     }
 }
@@ -54,7 +57,7 @@ pub struct ResponseChoice {
     pub finish_reason: Option<String>,
     /// Fields this type does not model (`logprobs`, ...).
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A chat completion response (`BifrostChatResponse`).
@@ -71,7 +74,7 @@ pub struct BifrostChatResponse {
     pub choices: Vec<ResponseChoice>,
     /// Token usage.
     #[serde(default)]
-    pub usage: Option<LLMUsage>,
+    pub usage: Option<LlmUsage>,
     /// Creation time (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<i64>,
@@ -80,7 +83,7 @@ pub struct BifrostChatResponse {
     pub object: Option<String>,
     /// Fields this type does not model (`extra_fields`, `system_fingerprint`, ...).
     #[serde(flatten)]
-    pub extra: HashMap<String, Value>,
+    pub extra: BTreeMap<String, Value>,
 }
 
 impl BifrostChatResponse {

@@ -5,7 +5,9 @@
 //! more, without building a tree:
 //!
 //! * [`validate`] checks that text is one JSON value (RFC 8259, as `serde_json` accepts it),
-//!   iteratively, so nesting depth is bounded by memory, not by the stack;
+//!   iteratively, so nesting depth is not bounded by the stack; containers nested deeper
+//!   than [`MAX_DEPTH`] (Go's `encoding/json` limit) are refused, since Bifrost could not
+//!   read them back;
 //! * [`Members`] walks the members of an object that is already known to be valid, giving
 //!   raw key and value text; [`skip_value`] finds the end of a valid value;
 //! * [`unescape`] decodes a string's contents (`\uXXXX` pairs included);
@@ -47,12 +49,12 @@ fn err<T>(offset: usize, message: &'static str) -> Result<T, ScanError> {
 /// limit of 128).
 pub const MAX_TREE_DEPTH: usize = 127;
 
-/// `text[start..end]` without a panic path (the scanner's ranges always fall on ASCII
+/// `text[start..end]` (or `""` when the range is not on character boundaries) without a panic path (the scanner's ranges always fall on ASCII
 /// delimiters, so this never returns the fallback; avoiding `str` indexing keeps `core`'s
 /// char-boundary panic message, and the Unicode tables its `Debug` output needs, out of
 /// plugins).
 #[inline(always)]
-pub(crate) fn sub(text: &str, start: usize, end: usize) -> &str {
+pub fn sub(text: &str, start: usize, end: usize) -> &str {
     text.get(start..end).unwrap_or("")
 }
 
@@ -167,30 +169,51 @@ fn find_structural(b: &[u8], mut i: usize) -> usize {
 /// End (one past the closing quote) of the string starting at `b[i] == '"'`, validating
 /// escapes and rejecting control characters. UTF-8 is checked by the caller (the input is a
 /// `&str`).
+#[inline(always)]
 pub(crate) fn string_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
-    let mut j = i + 1;
+    string_end_escaped(b, i).map(|(end, _)| end)
+}
+
+/// [`string_end`], also telling whether the string has an escape.
+#[inline(always)]
+fn string_end_escaped(b: &[u8], i: usize) -> Result<(usize, bool), ScanError> {
+    let j = find_special(b, i + 1);
+    if b.get(j) == Some(&b'"') {
+        return Ok((j + 1, false));
+    }
+    string_end_slow(b, j)
+}
+
+/// The rest of a string from its first special byte at `j`: escapes, control characters, or
+/// the end of the input.
+#[inline(never)]
+fn string_end_slow(b: &[u8], mut j: usize) -> Result<(usize, bool), ScanError> {
+    let mut escaped = false;
     loop {
-        j = find_special(b, j);
         match b.get(j) {
             None => return err(j, "unterminated string"),
-            Some(b'"') => return Ok(j + 1),
-            Some(b'\\') => match b.get(j + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
-                Some(b'u') => {
-                    let hex = b.get(j + 2..j + 6).ok_or(ScanError {
-                        offset: j,
-                        message: "unterminated string",
-                    })?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return err(j, "invalid \\u escape");
+            Some(b'"') => return Ok((j + 1, escaped)),
+            Some(b'\\') => {
+                escaped = true;
+                match b.get(j + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
+                    Some(b'u') => {
+                        let hex = b.get(j + 2..j + 6).ok_or(ScanError {
+                            offset: j,
+                            message: "unterminated string",
+                        })?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return err(j, "invalid \\u escape");
+                        }
+                        j += 6;
                     }
-                    j += 6;
+                    Some(_) => return err(j, "invalid escape"),
+                    None => return err(j, "unterminated string"),
                 }
-                Some(_) => return err(j, "invalid escape"),
-                None => return err(j, "unterminated string"),
-            },
+            }
             Some(_) => return err(j, "control character in string"),
         }
+        j = find_special(b, j);
     }
 }
 
@@ -282,66 +305,103 @@ impl Nesting {
         }
     }
 
+    #[inline(always)]
     fn push(&mut self, object: bool) {
-        let (word, bit) = (self.depth / 64, self.depth % 64);
-        let slot = if word == 0 {
-            &mut self.inline
+        if self.depth < 64 {
+            let bit = 1u64 << self.depth;
+            self.inline = if object {
+                self.inline | bit
+            } else {
+                self.inline & !bit
+            };
         } else {
-            if self.spill.len() < word {
-                self.spill.push(0);
-            }
-            &mut self.spill[word - 1]
-        };
-        if object {
-            *slot |= 1 << bit;
-        } else {
-            *slot &= !(1 << bit);
+            self.push_deep(object);
         }
         self.depth += 1;
     }
 
-    /// Whether the innermost open container is an object (`None` at top level).
-    fn top_is_object(&self) -> Option<bool> {
-        let d = self.depth.checked_sub(1)?;
-        let word = if d < 64 {
-            self.inline
+    #[inline(never)]
+    fn push_deep(&mut self, object: bool) {
+        let (word, bit) = (self.depth / 64 - 1, self.depth % 64);
+        if self.spill.len() <= word {
+            self.spill.push(0);
+        }
+        if object {
+            self.spill[word] |= 1 << bit;
         } else {
-            self.spill[d / 64 - 1]
-        };
-        Some(word >> (d % 64) & 1 == 1)
+            self.spill[word] &= !(1 << bit);
+        }
     }
+
+    /// Whether the innermost open container is an object (depth must be > 0).
+    #[inline(always)]
+    fn top_is_object(&self) -> bool {
+        let d = self.depth - 1;
+        if d < 64 {
+            self.inline >> d & 1 == 1
+        } else {
+            self.spill[d / 64 - 1] >> (d % 64) & 1 == 1
+        }
+    }
+}
+
+/// What a scan records of the members it passes: nothing (plain validation), or the spans of
+/// the members of the top-level object and of its members' object values ([`Index`]).
+trait Recorder {
+    /// A key at container `depth` (1 = the top-level object) whose enclosing containers are
+    /// all objects: its span (quotes included) and where its value starts.
+    fn key(&mut self, depth: usize, key_start: usize, key_end: usize, escaped: bool, value_start: usize);
+    /// The value of the member last recorded at `depth` ends at `end`.
+    fn value_end(&mut self, depth: usize, end: usize);
+}
+
+struct NoRecord;
+
+impl Recorder for NoRecord {
+    #[inline(always)]
+    fn key(&mut self, _: usize, _: usize, _: usize, _: bool, _: usize) {}
+    #[inline(always)]
+    fn value_end(&mut self, _: usize, _: usize) {}
 }
 
 /// Validates the value starting at `i` (after optional whitespace) and returns its end.
 pub(crate) fn value_end(b: &[u8], i: usize) -> Result<usize, ScanError> {
-    value_end_recording(b, i, None)
+    scan_value(b, i, &mut NoRecord)
 }
 
-/// [`value_end`] that, when the value is an object, appends the spans of its direct members
-/// (`[key_start, value_start, value_end]`, absolute offsets) to `children`.
-fn value_end_recording(
-    b: &[u8],
-    i: usize,
-    mut children: Option<&mut Vec<[usize; 3]>>,
-) -> Result<usize, ScanError> {
+/// Whether the containers at depths `1..=depth` are all objects (members there are
+/// recorded), for depth 1 and 2.
+#[inline(always)]
+fn recorded(nest: &Nesting) -> bool {
+    let d = nest.depth;
+    (d == 1 && nest.inline & 1 == 1) || (d == 2 && nest.inline & 3 == 3)
+}
+
+/// Deepest nesting of arrays and objects the scanner accepts: Go's `encoding/json` refuses
+/// deeper documents, so Bifrost could not read a plugin output that repeated them.
+pub const MAX_DEPTH: usize = 10_000;
+
+/// The scanner's one loop: validates one JSON value starting at `i`, iteratively (nesting
+/// depth is not bounded by the stack; see [`MAX_DEPTH`]), and tells `rec` about the members
+/// of the first two object levels.
+#[inline(always)]
+fn scan_value<R: Recorder>(b: &[u8], i: usize, rec: &mut R) -> Result<usize, ScanError> {
     let mut nest = Nesting::new();
     let mut i = skip_ws(b, i);
     'value: loop {
         // Expecting a value at `i`.
         match b.get(i) {
+            Some(b'"') => i = string_end(b, i)?,
+            Some(b'{' | b'[') if nest.depth >= MAX_DEPTH => {
+                return err(i, "nested deeper than 10000 levels");
+            }
             Some(b'{') => {
                 i = skip_ws(b, i + 1);
                 if b.get(i) == Some(&b'}') {
                     i += 1;
                 } else {
                     nest.push(true);
-                    let key = i;
-                    i = key_then_colon(b, i)?;
-                    if nest.depth == 1 {
-                        if let Some(c) = children.as_deref_mut() {
-                            c.push([key, i, 0]);
-                        }
-                    }
+                    i = key_colon(b, i, &nest, rec)?;
                     continue 'value;
                 }
             }
@@ -354,34 +414,27 @@ fn value_end_recording(
                     continue 'value;
                 }
             }
-            Some(b'"') => i = string_end(b, i)?,
+            Some(b'-' | b'0'..=b'9') => i = number_end(b, i)?,
             Some(b't') => i = literal_end(b, i, b"true")?,
             Some(b'f') => i = literal_end(b, i, b"false")?,
             Some(b'n') => i = literal_end(b, i, b"null")?,
-            Some(b'-' | b'0'..=b'9') => i = number_end(b, i)?,
             Some(_) => return err(i, "expected a JSON value"),
             None => return err(i, "unexpected end of input"),
         }
         // After a value: close containers until a comma continues one.
         loop {
-            let Some(object) = nest.top_is_object() else {
+            if nest.depth == 0 {
                 return Ok(i);
-            };
-            if nest.depth == 1 && object {
-                if let Some(last) = children.as_deref_mut().and_then(|c| c.last_mut()) {
-                    last[2] = i;
-                }
+            }
+            let object = nest.top_is_object();
+            if recorded(&nest) {
+                rec.value_end(nest.depth, i);
             }
             i = skip_ws(b, i);
             match (b.get(i), object) {
                 (Some(b','), true) => {
                     let key = skip_ws(b, i + 1);
-                    i = key_then_colon(b, key)?;
-                    if nest.depth == 1 {
-                        if let Some(c) = children.as_deref_mut() {
-                            c.push([key, i, 0]);
-                        }
-                    }
+                    i = key_colon(b, key, &nest, rec)?;
                     continue 'value;
                 }
                 (Some(b','), false) => {
@@ -400,16 +453,26 @@ fn value_end_recording(
     }
 }
 
-/// Validates `"key"` `:` at `i` and returns the position of the value (whitespace skipped).
-fn key_then_colon(b: &[u8], i: usize) -> Result<usize, ScanError> {
+/// Validates `"key"` `:` at `i`, records the key when its level is recorded, and returns the
+/// position of the value (whitespace skipped).
+#[inline(always)]
+fn key_colon<R: Recorder>(b: &[u8], i: usize, nest: &Nesting, rec: &mut R) -> Result<usize, ScanError> {
     if b.get(i) != Some(&b'"') {
         return err(i, "expected a string key");
     }
-    let i = skip_ws(b, string_end(b, i)?);
-    if b.get(i) != Some(&b':') {
-        return err(i, "expected `:`");
+    let (key_end, escaped) = string_end_escaped(b, i)?;
+    let mut j = key_end;
+    if b.get(j) != Some(&b':') {
+        j = skip_ws(b, j);
+        if b.get(j) != Some(&b':') {
+            return err(j, "expected `:`");
+        }
     }
-    Ok(skip_ws(b, i + 1))
+    let value = skip_ws(b, j + 1);
+    if recorded(nest) {
+        rec.key(nest.depth, i, key_end, escaped, value);
+    }
+    Ok(value)
 }
 
 /// Whether byte `pos` of the valid JSON `text` is inside a string, after its opening quote
@@ -462,95 +525,180 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
 /// Checks that `text` is exactly one JSON value, optionally surrounded by whitespace.
 pub fn validate(text: &str) -> Result<(), ScanError> {
     let b = text.as_bytes();
-    let end = skip_ws(b, value_end(b, 0)?);
+    // Scalars (what a context value usually is) without the container machinery.
+    let end = match b.first() {
+        Some(b'"') => string_end(b, 0)?,
+        Some(b't') => literal_end(b, 0, b"true")?,
+        Some(b'f') => literal_end(b, 0, b"false")?,
+        Some(b'n') => literal_end(b, 0, b"null")?,
+        Some(b'-' | b'0'..=b'9') => number_end(b, 0)?,
+        _ => value_end(b, 0)?,
+    };
+    let end = skip_ws(b, end);
     if end != b.len() {
         return err(end, "trailing characters after the JSON value");
     }
     Ok(())
 }
 
-/// The top level of a validated JSON object: its members, and for members whose value is
-/// an object, that object's members too (so payloads need no second scan).
-#[derive(Debug, Clone, Default)]
-pub struct ObjectIndex<'a> {
-    /// `(raw key without quotes, raw value)` of each member, in order.
-    pub members: Vec<(&'a str, &'a str)>,
-    /// For each member, the range of [`ObjectIndex::children`] holding its value's members.
-    pub child_ranges: Vec<(usize, usize)>,
-    /// Members of the members' object values, as [`Member`]s relative to that value's text.
-    pub children: Vec<Member<'a>>,
+/// One member recorded by [`index_object`]: a member of the top-level object (`depth` 1) or
+/// of one of its members' object values (`depth` 2), as byte offsets into the indexed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// 1 for a member of the top-level object, 2 for a member of a member's object value.
+    pub depth: u8,
+    /// Whether the key has an escape.
+    pub key_escaped: bool,
+    /// Offset of the key's opening quote.
+    pub key_start: u32,
+    /// Offset one past the key's closing quote.
+    pub key_end: u32,
+    /// Offset of the value.
+    pub value_start: u32,
+    /// Offset one past the value.
+    pub value_end: u32,
 }
 
-impl<'a> ObjectIndex<'a> {
-    /// The members of member `index`'s value (empty when it is not an object).
-    pub fn children_of(&self, index: usize) -> &[Member<'a>] {
-        let (start, end) = self.child_ranges[index];
-        &self.children[start..end]
+impl Span {
+    /// The member in `text` (the indexed text), with offsets relative to `base` (the start of
+    /// the object that holds it).
+    pub fn member<'a>(&self, text: &'a str, base: usize) -> Member<'a> {
+        let (ks, ke) = (self.key_start as usize, self.key_end as usize);
+        let (vs, ve) = (self.value_start as usize, self.value_end as usize);
+        Member {
+            raw_key: sub(text, ks + 1, ke.saturating_sub(1)),
+            value: sub(text, vs, ve),
+            key_start: ks.wrapping_sub(base),
+            value_start: vs.wrapping_sub(base),
+            key_escaped: self.key_escaped,
+        }
     }
 }
 
-/// Validates `text` as one JSON object and indexes its top two levels in one pass.
-/// `Ok(None)` when `text` is valid JSON but not an object.
+/// The members of a validated JSON object, and of its members' object values, in document
+/// order: the children of a top-level member are the depth-2 spans right after it.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectIndex<'a> {
+    text: &'a str,
+    spans: Vec<Span>,
+}
+
+impl<'a> ObjectIndex<'a> {
+    /// The indexed text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// Every recorded span, in document order.
+    pub fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+
+    /// Positions (in [`ObjectIndex::spans`]) and members of the top-level object.
+    pub fn members(&self) -> impl DoubleEndedIterator<Item = (usize, Member<'a>)> + '_ {
+        self.spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.depth == 1)
+            .map(|(i, s)| (i, s.member(self.text, 0)))
+    }
+
+    /// The value text of the span at `position`.
+    pub fn value(&self, position: usize) -> &'a str {
+        self.spans.get(position).map_or("null", |s| {
+            sub(self.text, s.value_start as usize, s.value_end as usize)
+        })
+    }
+
+    /// Span position of the last top-level member whose key equals `name` ignoring ASCII case
+    /// (decoding escapes in keys that have them).
+    pub fn find_last_ignore_case(&self, name: &str) -> Option<usize> {
+        let b = self.text.as_bytes();
+        self.spans.iter().rposition(|s| {
+            if s.depth != 1 {
+                return false;
+            }
+            let (ks, ke) = (s.key_start as usize + 1, (s.key_end as usize).saturating_sub(1));
+            if s.key_escaped {
+                return unescape(sub(self.text, ks, ke)).is_ok_and(|k| k.eq_ignore_ascii_case(name));
+            }
+            b.get(ks..ke)
+                .is_some_and(|k| k.eq_ignore_ascii_case(name.as_bytes()))
+        })
+    }
+
+    /// The members of the value of the top-level member at span position `position`
+    /// (nothing when it is not an object), with offsets relative to that value's text.
+    pub fn children(&self, position: usize) -> impl Iterator<Item = Member<'a>> + Clone + '_ {
+        let base = self.spans.get(position).map_or(0, |s| s.value_start as usize);
+        let text = self.text;
+        self.spans
+            .get(position + 1..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|s| s.depth == 2)
+            .map(move |s| s.member(text, base))
+    }
+}
+
+struct IndexRecorder {
+    spans: Vec<Span>,
+    last_top: usize,
+}
+
+impl Recorder for IndexRecorder {
+    #[inline(always)]
+    fn key(&mut self, depth: usize, key_start: usize, key_end: usize, escaped: bool, value_start: usize) {
+        if depth == 1 {
+            self.last_top = self.spans.len();
+        }
+        self.spans.push(Span {
+            depth: depth as u8,
+            key_escaped: escaped,
+            key_start: key_start as u32,
+            key_end: key_end as u32,
+            value_start: value_start as u32,
+            value_end: value_start as u32,
+        });
+    }
+
+    #[inline(always)]
+    fn value_end(&mut self, depth: usize, end: usize) {
+        let i = if depth == 1 {
+            self.last_top
+        } else {
+            self.spans.len().wrapping_sub(1)
+        };
+        if let Some(span) = self.spans.get_mut(i) {
+            span.value_end = end as u32;
+        }
+    }
+}
+
+/// Validates `text` as one JSON value and, when it is an object, indexes its top two levels
+/// in the same pass. `Ok(None)` when `text` is valid JSON but not an object. Text longer than
+/// 4 GiB is refused (offsets are 32-bit).
 pub fn validate_object(text: &str) -> Result<Option<ObjectIndex<'_>>, ScanError> {
     let b = text.as_bytes();
+    if u32::try_from(b.len()).is_err() {
+        return err(0, "document larger than 4 GiB");
+    }
     let start = skip_ws(b, 0);
     if b.get(start) != Some(&b'{') {
         return validate(text).map(|()| None);
     }
-    let mut index = ObjectIndex {
-        members: Vec::with_capacity(8),
-        child_ranges: Vec::with_capacity(8),
-        children: Vec::with_capacity(16),
+    let mut rec = IndexRecorder {
+        spans: Vec::with_capacity(24),
+        last_top: 0,
     };
-    let mut spans: Vec<[usize; 3]> = Vec::with_capacity(16);
-    let mut i = skip_ws(b, start + 1);
-    if b.get(i) == Some(&b'}') {
-        i += 1;
-    } else {
-        loop {
-            if b.get(i) != Some(&b'"') {
-                return err(i, "expected a string key");
-            }
-            let key_end = string_end(b, i)?;
-            let colon = skip_ws(b, key_end);
-            if b.get(colon) != Some(&b':') {
-                return err(colon, "expected `:`");
-            }
-            let value_start = skip_ws(b, colon + 1);
-            spans.clear();
-            let value_end = value_end_recording(b, value_start, Some(&mut spans))?;
-            let first_child = index.children.len();
-            for &[k, vs, ve] in &spans {
-                let (key_end, key_escaped) = string_end_valid_escaped(b, k);
-                index.children.push(Member {
-                    key_escaped,
-                    raw_key: sub(text, k + 1, key_end - 1),
-                    value: sub(text, vs, ve),
-                    key_start: k - value_start,
-                    value_start: vs - value_start,
-                });
-            }
-            index
-                .members
-                .push((sub(text, i + 1, key_end - 1), sub(text, value_start, value_end)));
-            index.child_ranges.push((first_child, index.children.len()));
-            i = skip_ws(b, value_end);
-            match b.get(i) {
-                Some(b',') => i = skip_ws(b, i + 1),
-                Some(b'}') => {
-                    i += 1;
-                    break;
-                }
-                None => return err(i, "unexpected end of input"),
-                Some(_) => return err(i, "expected `,` or `}`"),
-            }
-        }
-    }
-    let end = skip_ws(b, i);
+    let end = skip_ws(b, scan_value(b, start, &mut rec)?);
     if end != b.len() {
         return err(end, "trailing characters after the JSON value");
     }
-    Ok(Some(index))
+    Ok(Some(ObjectIndex {
+        text,
+        spans: rec.spans,
+    }))
 }
 
 /// End of the value starting at `i` (leading whitespace skipped) in text known to be valid.
@@ -638,6 +786,7 @@ impl<'a> Member<'a> {
 }
 
 /// The members of a valid JSON object, in document order. Yields nothing for other values.
+#[derive(Debug, Clone)]
 pub struct Members<'a> {
     text: &'a str,
     pos: usize,
@@ -683,6 +832,47 @@ impl<'a> Iterator for Members<'a> {
             key_start,
             value_start,
         })
+    }
+}
+
+/// The elements of a valid JSON array, in order, as raw value text. Yields nothing for
+/// other values.
+#[derive(Debug, Clone)]
+pub struct Elements<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Elements<'a> {
+    /// Elements of `text`, which must be valid JSON (anything but an array yields nothing).
+    pub fn new(text: &'a str) -> Self {
+        let b = text.as_bytes();
+        let start = skip_ws(b, 0);
+        let pos = if b.get(start) == Some(&b'[') {
+            start + 1
+        } else {
+            b.len()
+        };
+        Elements { text, pos }
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.text.as_bytes();
+        let mut i = skip_ws(b, self.pos);
+        if b.get(i) == Some(&b',') {
+            i = skip_ws(b, i + 1);
+        }
+        if matches!(b.get(i), None | Some(b']')) {
+            self.pos = b.len();
+            return None;
+        }
+        let end = skip_value(self.text, i);
+        self.pos = end;
+        self.text.get(i..end)
     }
 }
 
@@ -871,7 +1061,9 @@ const POW10: [f64; 309] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e1
 /// up to 19 significant digits in a `u64`, further digits folded into the exponent or
 /// dropped, then one multiplication or division by a power of ten. `None` when the result
 /// overflows `f64` (`serde_json`: "number out of range").
-fn parse_f64(text: &str) -> Option<f64> {
+/// The value of a valid JSON number as an `f64`, rounded as `serde_json` rounds it (`None` for
+/// text that is not a number, or out of range).
+pub fn parse_f64(text: &str) -> Option<f64> {
     let b = text.as_bytes();
     let positive = b.first() != Some(&b'-');
     let mut i = usize::from(!positive);
@@ -1062,6 +1254,25 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
     }
 }
 
+/// Appends `n` as JSON: the shortest text that reads back as the same `f64` (`serde_json`'s
+/// spelling: `1.0`, `1e-7`); `null` for infinities and NaN, as `serde_json` writes them.
+pub fn write_f64(out: &mut Vec<u8>, n: f64) {
+    if n.is_finite() {
+        let mut buffer = zmij::Buffer::new();
+        out.extend_from_slice(buffer.format_finite(n).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// Appends the decimal digits of `n`, with a `-` when negative.
+pub fn write_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
 /// Appends the decimal digits of `n`.
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -1138,9 +1349,14 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_validated_without_recursion() {
-        let deep = format!("{}1{}", "[{\"k\":".repeat(50_000), "}]".repeat(50_000));
-        assert_eq!(validate(&deep), Ok(()));
+    fn nesting_to_gos_limit_validates_and_deeper_is_refused_without_recursion() {
+        let nested = |pairs: usize| format!("{}1{}", "[{\"k\":".repeat(pairs), "}]".repeat(pairs));
+        let limit = nested(MAX_DEPTH / 2);
+        assert_eq!(validate(&limit), Ok(()));
+        assert_eq!(skip_value(&limit, 0), limit.len());
+        let deep = nested(50_000);
+        let err = validate(&deep).unwrap_err();
+        assert!(err.to_string().contains("10000"), "{err}");
         assert_eq!(skip_value(&deep, 0), deep.len());
         assert!(parse_value(&deep).is_err());
     }

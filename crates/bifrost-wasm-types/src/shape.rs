@@ -183,36 +183,26 @@ fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
 
 fn is_go_request_key(k: &str) -> bool {
     k.eq_ignore_ascii_case("RequestType")
-        || (k.len() > "Request".len()
-            && !k.contains('_')
+        || (k.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+            && k.len() > "Request".len()
             && ends_with_ignore_case(k, "request")
-            && k.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+            && !k.contains('_'))
 }
 
 fn detect_request(text: &str) -> RequestLayout {
     if JsonKind::of(text) != JsonKind::Object {
-        return detect_request_members(None);
+        return detect_request_members::<Members<'_>>(None);
     }
-    let members: Vec<scan::Member<'_>> = Members::new(text).collect();
-    detect_request_members(Some(&members))
+    detect_request_members(Some(Members::new(text)))
 }
 
-/// Keys (unescaped, borrowed when they have no escapes) and raw values of members, without
-/// collecting them.
-struct Entries<'m, 'a>(&'m [scan::Member<'a>]);
-
-impl<'a> Entries<'_, 'a> {
-    fn iter(&self) -> impl Iterator<Item = (std::borrow::Cow<'a, str>, &'a str)> + '_ {
-        self.0.iter().map(|m| (m.key(), m.value))
-    }
-
-    fn get(&self, i: usize) -> (std::borrow::Cow<'a, str>, &'a str) {
-        (self.0[i].key(), self.0[i].value)
-    }
+/// Value span of a member, relative to the object text it was read from.
+fn value_span(m: &scan::Member<'_>) -> (usize, usize) {
+    (m.value_start, m.value_start + m.value.len())
 }
 
-/// Layout of a request from its members (`None` when it is not an object).
-fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout {
+/// Layout of a request from its members (`None` when it is not an object), in one pass.
+fn detect_request_members<'a, I: Iterator<Item = scan::Member<'a>>>(members: Option<I>) -> RequestLayout {
     let flat = |kind, flat_fields| RequestLayout {
         shape: RequestShape::Flat,
         member: None,
@@ -224,26 +214,40 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
     let Some(members) = members else {
         return flat(RequestKind::Other("invalid".into()), None);
     };
-    let entries = Entries(members);
-    let span_of = |i: usize| {
-        Some((
-            members[i].value_start,
-            members[i].value_start + members[i].value.len(),
-        ))
-    };
-    if entries.iter().any(|(k, _)| is_go_request_key(&k)) {
-        let request_type = entries
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("RequestType"))
-            .and_then(|(_, v)| scan::string_value(v))
+    let mut go = false;
+    let mut request_type: Option<&'a str> = None;
+    let mut go_member: Option<scan::Member<'a>> = None;
+    let mut snake_member: Option<scan::Member<'a>> = None;
+    let mut input_kind: Option<JsonKind> = None;
+    let mut fields = FlatFields::default();
+    for m in members {
+        let key = m.key();
+        if is_go_request_key(&key) {
+            go = true;
+        }
+        if key.eq_ignore_ascii_case("RequestType") {
+            request_type = request_type.or(Some(m.value));
+            continue;
+        }
+        let object = JsonKind::of(m.value) == JsonKind::Object;
+        if object && go_member.is_none() && ends_with_ignore_case(&key, "request") {
+            go_member = Some(m);
+        }
+        if object && snake_member.is_none() && key.ends_with("_request") {
+            snake_member = Some(m);
+        }
+        match key.as_ref() {
+            "input" if input_kind.is_none() => input_kind = Some(JsonKind::of(m.value)),
+            "provider" if fields.provider.is_none() => fields.provider = Some(value_span(&m)),
+            "model" if fields.model.is_none() => fields.model = Some(value_span(&m)),
+            _ => {}
+        }
+    }
+    if go {
+        let request_type = request_type
+            .and_then(scan::string_value)
             .map(std::borrow::Cow::into_owned);
-        let index = entries.iter().position(|(k, v)| {
-            !k.eq_ignore_ascii_case("RequestType")
-                && ends_with_ignore_case(&k, "request")
-                && JsonKind::of(v) == JsonKind::Object
-        });
-        let member = index.map(|i| entries.get(i).0.into_owned());
-        let span = index.and_then(span_of);
+        let member = go_member.as_ref().map(|m| m.key().into_owned());
         let kind = match (&member, &request_type) {
             (Some(m), _) => RequestKind::from_member(m),
             (None, Some(rt)) => RequestKind::from_request_type(rt),
@@ -257,39 +261,27 @@ fn detect_request_members(members: Option<&[scan::Member<'_>]>) -> RequestLayout
         return RequestLayout {
             shape: RequestShape::GoEnvelope,
             member,
-            span,
+            span: go_member.as_ref().map(value_span),
             kind,
             request_type,
             flat_fields: None,
         };
     }
-    if let Some(i) = entries
-        .iter()
-        .position(|(k, v)| k.ends_with("_request") && JsonKind::of(v) == JsonKind::Object)
-    {
-        let k = entries.get(i).0;
+    if let Some(m) = snake_member {
+        let key = m.key();
         return RequestLayout {
             shape: RequestShape::Snake,
-            member: Some(k.to_string()),
-            span: span_of(i),
-            kind: RequestKind::from_member(&k),
+            kind: RequestKind::from_member(&key),
+            member: Some(key.into_owned()),
+            span: Some(value_span(&m)),
             request_type: None,
             flat_fields: None,
         };
     }
-    let kind = match entries
-        .iter()
-        .find(|(k, _)| k == "input")
-        .map(|(_, v)| JsonKind::of(v))
-    {
+    let kind = match input_kind {
         Some(JsonKind::Array) | Some(JsonKind::Null) | None => RequestKind::Chat,
         Some(JsonKind::String) => RequestKind::TextCompletion,
         Some(_) => RequestKind::Other("unknown".into()),
-    };
-    let span = |name: &str| members.iter().position(|m| m.key_is(name)).and_then(span_of);
-    let fields = FlatFields {
-        provider: span("provider"),
-        model: span("model"),
     };
     flat(kind, Some(fields))
 }
@@ -318,8 +310,10 @@ impl LlmRequest {
         Ok(LlmRequest::new(RawJson::from_string(json.to_string())?))
     }
 
-    /// Wraps a raw request whose members were already indexed (offsets relative to `raw`).
-    pub(crate) fn indexed(raw: RawJson, members: &[scan::Member<'_>]) -> Self {
+    /// Wraps a raw request whose members are already known (as [`crate::scan::Members`] or
+    /// [`crate::codec::Envelope::children`] list them, offsets relative to `raw`): its shape
+    /// is read from them without scanning the text again.
+    pub fn from_indexed<'a>(raw: RawJson, members: impl Iterator<Item = scan::Member<'a>>) -> Self {
         let layout = OnceCell::new();
         let object = raw.is_object();
         let _ = layout.set(detect_request_members(object.then_some(members)));
@@ -640,14 +634,13 @@ struct ResponseLayout {
 
 fn detect_response(text: &str) -> ResponseLayout {
     if JsonKind::of(text) != JsonKind::Object {
-        return detect_response_members(None);
+        return detect_response_members::<Members<'_>>(None);
     }
-    let members: Vec<scan::Member<'_>> = Members::new(text).collect();
-    detect_response_members(Some(&members))
+    detect_response_members(Some(Members::new(text)))
 }
 
-/// Layout of a response from its members (`None` when it is not an object).
-fn detect_response_members(members: Option<&[scan::Member<'_>]>) -> ResponseLayout {
+/// Layout of a response from its members (`None` when it is not an object), in one pass.
+fn detect_response_members<'a, I: Iterator<Item = scan::Member<'a>>>(members: Option<I>) -> ResponseLayout {
     let none = ResponseLayout {
         shape: ResponseShape::Snake,
         member: None,
@@ -657,38 +650,37 @@ fn detect_response_members(members: Option<&[scan::Member<'_>]>) -> ResponseLayo
     let Some(members) = members else {
         return none;
     };
-    let entries = Entries(members);
-    let span_of = |i: usize| {
-        Some((
-            members[i].value_start,
-            members[i].value_start + members[i].value.len(),
-        ))
+    let mut snake: Option<scan::Member<'a>> = None;
+    let mut go = false;
+    let mut go_chat: Option<scan::Member<'a>> = None;
+    let mut choices = false;
+    for m in members {
+        let key = m.key();
+        if key == "chat_response" {
+            snake = Some(m);
+            break;
+        }
+        if !key.contains('_') && ends_with_ignore_case(&key, "response") && key.len() > "response".len() {
+            go = true;
+            if go_chat.is_none() && key.eq_ignore_ascii_case("ChatResponse") {
+                go_chat = Some(m);
+            }
+        }
+        choices |= key == "choices";
+    }
+    let layout = |shape, m: Option<scan::Member<'a>>| ResponseLayout {
+        shape,
+        member: m.as_ref().map(|m| m.key().into_owned()),
+        span: m.as_ref().map(value_span),
+        has_chat: m.is_some_and(|m| JsonKind::of(m.value) == JsonKind::Object),
     };
-    if let Some(i) = entries.iter().position(|(k, _)| k == "chat_response") {
-        let (k, v) = entries.get(i);
-        return ResponseLayout {
-            shape: ResponseShape::Snake,
-            member: Some(k.to_string()),
-            span: span_of(i),
-            has_chat: JsonKind::of(v) == JsonKind::Object,
-        };
+    if snake.is_some() {
+        return layout(ResponseShape::Snake, snake);
     }
-    let go = entries.iter().any(|(k, _)| {
-        !k.contains('_') && ends_with_ignore_case(&k, "response") && k.len() > "response".len()
-    });
     if go {
-        let index = entries
-            .iter()
-            .position(|(k, _)| k.eq_ignore_ascii_case("ChatResponse"));
-        let chat = index.map(|i| entries.get(i));
-        return ResponseLayout {
-            shape: ResponseShape::GoEnvelope,
-            member: chat.as_ref().map(|(k, _)| k.to_string()),
-            span: index.and_then(span_of),
-            has_chat: chat.is_some_and(|(_, v)| JsonKind::of(v) == JsonKind::Object),
-        };
+        return layout(ResponseShape::GoEnvelope, go_chat);
     }
-    if entries.iter().any(|(k, _)| k == "choices") {
+    if choices {
         return ResponseLayout {
             shape: ResponseShape::Flat,
             member: None,
@@ -721,8 +713,9 @@ impl LlmResponse {
         Ok(LlmResponse::new(RawJson::from_string(json.to_string())?))
     }
 
-    /// Wraps a raw response whose members were already indexed (offsets relative to `raw`).
-    pub(crate) fn indexed(raw: RawJson, members: &[scan::Member<'_>]) -> Self {
+    /// Wraps a raw response whose members are already known (offsets relative to `raw`); see
+    /// [`LlmRequest::from_indexed`].
+    pub fn from_indexed<'a>(raw: RawJson, members: impl Iterator<Item = scan::Member<'a>>) -> Self {
         let layout = OnceCell::new();
         let object = raw.is_object();
         let _ = layout.set(detect_response_members(object.then_some(members)));
@@ -878,6 +871,26 @@ impl Serialize for LlmResponse {
 impl<'de> Deserialize<'de> for LlmResponse {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         RawJson::deserialize(d).map(LlmResponse::new)
+    }
+}
+
+impl crate::codec::WriteJson for LlmRequest {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_str().as_bytes());
+    }
+
+    fn json_len(&self) -> usize {
+        self.as_str().len()
+    }
+}
+
+impl crate::codec::WriteJson for LlmResponse {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_str().as_bytes());
+    }
+
+    fn json_len(&self) -> usize {
+        self.as_str().len()
     }
 }
 

@@ -108,15 +108,18 @@ proptest! {
             }
             prop_assert_eq!(&ours, map);
             let index = scan::validate_object(&text).unwrap().unwrap();
-            for (i, (key, value)) in index.members.iter().enumerate() {
-                let key = scan::unescape(key).unwrap();
+            let top: Vec<(String, &str)> = index.members().map(|(_, m)| (m.key().into_owned(), m.value)).collect();
+            let walked: Vec<(String, &str)> = scan::Members::new(&text).map(|m| (m.key().into_owned(), m.value)).collect();
+            prop_assert_eq!(top, walked);
+            for (i, member) in index.members() {
+                let (key, value) = (member.key(), member.value);
                 prop_assert_eq!(&serde_json::from_str::<Value>(value).unwrap(), &map[key.as_ref()]);
                 let children: Vec<(String, &str)> =
-                    index.children_of(i).iter().map(|c| (c.key().into_owned(), c.value)).collect();
+                    index.children(i).map(|c| (c.key().into_owned(), c.value)).collect();
                 let expected: Vec<(String, &str)> =
                     scan::Members::new(value).map(|c| (c.key().into_owned(), c.value)).collect();
                 prop_assert_eq!(children, expected);
-                for c in index.children_of(i) {
+                for c in index.children(i) {
                     prop_assert_eq!(&value[c.value_start..c.value_start + c.value.len()], c.value);
                     prop_assert_eq!(value.as_bytes()[c.key_start], b'"');
                 }
@@ -281,6 +284,21 @@ fn numbers_follow_serde_json_semantics() {
         let ours = scan::parse_value(text).ok();
         assert_eq!(ours, theirs, "{text}");
     }
+}
+
+#[test]
+fn nesting_up_to_gos_limit_validates_and_deeper_is_refused() {
+    let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    assert!(scan::validate(&nested(scan::MAX_DEPTH)).is_ok());
+    let err = scan::validate(&nested(scan::MAX_DEPTH + 1)).unwrap_err();
+    assert!(
+        err.to_string().contains("nested deeper than 10000 levels"),
+        "{err}"
+    );
+    let object = format!(r#"{{"a":{}}}"#, nested(scan::MAX_DEPTH - 1));
+    assert!(scan::validate_object(&object).is_ok());
+    let object = format!(r#"{{"a":{{"b":{}}}}}"#, nested(scan::MAX_DEPTH - 1));
+    assert!(scan::validate_object(&object).is_err());
 }
 
 #[test]

@@ -233,16 +233,23 @@ fn hook_names_parse_with_the_old_alias() {
 }
 
 #[test]
-fn deeply_nested_output_is_accepted() {
+fn output_nested_to_gos_limit_is_accepted_and_one_level_deeper_is_refused() {
     let plugin = crate::load(&wat::module("", &[&wat::alloc(), &wat::echo("pre_hook")]));
     let mut instance = plugin.instantiate(None).unwrap();
-    let depth = 10_000;
-    let input = format!(
-        r#"{{"context":{{}},"request":{}1{}}}"#,
-        "[".repeat(depth),
-        "]".repeat(depth)
-    );
+    let nested = |arrays: usize| {
+        format!(
+            r#"{{"context":{{}},"request":{}1{}}}"#,
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    // The envelope is one level; Go's encoding/json reads 10,000 levels and no more.
+    let input = nested(9_999);
     assert_eq!(instance.call(Hook::PreHook, input.as_bytes()).unwrap(), input);
+    let err = instance
+        .call(Hook::PreHook, nested(10_000).as_bytes())
+        .unwrap_err();
+    assert!(err.to_string().contains("10000"), "{err}");
 }
 
 #[test]
