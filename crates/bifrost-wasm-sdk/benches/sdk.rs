@@ -1,11 +1,11 @@
-//! The SDK's decode / encode paths, natively, each next to plain serde_json measured in the
-//! same group (whole hooks against the baselines are in `crates/baselines/benches/versus_sdk.rs`):
+//! The SDK's own paths, natively, each next to plain serde_json measured in the same group
+//! (whole hooks against the baselines are in `crates/baselines/benches/versus_sdk.rs`):
 //!
-//! * `decode/<input>`: only the envelope decoding (`wire::DecodeInput`) vs serde_json into
-//!   `Value`.
-//! * `encode/<input>`: only writing the pass-through output (`wire::EncodeOutput`) vs
-//!   `serde_json::to_vec` of the same output (the envelope types' serde derive).
-//!
+//! * `pass_through/<input>`: a whole hook of a plugin that overrides nothing (validate and
+//!   index the envelope, splice the payloads into the output) vs a `serde_json::Value` parse
+//!   and `to_vec` of the same document.
+//! * `index/<input>`: the envelope's one validating pass that indexes its top two levels
+//!   (`codec::Envelope`) vs serde_json into `Value`.
 //! * `validate/<input>`: checking that a document is JSON: the SDK's scanner vs serde_json
 //!   (`IgnoredAny`, what the host does with every output).
 //!
@@ -17,47 +17,67 @@
 use std::hint::black_box;
 
 use bifrost_wasm_sdk::prelude::*;
+use bifrost_wasm_sdk::testing::{hooks, Harness};
 use bifrost_wasm_sdk::types::bench_inputs::BENCH_INPUTS;
-use bifrost_wasm_sdk::types::wire::{DecodeInput, EncodeOutput};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use bifrost_wasm_sdk::types::codec::Envelope;
+use bifrost_wasm_sdk::types::Hook;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-fn decode_encode(c: &mut Criterion) {
-    for input in BENCH_INPUTS
-        .iter()
-        .filter(|i| i.hook == "pre_hook" || i.hook == "post_hook")
-    {
-        let bytes = input.json.as_bytes();
-        let mut g = c.benchmark_group(format!("decode/{}", input.name));
-        g.throughput(Throughput::Bytes(bytes.len() as u64));
-        if input.hook == "pre_hook" {
-            g.bench_function(BenchmarkId::new("sdk", "wire"), |b| {
-                b.iter(|| PreHookInput::decode("pre_hook", black_box(bytes)).unwrap())
-            });
-        } else {
-            g.bench_function(BenchmarkId::new("sdk", "wire"), |b| {
-                b.iter(|| PostHookInput::decode("post_hook", black_box(bytes)).unwrap())
-            });
-        }
-        g.bench_function(BenchmarkId::new("serde_value", "from_str"), |b| {
-            b.iter(|| serde_json::from_str::<Value>(black_box(input.json)).unwrap())
+/// A plugin that overrides no hook: the SDK's floor.
+struct Nothing;
+
+impl Plugin for Nothing {
+    const NAME: &'static str = "nothing";
+    type Config = Value;
+    fn new(_: Value) -> HookResult<Self> {
+        Ok(Nothing)
+    }
+}
+
+fn call(h: &Harness<Nothing>, hook: &str, input: &[u8]) -> String {
+    match hook {
+        "pre_hook" => h.call_raw::<hooks::Pre>(input),
+        "post_hook" => h.call_raw::<hooks::Post>(input),
+        "http_pre_hook" => h.call_raw::<hooks::HttpPre>(input),
+        "http_post_hook" => h.call_raw::<hooks::HttpPost>(input),
+        _ => h.call_raw::<hooks::StreamChunk>(input),
+    }
+}
+
+fn pass_through(c: &mut Criterion) {
+    let h = Harness::<Nothing>::new("{}").unwrap();
+    for input in BENCH_INPUTS {
+        let mut g = c.benchmark_group(format!("pass_through/{}", input.name));
+        g.throughput(Throughput::Bytes(input.json.len() as u64));
+        g.bench_function("sdk", |b| {
+            b.iter(|| call(&h, input.hook, black_box(input.json.as_bytes())))
+        });
+        g.bench_function("serde_value_round_trip", |b| {
+            b.iter(|| {
+                let v: Value = serde_json::from_str(black_box(input.json)).unwrap();
+                serde_json::to_vec(&v).unwrap()
+            })
         });
         g.finish();
+    }
+}
 
-        let mut g = c.benchmark_group(format!("encode/{}", input.name));
-        g.throughput(Throughput::Bytes(bytes.len() as u64));
-        if input.hook == "pre_hook" {
-            let out = PreHookInput::decode("pre_hook", bytes).unwrap().pass_through();
-            g.bench_function("sdk_wire", |b| b.iter(|| black_box(&out).to_json()));
-            g.bench_function("serde_json_to_vec", |b| {
-                b.iter(|| serde_json::to_vec(black_box(&out)).unwrap())
-            });
-        } else {
-            let out = PostHookInput::decode("post_hook", bytes).unwrap().pass_through();
-            g.bench_function("sdk_wire", |b| b.iter(|| black_box(&out).to_json()));
-            g.bench_function("serde_json_to_vec", |b| {
-                b.iter(|| serde_json::to_vec(black_box(&out)).unwrap())
-            });
-        }
+fn index(c: &mut Criterion) {
+    for input in BENCH_INPUTS {
+        let hook: Hook = input.hook.parse().unwrap();
+        let mut g = c.benchmark_group(format!("index/{}", input.name));
+        g.throughput(Throughput::Bytes(input.json.len() as u64));
+        g.bench_function("sdk_envelope", |b| {
+            b.iter(|| {
+                Envelope::parse(hook, black_box(input.json.as_bytes()))
+                    .unwrap()
+                    .get("context")
+                    .is_some()
+            })
+        });
+        g.bench_function("serde_value", |b| {
+            b.iter(|| serde_json::from_str::<Value>(black_box(input.json)).unwrap())
+        });
         g.finish();
     }
 }
@@ -78,5 +98,5 @@ fn validate(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decode_encode, validate);
+criterion_group!(benches, pass_through, index, validate);
 criterion_main!(benches);

@@ -1,20 +1,18 @@
-//! Structural edits of chat requests that keep every other byte as it arrived, and
-//! short-circuits built from a raw chat response.
+//! Structural edits of chat requests that keep every other byte as it arrived.
 //!
 //! [`LlmRequest::edit_chat`] rewrites a whole array when its length changes (inserting a
-//! message re-serializes every message through the typed view). These helpers splice instead:
-//! the new element is inserted into the original text and the existing elements are not
-//! touched.
+//! message re-serializes every message through the typed view). The [`RequestEdits`] methods
+//! splice instead: the new element is inserted into the original text and the existing
+//! elements are not touched.
 //!
 //! ```
 //! use bifrost_wasm_sdk::prelude::*;
-//! use bifrost_wasm_sdk::edit::{append_to_request_array, insert_message};
 //!
 //! let mut request = LlmRequest::from_json(
 //!     r#"{"model":"m","input":[{"role":"user","content":"hi","n":1.0}]}"#,
 //! ).unwrap();
-//! insert_message(&mut request, 0, &ChatMessage::text(ChatMessageRole::System, "Be brief.")).unwrap();
-//! append_to_request_array(&mut request, "fallbacks", &[Fallback::new("anthropic", "claude")]).unwrap();
+//! request.insert_message(0, &ChatMessage::text(ChatMessageRole::System, "Be brief.")).unwrap();
+//! request.append_to_array("fallbacks", &[Fallback::new("anthropic", "claude")]).unwrap();
 //! assert_eq!(
 //!     request.as_str(),
 //!     r#"{"model":"m","input":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi","n":1.0}],"fallbacks":[{"provider":"anthropic","model":"claude"}]}"#
@@ -23,19 +21,14 @@
 
 use serde::Serialize;
 
-use crate::text::{array_elements, splice};
-use crate::types::hooks::{PreHookInput, PreHookOutput};
-use crate::types::raw::{find_member, JsonError, JsonKind, RawJson};
-use crate::types::shape::{short_circuit_json, wrap_chat_response, LlmRequest};
-
-/// Byte range of the sub-slice `part` inside `root`.
-fn range_of(root: &str, part: &str) -> std::ops::Range<usize> {
-    let start = part.as_ptr() as usize - root.as_ptr() as usize;
-    start..start + part.len()
-}
+use crate::text::{member, range_of, splice};
+use crate::types::raw::{JsonError, JsonKind, RawJson};
+use crate::types::scan;
+use crate::types::shape::LlmRequest;
 
 /// Inserts `items` into the array member `field` of the inner request at `position`
-/// (clamped to the array's length). A missing or `null` member becomes a new array.
+/// (clamped to the array's length; `None` = at the end). A missing or `null` member becomes a
+/// new array.
 fn insert_into_array<T: Serialize>(
     request: &mut LlmRequest,
     field: &str,
@@ -45,19 +38,20 @@ fn insert_into_array<T: Serialize>(
     if items.is_empty() {
         return Ok(());
     }
-    let encoded: Vec<String> = items
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    let joined = encoded.join(",");
+    let mut joined = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            joined.push(',');
+        }
+        joined.push_str(&crate::types::writer::to_string(item)?);
+    }
     let root = request.as_str();
     let inner = request
         .inner()
         .ok_or_else(|| JsonError("the request has no inner request object".into()))?;
-    let array = find_member(inner, field, false).map(|(_, v)| v);
-    let text = match array {
+    let text = match member(inner, field) {
         Some(array) if JsonKind::of(array) == JsonKind::Array => {
-            let elements = array_elements(array)?.unwrap_or_default();
+            let elements: Vec<&str> = scan::Elements::new(array).collect();
             let at = position.unwrap_or(elements.len()).min(elements.len());
             if elements.is_empty() {
                 splice(root, vec![(range_of(root, array), format!("[{joined}]"))])
@@ -76,60 +70,40 @@ fn insert_into_array<T: Serialize>(
             )))
         }
         _ => {
-            let value = RawJson::from_string(format!("[{joined}]"))?;
+            let value = RawJson::from_validated(format!("[{joined}]"));
             request.set_field(field, &value)?;
             return Ok(());
         }
     };
-    *request = LlmRequest::new(RawJson::from_string(text)?);
+    *request = LlmRequest::new(RawJson::from_validated(text));
     Ok(())
 }
 
-/// Inserts `message` into the request's `input` at `position` (0 = first; past the end =
-/// last). The other messages stay byte-identical. Errors when `input` is not an array.
-pub fn insert_message<T: Serialize>(
-    request: &mut LlmRequest,
-    position: usize,
-    message: &T,
-) -> Result<(), JsonError> {
-    insert_into_array(request, "input", Some(position), std::slice::from_ref(message))
+/// Structural edits of a chat request that splice new elements in.
+pub trait RequestEdits {
+    /// Inserts `message` into the request's `input` at `position` (0 = first; past the end =
+    /// last). The other messages stay byte-identical. Errors when `input` is not an array.
+    fn insert_message<T: Serialize>(&mut self, position: usize, message: &T) -> Result<(), JsonError>;
+
+    /// Appends `items` to the array member `field` of the inner request (e.g. `fallbacks`),
+    /// creating it when missing or `null`. Existing elements stay byte-identical.
+    fn append_to_array<T: Serialize>(&mut self, field: &str, items: &[T]) -> Result<(), JsonError>;
 }
 
-/// Appends `items` to the array member `field` of the inner request (e.g. `fallbacks`),
-/// creating it when missing or `null`. Existing elements stay byte-identical.
-pub fn append_to_request_array<T: Serialize>(
-    request: &mut LlmRequest,
-    field: &str,
-    items: &[T],
-) -> Result<(), JsonError> {
-    insert_into_array(request, field, None, items)
-}
-
-/// Answers a `pre_hook` with a chat completion response given as raw JSON text (for example
-/// one kept from an earlier `post_hook`), byte for byte, wrapped in the response and
-/// short-circuit shape that matches the request's shape.
-pub fn short_circuit_with_chat(input: PreHookInput, chat: &str) -> Result<PreHookOutput, JsonError> {
-    if JsonKind::of(chat) != JsonKind::Object {
-        return Err(JsonError(format!(
-            "a chat response must be a JSON object, found {}",
-            JsonKind::of(chat).name()
-        )));
+impl RequestEdits for LlmRequest {
+    fn insert_message<T: Serialize>(&mut self, position: usize, message: &T) -> Result<(), JsonError> {
+        insert_into_array(self, "input", Some(position), std::slice::from_ref(message))
     }
-    let shape = input.request.shape();
-    let response = wrap_chat_response(chat, shape);
-    let short_circuit = RawJson::from_string(short_circuit_json(Some(&response), None, shape))?;
-    Ok(PreHookOutput {
-        context: input.context,
-        request: None,
-        short_circuit: Some(short_circuit),
-        has_short_circuit: true,
-        error: String::new(),
-    })
+
+    fn append_to_array<T: Serialize>(&mut self, field: &str, items: &[T]) -> Result<(), JsonError> {
+        insert_into_array(self, field, None, items)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::PreHookInput;
     use crate::types::chat::{ChatMessage, ChatMessageRole, Fallback};
     use crate::types::shape::{wrap_chat_request, RequestShape};
     use serde_json::json;
@@ -141,7 +115,8 @@ mod tests {
         for shape in RequestShape::ALL {
             let text = wrap_chat_request(FLAT, shape, false);
             let mut req = LlmRequest::from_json(&text).unwrap();
-            insert_message(&mut req, 0, &ChatMessage::text(ChatMessageRole::System, "S")).unwrap();
+            req.insert_message(0, &ChatMessage::text(ChatMessageRole::System, "S"))
+                .unwrap();
             assert_eq!(
                 req.as_str(),
                 text.replace(r#""input":["#, r#""input":[{"role":"system","content":"S"},"#),
@@ -154,16 +129,21 @@ mod tests {
     #[test]
     fn insert_message_at_end_into_empty_and_into_missing_input() {
         let mut req = LlmRequest::from_json(FLAT).unwrap();
-        insert_message(&mut req, 99, &json!({"role": "user", "content": "last"})).unwrap();
+        req.insert_message(99, &json!({"role": "user", "content": "last"}))
+            .unwrap();
         assert_eq!(req.chat().unwrap().unwrap().input[1].content_text(), "last");
         let mut empty = LlmRequest::from_json(r#"{"model":"m","input":[ ]}"#).unwrap();
-        insert_message(&mut empty, 0, &ChatMessage::text(ChatMessageRole::User, "x")).unwrap();
+        empty
+            .insert_message(0, &ChatMessage::text(ChatMessageRole::User, "x"))
+            .unwrap();
         assert_eq!(
             empty.as_str(),
             r#"{"model":"m","input":[{"role":"user","content":"x"}]}"#
         );
         let mut missing = LlmRequest::from_json(r#"{"model":"m","input":null}"#).unwrap();
-        insert_message(&mut missing, 0, &ChatMessage::text(ChatMessageRole::User, "x")).unwrap();
+        missing
+            .insert_message(0, &ChatMessage::text(ChatMessageRole::User, "x"))
+            .unwrap();
         assert_eq!(
             missing.as_str(),
             r#"{"model":"m","input":[{"role":"user","content":"x"}]}"#
@@ -173,18 +153,22 @@ mod tests {
     #[test]
     fn append_keeps_existing_elements_byte_identical() {
         let mut req = LlmRequest::from_json(FLAT).unwrap();
-        append_to_request_array(&mut req, "fallbacks", &[Fallback::new("c", "d")]).unwrap();
+        req.append_to_array("fallbacks", &[Fallback::new("c", "d")])
+            .unwrap();
         assert!(req.as_str().ends_with(
             r#""fallbacks":[{"provider":"a","model":"b","weight":0.50},{"provider":"c","model":"d"}]}"#
         ));
         let mut none = LlmRequest::from_json(r#"{"model":"m"}"#).unwrap();
-        append_to_request_array(&mut none, "fallbacks", &[Fallback::new("c", "d")]).unwrap();
+        none.append_to_array("fallbacks", &[Fallback::new("c", "d")])
+            .unwrap();
         assert_eq!(
             none.as_str(),
             r#"{"model":"m","fallbacks":[{"provider":"c","model":"d"}]}"#
         );
         let mut wrong = LlmRequest::from_json(r#"{"model":"m","fallbacks":"x"}"#).unwrap();
-        assert!(append_to_request_array(&mut wrong, "fallbacks", &[Fallback::new("c", "d")]).is_err());
+        assert!(wrong
+            .append_to_array("fallbacks", &[Fallback::new("c", "d")])
+            .is_err());
     }
 
     #[test]
@@ -195,7 +179,7 @@ mod tests {
                 context: Default::default(),
                 request: LlmRequest::from_json(&wrap_chat_request(FLAT, shape, false)).unwrap(),
             };
-            let out = short_circuit_with_chat(input, chat).unwrap();
+            let out = input.short_circuit_with_chat(chat).unwrap();
             assert!(out.has_short_circuit);
             let sc = out.short_circuit.unwrap();
             assert!(sc.as_str().contains(chat), "{shape}: {sc}");

@@ -5,18 +5,91 @@
 //! `free`, `get_name`, `init`, `http_intercept` and `http_pre_hook`, `http_post_hook`,
 //! `http_stream_chunk_hook`, `pre_hook`, `post_hook`, `cleanup`, and `last_error` (the text of
 //! the last `init` failure or panic, so a host can say why a call failed). You write no
-//! `unsafe` and no `extern "C"`.
+//! `unsafe` and no `extern "C"`. Everything a plugin needs comes from one import,
+//! [`prelude`].
 //!
-//! Guarantees of every generated hook:
-//! * **never traps on input**: empty, invalid UTF-8, invalid JSON, wrong types, `null`s, deep
-//!   nesting, or an input too large for the plugin's memory all produce a valid output whose
-//!   `error` (`hook_error` for `post_hook`) says what was wrong, echoing the context it could
-//!   read;
-//! * **lossless pass-through**: payloads are kept as raw JSON ([`types::RawJson`]) and echoed
-//!   byte for byte unless the plugin edits them; edits are spliced in
-//!   ([`types::LlmRequest::edit_chat`], [`types::LlmResponse::set_chat_field`], ...), in the
-//!   request shape that came in ([`types::shape`]);
-//! * a hook returning `Err` passes its input through and reports the error.
+//! ```
+//! use bifrost_wasm_sdk::prelude::*;
+//!
+//! /// Configuration, from the plugin's entry in Bifrost's `config.json`.
+//! #[derive(Default, Deserialize)]
+//! #[serde(default)]
+//! struct Config {
+//!     blocked_model: String,
+//! }
+//!
+//! struct Blocker {
+//!     config: Config,
+//!     blocked: u64,
+//! }
+//!
+//! impl Plugin for Blocker {
+//!     const NAME: &'static str = "blocker";
+//!     type Config = Config;
+//!
+//!     fn new(config: Config) -> HookResult<Self> {
+//!         Ok(Blocker { config, blocked: 0 })
+//!     }
+//!
+//!     // The LLM request, before the provider is called.
+//!     fn pre_hook(&mut self, mut input: PreHookInput) -> HookResult<PreHookOutput> {
+//!         input.context.set_value("blocker_seen", true);
+//!         // Reads the model, and nothing else of the request.
+//!         if input.request.model().as_deref() == Some(self.config.blocked_model.as_str()) {
+//!             self.blocked += 1;
+//!             let error = BifrostError::new("model not allowed").with_type("forbidden").with_status(403);
+//!             return Ok(input.short_circuit_error(&error));
+//!         }
+//!         Ok(input.pass_through())
+//!     }
+//!
+//!     // The response or the error, after the provider (or a short-circuit) answered.
+//!     fn post_hook(&mut self, mut input: PostHookInput) -> HookResult<PostHookOutput> {
+//!         match &mut input.result {
+//!             LlmResult::Response(response) => {
+//!                 if let Some(model) = response.chat_field_str("model") {
+//!                     response.set_chat_field("model", &format!("{model} (checked)"))?;
+//!                 }
+//!             }
+//!             LlmResult::Error(error) => {
+//!                 if let Some(message) = error.message() {
+//!                     error.set_message(&format!("{message} (seen by blocker)"));
+//!                 }
+//!             }
+//!         }
+//!         Ok(input.pass_through())
+//!     }
+//! }
+//!
+//! bifrost_wasm_sdk::export_plugin!(Blocker);
+//!
+//! // The same code the wasm exports run, natively:
+//! use bifrost_wasm_sdk::testing::Harness;
+//! let plugin = Harness::<Blocker>::new(r#"{"blocked_model":"gpt-4"}"#).unwrap();
+//! let out = plugin.pre_hook(&json!({
+//!     "context": {"request_id": "r1"},
+//!     "request": {"provider": "openai", "model": "gpt-4", "input": []}
+//! }));
+//! assert_eq!(out["has_short_circuit"], true);
+//! assert_eq!(out["short_circuit"]["error"]["status_code"], 403);
+//! assert_eq!(out["context"], json!({"request_id": "r1", "blocker_seen": true}));
+//! ```
+//!
+//! # What every generated hook guarantees
+//!
+//! * **It never traps on input**: empty, invalid UTF-8, invalid JSON, wrong types, `null`s,
+//!   deep nesting, or an input too large for the plugin's memory all produce a valid output
+//!   whose `error` (`hook_error` for `post_hook`) says what was wrong, echoing the context
+//!   when it could be read.
+//! * **Nothing is decoded that the hook does not read.** The input is validated once; the
+//!   hook's views ([`BifrostContext`], [`LlmRequest`], [`LlmResponse`], [`LlmError`],
+//!   [`RawJson`]) share its bytes and parse a member only when asked for it.
+//! * **Lossless pass-through**: whatever the hook does not change is written back byte for
+//!   byte (unknown fields, `null`s, key order, number spellings); edits are spliced in, in
+//!   the request shape that came in ([`types::shape`]), and context edits are appended.
+//! * A hook returning `Err` passes its input through and reports the error.
+//!
+//! # Building
 //!
 //! Build for `wasm32-unknown-unknown` (the result imports nothing) with the workspace's
 //! `wasm` profile. Test natively with [`testing::Harness`], which runs the same code the
@@ -27,6 +100,25 @@
 //! 256 KiB arena inside the module's initial memory, so that `init` and ordinary hooks never
 //! grow linear memory (a host that pools instances then reuses their memory slots without
 //! changing page protections). Turn off the default `allocator` feature to bring your own.
+//!
+//! # Changes for plugin authors (0.2)
+//!
+//! * [`BifrostContext`] is a view over the received JSON, no longer a public
+//!   `HashMap<String, serde_json::Value>`: read with [`BifrostContext::get_string`],
+//!   `get_bool`, `get_i64`, `get_u64`, `get_f64`, `get_as`, `get_raw`, `request_id`,
+//!   `virtual_key`; write with [`BifrostContext::set_value`] (any [`ToJson`] value) and
+//!   `remove`. The seed's helpers keep their names and meaning.
+//! * `post_hook`'s input says what the request ended in: [`PostHookInput::result`] is an
+//!   [`LlmResult`] (`Response` or `Error`) instead of a `has_error` flag beside two fields.
+//! * Short-circuits and other answers that cannot fail no longer return `Result`:
+//!   `Ok(input.short_circuit_error(&e))`.
+//! * Acronyms are one word in Rust names (`HttpRequest`, `LlmUsage`,
+//!   `LlmPluginShortCircuit`); the seed's spellings remain as type aliases and the wire
+//!   names are unchanged.
+//! * Text walkers and structural edits are methods ([`Texts`], [`RequestEdits`],
+//!   [`ChunkEdits`]); per-request state has a helper ([`RequestMap`]).
+//! * Everything a plugin needs is in [`prelude`]; the memory ABI and the runtime are
+//!   implementation details of [`export_plugin!`].
 
 #[cfg(all(
     target_arch = "wasm32",
@@ -34,9 +126,14 @@
     feature = "allocator"
 ))]
 mod allocator;
+mod context;
 pub mod edit;
+pub mod hooks;
+mod json;
+#[doc(hidden)]
 pub mod memory;
-pub mod plugin;
+mod plugin;
+#[doc(hidden)]
 pub mod runtime;
 pub mod state;
 pub mod testing;
@@ -44,15 +141,42 @@ pub mod text;
 
 /// The wire types (re-exported from `bifrost-wasm-types`).
 pub use bifrost_wasm_types as types;
-pub use plugin::{HookError, HookResult, Plugin};
-pub use serde_json;
-pub use types::*;
 
-/// Everything a plugin usually needs: `use bifrost_wasm_sdk::prelude::*;`.
+pub use context::{BifrostContext, GO_REQUEST_ID_KEY, REQUEST_ID_KEY, VIRTUAL_KEY};
+pub use edit::RequestEdits;
+pub use hooks::*;
+pub use json::ToJson;
+pub use plugin::{HookError, HookResult, Plugin};
+pub use state::RequestMap;
+pub use text::{ChunkChoice, ChunkEdits, TextField, TextSpot, Texts};
+pub use types::{
+    BifrostChatRequest, BifrostChatResponse, BifrostError, BifrostResponse, ChatContentBlock, ChatMessage,
+    ChatMessageContent, ChatMessageRole, ChatParameters, ChatTool, ChatToolFunction, ErrorField, Fallback,
+    HTTPRequest, HTTPResponse, HttpRequest, HttpResponse, JsonError, JsonKind, LLMPluginShortCircuit,
+    LLMUsage, LlmError, LlmPluginShortCircuit, LlmRequest, LlmResponse, LlmUsage, RawJson, RequestKind,
+    RequestShape, ResponseChoice, ResponseShape, ToolCall, ToolCallFunction,
+};
+
+/// Everything a plugin needs: `use bifrost_wasm_sdk::prelude::*;`.
 pub mod prelude {
+    pub use crate::context::{BifrostContext, GO_REQUEST_ID_KEY, REQUEST_ID_KEY, VIRTUAL_KEY};
+    pub use crate::edit::RequestEdits;
+    pub use crate::hooks::{
+        HttpPostHookInput, HttpPostHookOutput, HttpPreHookInput, HttpPreHookOutput, HttpRequestView,
+        LlmResult, PostHookInput, PostHookOutput, PreHookInput, PreHookOutput, StreamChunkInput,
+        StreamChunkOutput,
+    };
+    pub use crate::json::ToJson;
     pub use crate::plugin::{HookError, HookResult, Plugin};
-    pub use crate::types::hooks::*;
-    pub use crate::types::*;
+    pub use crate::state::RequestMap;
+    pub use crate::text::{ChunkChoice, ChunkEdits, TextField, TextSpot, Texts};
+    pub use crate::types::{
+        BifrostChatRequest, BifrostChatResponse, BifrostError, BifrostResponse, ChatContentBlock,
+        ChatMessage, ChatMessageContent, ChatMessageRole, ChatParameters, ChatTool, ChatToolFunction,
+        ErrorField, Fallback, HTTPRequest, HTTPResponse, HttpRequest, HttpResponse, JsonError, JsonKind,
+        LLMPluginShortCircuit, LLMUsage, LlmError, LlmPluginShortCircuit, LlmRequest, LlmResponse, LlmUsage,
+        RawJson, RequestKind, RequestShape, ResponseChoice, ResponseShape, ToolCall, ToolCallFunction,
+    };
     pub use serde::{Deserialize, Serialize};
     pub use serde_json::{json, Value};
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
-use crate::types::hooks::*;
+use crate::hooks::*;
 
 /// An error a hook (or `init`) reports instead of trapping.
 ///

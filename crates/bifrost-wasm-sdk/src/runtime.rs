@@ -1,16 +1,27 @@
-//! What the exports do: decode the input, call the plugin, encode the output — never trapping
+//! What the exports do: read the input, call the plugin, write the output — never trapping
 //! on input. Used by [`export_plugin!`](crate::export_plugin) and by [`crate::testing`].
+//!
+//! One call: the input is checked as UTF-8, copied once into a shared buffer, validated and
+//! indexed in one pass ([`codec::Envelope`]); the hook's views share that buffer (nothing
+//! else is parsed until the hook reads it); the output is written by [`codec`], repeating
+//! every payload the hook did not replace byte for byte.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
-use crate::types::wire::{DecodeInput, EncodeOutput};
-
+use crate::context::BifrostContext;
+use crate::hooks::*;
 use crate::plugin::{HookResult, Plugin};
-use crate::types::hooks::*;
-use crate::types::BifrostContext;
+use crate::types::codec::{self, Direction, Envelope, WriteJson};
+use crate::types::error::LlmError;
+use crate::types::shape::{LlmRequest, LlmResponse};
+use crate::types::{scan, Hook as HookKind, RawJson};
 
-/// Extra memory, beyond three times the input, that a hook must be able to allocate before it
-/// starts; otherwise it answers "input too large" instead of running out of memory midway.
+/// Inputs above this size are refused unless the plugin's memory could hold three times
+/// their size more (an allocation failure would abort the instance).
+const HEADROOM_CHECK_ABOVE: usize = 32 * 1024;
+
+/// Extra memory, beyond three times the input, that a large input needs before processing.
 const HEADROOM_SLACK: usize = 64 * 1024;
 
 thread_local! {
@@ -85,9 +96,8 @@ fn is_default_config(bytes: &[u8]) -> bool {
         return true;
     }
     trimmed.first() == Some(&b'{')
-        && std::str::from_utf8(trimmed).is_ok_and(|t| {
-            crate::types::scan::validate(t).is_ok() && crate::types::scan::Members::new(t).next().is_none()
-        })
+        && std::str::from_utf8(trimmed)
+            .is_ok_and(|t| scan::validate(t).is_ok() && scan::Members::new(t).next().is_none())
 }
 
 impl<P: Plugin> PluginCell<P> {
@@ -142,26 +152,27 @@ impl<P: Plugin> PluginCell<P> {
     pub fn run<K: Hook>(&self, input: &[u8]) -> Vec<u8> {
         // Everything that does not depend on the hook lives in non-generic functions, so the
         // five instances of this one stay small.
-        if let Some(message) = prologue(K::EXPORT, input.len()) {
-            return encode(&K::error_only(BifrostContext::default(), message));
-        }
-        let parsed = match decode::<K>(input) {
+        let src = match prologue(K::KIND, input) {
+            Ok(src) => src,
+            Err(output) => return output,
+        };
+        let parsed = match read::<K>(&src) {
             Ok(parsed) => parsed,
-            Err(output) => return encode(&output),
+            Err(output) => return output,
         };
         if let Err(message) = K::check(&parsed) {
-            return encode(&K::pass_with_error(parsed, message));
+            return write::<K>(&K::pass_with_error(parsed, message));
         }
         let mut state = self.state.borrow_mut();
         let plugin = match Self::ready(&mut state) {
             Ok(plugin) => plugin,
-            Err(message) => return encode(&K::pass_with_error(parsed, message)),
+            Err(message) => return write::<K>(&K::pass_with_error(parsed, message)),
         };
         match K::call(plugin, parsed) {
-            Ok(output) => encode(&output),
-            Err(e) => match decode::<K>(input) {
-                Ok(again) => encode(&K::pass_with_error(again, e.message().to_string())),
-                Err(output) => encode(&output),
+            Ok(output) => write::<K>(&output),
+            Err(e) => match read::<K>(&src) {
+                Ok(again) => write::<K>(&K::pass_with_error(again, e.message().to_string())),
+                Err(output) => output,
             },
         }
     }
@@ -183,17 +194,58 @@ impl<P: Plugin> PluginCell<P> {
     }
 }
 
-/// Per-call checks before decoding: installs the panic hook and refuses inputs the plugin's
-/// memory could not process (an allocation failure would abort).
+/// A failure output for `hook` carrying `message` (and the context, when it was readable).
 #[inline(never)]
-fn prologue(export: &str, len: usize) -> Option<String> {
+fn failure(hook: HookKind, context: Option<&str>, message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + message.len() + context.map_or(0, str::len));
+    codec::write_failure(
+        hook,
+        context.as_ref().map(|c| c as &dyn WriteJson),
+        message,
+        &mut out,
+    );
+    out
+}
+
+/// Per-call work before reading: installs the panic hook, refuses inputs the plugin's
+/// memory could not process, checks UTF-8, and copies the input into the buffer the hook's
+/// views share.
+#[inline(never)]
+fn prologue(hook: HookKind, input: &[u8]) -> Result<Arc<str>, Vec<u8>> {
     install_panic_hook();
-    if crate::memory::has_headroom(len.saturating_mul(3).saturating_add(HEADROOM_SLACK)) {
-        return None;
+    let len = input.len();
+    if len > HEADROOM_CHECK_ABOVE
+        && !crate::memory::has_headroom(len.saturating_mul(3).saturating_add(HEADROOM_SLACK))
+    {
+        let message = format!(
+            "{} input of {len} bytes is too large for this plugin's memory limit",
+            hook.name()
+        );
+        return Err(failure(hook, None, &message));
     }
-    Some(format!(
-        "{export} input of {len} bytes is too large for this plugin's memory limit"
-    ))
+    let text = scan::utf8(input).map_err(|e| {
+        let message = if input.trim_ascii().is_empty() {
+            format!("{} input is empty", hook.name())
+        } else {
+            format!("{} input is not valid UTF-8: {e}", hook.name())
+        };
+        failure(hook, None, &message)
+    })?;
+    Ok(Arc::from(text))
+}
+
+/// The hook's view of its input, or the failure output that answers an unreadable one.
+fn read<K: Hook>(src: &Arc<str>) -> Result<K::Input, Vec<u8>> {
+    let env = Envelope::parse_text(K::KIND, Direction::Input, src)
+        .map_err(|e| failure(K::KIND, None, e.message()))?;
+    let reader = Reader { src, env: &env };
+    K::decode(&reader).map_err(|e| failure(K::KIND, e.context, &e.message))
+}
+
+fn write<K: Hook>(output: &K::Output) -> Vec<u8> {
+    let mut out = Vec::new();
+    K::write(output, &mut out);
+    out
 }
 
 #[inline(never)]
@@ -201,30 +253,87 @@ fn not_initialised(name: &str, reason: &str) -> String {
     format!("plugin `{name}` is not initialised: {reason}")
 }
 
-fn decode<K: Hook>(input: &[u8]) -> Result<K::Input, K::Output> {
-    K::Input::decode(K::EXPORT, input).map_err(|e| K::error_only(e.context, e.message))
+/// Why an input could not be handed to the plugin.
+pub struct Unreadable<'a> {
+    message: String,
+    /// The context to echo, when it could be read.
+    context: Option<&'a str>,
 }
 
-fn encode<T: EncodeOutput>(output: &T) -> Vec<u8> {
-    output.to_json()
+/// Builds the hook views of one input: members of the validated envelope, sharing `src`.
+pub struct Reader<'a> {
+    src: &'a Arc<str>,
+    env: &'a Envelope<'a>,
+}
+
+impl<'a> Reader<'a> {
+    /// Member `name` as a value sharing the input's buffer; `null` when absent.
+    fn raw(&self, name: &str) -> RawJson {
+        match self.env.get(name) {
+            Some(part) => self.shared(part),
+            None => RawJson::null(),
+        }
+    }
+
+    fn shared(&self, part: &str) -> RawJson {
+        let start = (part.as_ptr() as usize).wrapping_sub(self.src.as_ptr() as usize);
+        RawJson::from_shared(self.src, start, start.wrapping_add(part.len()))
+    }
+
+    fn context(&self) -> Result<BifrostContext, Unreadable<'a>> {
+        match self.env.member("context") {
+            None => Ok(BifrostContext::new()),
+            Some((part, members)) => {
+                BifrostContext::from_indexed(self.shared(part), members).map_err(|e| Unreadable {
+                    message: format!("{} `context` {e}", self.env.hook().name()),
+                    context: None,
+                })
+            }
+        }
+    }
+
+    fn request(&self) -> LlmRequest {
+        match self.env.member("request") {
+            Some((part, members)) => LlmRequest::from_indexed(self.shared(part), members),
+            None => LlmRequest::from_indexed(RawJson::null(), std::iter::empty()),
+        }
+    }
+
+    fn response(&self) -> LlmResponse {
+        match self.env.member("response") {
+            Some((part, members)) => LlmResponse::from_indexed(self.shared(part), members),
+            None => LlmResponse::from_indexed(RawJson::null(), std::iter::empty()),
+        }
+    }
+
+    /// An input that cannot be read into the hook's view: reported, echoing the context.
+    fn reject(&self, message: String) -> Unreadable<'a> {
+        Unreadable {
+            message,
+            context: self.env.get("context").filter(|c| c.starts_with('{')),
+        }
+    }
 }
 
 /// One hook's input/output contract. Implemented by the marker types in this module.
 pub trait Hook {
-    /// The export name (for messages).
-    const EXPORT: &'static str;
-    /// Input envelope.
-    type Input: DecodeInput;
-    /// Output envelope.
-    type Output: EncodeOutput;
-    /// Rejects inputs whose payloads have the wrong JSON type.
+    /// Which hook.
+    const KIND: HookKind;
+    /// Input view.
+    type Input;
+    /// Output.
+    type Output;
+    /// Builds the input view.
+    fn decode<'a>(reader: &Reader<'a>) -> Result<Self::Input, Unreadable<'a>>;
+    /// Rejects inputs whose payloads have the wrong JSON type (they are echoed, with the
+    /// reason in the output's error).
     fn check(input: &Self::Input) -> Result<(), String>;
     /// Calls the plugin's hook.
     fn call<P: Plugin>(plugin: &mut P, input: Self::Input) -> HookResult<Self::Output>;
     /// The pass-through output carrying an error message.
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output;
-    /// An error output when the input could not be read (context as far as readable).
-    fn error_only(context: BifrostContext, message: String) -> Self::Output;
+    /// Writes the output envelope.
+    fn write(output: &Self::Output, out: &mut Vec<u8>);
 }
 
 /// `http_pre_hook` / `http_intercept`.
@@ -238,128 +347,216 @@ pub struct Pre;
 /// `post_hook`.
 pub struct Post;
 
+fn json<T: WriteJson>(value: &Option<T>) -> Option<&dyn WriteJson> {
+    value.as_ref().map(|v| v as &dyn WriteJson)
+}
+
 impl Hook for HttpPre {
-    const EXPORT: &'static str = "http_pre_hook";
+    const KIND: HookKind = HookKind::HttpPreHook;
     type Input = HttpPreHookInput;
     type Output = HttpPreHookOutput;
+
+    fn decode<'a>(r: &Reader<'a>) -> Result<Self::Input, Unreadable<'a>> {
+        Ok(HttpPreHookInput {
+            context: r.context()?,
+            request: r.raw("request"),
+        })
+    }
+
     fn check(input: &Self::Input) -> Result<(), String> {
         expect_object("http_pre_hook `request`", &input.request, false)
     }
+
     fn call<P: Plugin>(plugin: &mut P, input: Self::Input) -> HookResult<Self::Output> {
         plugin.http_pre_hook(input)
     }
+
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
         out.error = message;
         out
     }
-    fn error_only(context: BifrostContext, message: String) -> Self::Output {
-        HttpPreHookOutput {
-            context,
-            error: message,
-            ..Default::default()
+
+    fn write(o: &Self::Output, out: &mut Vec<u8>) {
+        codec::http_pre_hook::Output {
+            context: Some(&o.context as &dyn WriteJson),
+            request: json(&o.request),
+            response: json(&o.response),
+            has_response: o.has_response,
+            error: o.error.as_str().into(),
         }
+        .write(out)
     }
 }
 
 impl Hook for HttpPost {
-    const EXPORT: &'static str = "http_post_hook";
+    const KIND: HookKind = HookKind::HttpPostHook;
     type Input = HttpPostHookInput;
     type Output = HttpPostHookOutput;
+
+    fn decode<'a>(r: &Reader<'a>) -> Result<Self::Input, Unreadable<'a>> {
+        Ok(HttpPostHookInput {
+            context: r.context()?,
+            request: r.raw("request"),
+            response: r.raw("response"),
+        })
+    }
+
     fn check(input: &Self::Input) -> Result<(), String> {
         expect_object("http_post_hook `request`", &input.request, false)?;
         expect_object("http_post_hook `response`", &input.response, false)
     }
+
     fn call<P: Plugin>(plugin: &mut P, input: Self::Input) -> HookResult<Self::Output> {
         plugin.http_post_hook(input)
     }
+
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
         out.error = message;
         out
     }
-    fn error_only(context: BifrostContext, message: String) -> Self::Output {
-        HttpPostHookOutput {
-            context,
-            error: message,
+
+    fn write(o: &Self::Output, out: &mut Vec<u8>) {
+        codec::http_post_hook::Output {
+            context: Some(&o.context as &dyn WriteJson),
+            error: o.error.as_str().into(),
         }
+        .write(out)
     }
 }
 
 impl Hook for StreamChunk {
-    const EXPORT: &'static str = "http_stream_chunk_hook";
+    const KIND: HookKind = HookKind::HttpStreamChunkHook;
     type Input = StreamChunkInput;
     type Output = StreamChunkOutput;
+
+    fn decode<'a>(r: &Reader<'a>) -> Result<Self::Input, Unreadable<'a>> {
+        Ok(StreamChunkInput {
+            context: r.context()?,
+            request: r.raw("request"),
+            chunk: r.raw("chunk"),
+        })
+    }
+
     fn check(input: &Self::Input) -> Result<(), String> {
         expect_object("http_stream_chunk_hook `chunk`", &input.chunk, false)?;
         expect_object("http_stream_chunk_hook `request`", &input.request, true)
     }
+
     fn call<P: Plugin>(plugin: &mut P, input: Self::Input) -> HookResult<Self::Output> {
         plugin.http_stream_chunk_hook(input)
     }
+
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
         out.error = message;
         out
     }
-    fn error_only(context: BifrostContext, message: String) -> Self::Output {
-        StreamChunkOutput {
-            context,
-            error: message,
-            ..Default::default()
+
+    fn write(o: &Self::Output, out: &mut Vec<u8>) {
+        codec::http_stream_chunk_hook::Output {
+            context: Some(&o.context as &dyn WriteJson),
+            chunk: json(&o.chunk),
+            has_chunk: o.has_chunk,
+            skip: o.skip,
+            error: o.error.as_str().into(),
         }
+        .write(out)
     }
 }
 
 impl Hook for Pre {
-    const EXPORT: &'static str = "pre_hook";
+    const KIND: HookKind = HookKind::PreHook;
     type Input = PreHookInput;
     type Output = PreHookOutput;
+
+    fn decode<'a>(r: &Reader<'a>) -> Result<Self::Input, Unreadable<'a>> {
+        Ok(PreHookInput {
+            context: r.context()?,
+            request: r.request(),
+        })
+    }
+
     fn check(input: &Self::Input) -> Result<(), String> {
         expect_object("pre_hook `request`", input.request.raw(), false)
     }
+
     fn call<P: Plugin>(plugin: &mut P, input: Self::Input) -> HookResult<Self::Output> {
         plugin.pre_hook(input)
     }
+
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
         out.error = message;
         out
     }
-    fn error_only(context: BifrostContext, message: String) -> Self::Output {
-        PreHookOutput {
-            context,
-            error: message,
-            ..Default::default()
+
+    fn write(o: &Self::Output, out: &mut Vec<u8>) {
+        codec::pre_hook::Output {
+            context: Some(&o.context as &dyn WriteJson),
+            request: json(&o.request),
+            short_circuit: json(&o.short_circuit),
+            has_short_circuit: o.has_short_circuit,
+            error: o.error.as_str().into(),
         }
+        .write(out)
     }
 }
 
 impl Hook for Post {
-    const EXPORT: &'static str = "post_hook";
+    const KIND: HookKind = HookKind::PostHook;
     type Input = PostHookInput;
     type Output = PostHookOutput;
+
+    fn decode<'a>(r: &Reader<'a>) -> Result<Self::Input, Unreadable<'a>> {
+        let has_error = r.env.flag("has_error").map_err(|e| r.reject(e.into_message()))?;
+        let response = r.response();
+        let error = r.raw("error");
+        let context = r.context()?;
+        Ok(if has_error {
+            PostHookInput::new(
+                context,
+                LlmResult::Error(LlmError::new(error)),
+                response.into_raw(),
+            )
+        } else {
+            PostHookInput::new(context, LlmResult::Response(response), error)
+        })
+    }
+
     fn check(input: &Self::Input) -> Result<(), String> {
-        expect_object("post_hook `response`", input.response.raw(), true)?;
-        expect_object("post_hook `error`", &input.error, true)?;
-        if input.response.raw().is_null() && !input.has_error {
+        let (response, error) = input.payloads();
+        expect_object("post_hook `response`", response, true)?;
+        expect_object("post_hook `error`", error, true)?;
+        if response.is_null() && !input.has_error() {
             return Err("post_hook input has neither a response nor an error".to_string());
         }
         Ok(())
     }
+
     fn call<P: Plugin>(plugin: &mut P, input: Self::Input) -> HookResult<Self::Output> {
         plugin.post_hook(input)
     }
+
     fn pass_with_error(input: Self::Input, message: String) -> Self::Output {
         let mut out = input.pass_through();
         out.hook_error = message;
         out
     }
-    fn error_only(context: BifrostContext, message: String) -> Self::Output {
-        PostHookOutput {
-            context,
-            hook_error: message,
-            ..Default::default()
+
+    fn write(o: &Self::Output, out: &mut Vec<u8>) {
+        let (response, error): (&dyn WriteJson, &dyn WriteJson) = match &o.result {
+            LlmResult::Response(r) => (r, o.other.as_ref().map_or(&"{}" as &dyn WriteJson, |v| v)),
+            LlmResult::Error(e) => (o.other.as_ref().map_or(&"null" as &dyn WriteJson, |v| v), e),
+        };
+        codec::post_hook::Output {
+            context: Some(&o.context as &dyn WriteJson),
+            response: Some(response),
+            error: Some(error),
+            has_error: o.result.is_error(),
+            hook_error: o.hook_error.as_str().into(),
         }
+        .write(out)
     }
 }

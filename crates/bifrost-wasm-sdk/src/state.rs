@@ -10,8 +10,10 @@
 //! full, inserting evicts the oldest entry, and [`RequestMap::evicted`] counts how often that
 //! happened. Size it for the number of requests in flight at once.
 //!
+//! The `*_for` methods take the request id from a hook's context.
+//!
 //! ```
-//! use bifrost_wasm_sdk::state::RequestMap;
+//! use bifrost_wasm_sdk::prelude::*;
 //!
 //! let mut pending: RequestMap<String> = RequestMap::new(2);
 //! pending.insert("r1", "key-1".to_string());
@@ -22,9 +24,10 @@
 //! assert_eq!(pending.evicted(), 1);
 //! ```
 //!
-//! [`BifrostContext::request_id`]: crate::types::BifrostContext::request_id
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::context::BifrostContext;
 
 /// A bounded map from request id to per-request state; the oldest entry is evicted when full.
 #[derive(Debug, Clone)]
@@ -114,6 +117,30 @@ impl<T> RequestMap<T> {
         Some(value)
     }
 
+    /// Stores `value` for the request `context` belongs to ([`BifrostContext::request_id`]);
+    /// `Err(value)` when the context carries no request id.
+    pub fn insert_for(&mut self, context: &BifrostContext, value: T) -> Result<Option<T>, T> {
+        match context.request_id() {
+            Some(id) => Ok(self.insert(id, value)),
+            None => Err(value),
+        }
+    }
+
+    /// The state of the request `context` belongs to.
+    pub fn get_for(&self, context: &BifrostContext) -> Option<&T> {
+        self.get(context.request_id()?)
+    }
+
+    /// The state of the request `context` belongs to, mutably.
+    pub fn get_mut_for(&mut self, context: &BifrostContext) -> Option<&mut T> {
+        self.get_mut(context.request_id()?)
+    }
+
+    /// Removes and returns the state of the request `context` belongs to.
+    pub fn remove_for(&mut self, context: &BifrostContext) -> Option<T> {
+        self.remove(context.request_id()?)
+    }
+
     /// Forgets every request.
     pub fn clear(&mut self) {
         self.entries.clear();
@@ -155,6 +182,19 @@ mod tests {
         m.get_or_insert_with("r", Vec::new).push(2);
         assert_eq!(m.get("r"), Some(&vec![1, 2]));
         m.clear();
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn context_keyed_methods_use_the_request_id_and_refuse_without_one() {
+        let mut m = RequestMap::new(2);
+        let ctx = BifrostContext::from_json(r#"{"request-id":"go-1"}"#).unwrap();
+        assert_eq!(m.insert_for(&ctx, 7), Ok(None));
+        assert_eq!(m.get("go-1"), Some(&7));
+        *m.get_mut_for(&ctx).unwrap() += 1;
+        assert_eq!(m.get_for(&ctx), Some(&8));
+        assert_eq!(m.remove_for(&ctx), Some(8));
+        assert_eq!(m.insert_for(&BifrostContext::new(), 1), Err(1));
         assert!(m.is_empty());
     }
 }

@@ -3,10 +3,11 @@
 //! A plugin that inspects or rewrites text (redaction, moderation, translation, prompt
 //! checks) needs to visit every text part of every message without caring which of the three
 //! request shapes arrived, whether `content` is a string or an array of blocks, or whether a
-//! response is complete (`message`) or streamed (`delta`). The walkers here do that on the raw
-//! JSON: they find the strings by position, hand each one to a callback, and splice the
-//! replacements back into the original text. Nothing else is re-serialized: unknown fields,
-//! `null`s, key order and number spellings stay byte-identical.
+//! response is complete (`message`) or streamed (`delta`). The [`Texts`] methods (on
+//! [`LlmRequest`] and [`LlmResponse`]) and the [`ChunkEdits`] methods (on a stream chunk's
+//! [`RawJson`]) do that on the raw JSON: they find the strings by position, hand each one to
+//! a callback, and splice the replacements back into the original text. Nothing else is
+//! re-serialized: unknown fields, `null`s, key order and number spellings stay byte-identical.
 //!
 //! The text parts visited ([`TextField`]), per message object (a request's `input[i]`, a
 //! response choice's `message` or `delta`):
@@ -25,27 +26,26 @@
 //!
 //! ```
 //! use bifrost_wasm_sdk::prelude::*;
-//! use bifrost_wasm_sdk::text::{edit_request_texts, TextField};
 //!
 //! let mut request = LlmRequest::from_json(
 //!     r#"{"model":"m","input":[{"role":"user","content":"hi BOB","x":1.0}]}"#,
 //! ).unwrap();
-//! let changed = edit_request_texts(&mut request, |spot, text| {
+//! let changed = request.edit_texts(|spot, text| {
 //!     (spot.field == TextField::Content).then(|| text.to_lowercase())
-//! }).unwrap();
+//! });
 //! assert_eq!(changed, 1);
 //! assert_eq!(request.as_str(), r#"{"model":"m","input":[{"role":"user","content":"hi bob","x":1.0}]}"#);
 //! ```
 //!
-//! For streams, [`chunk_choices`] reads each choice's `delta.content` and `finish_reason`, and
-//! [`set_chunk_content`] writes a choice's content back (creating it when the chunk had none,
-//! e.g. to flush held-back text into the final chunk).
+//! For streams, [`ChunkEdits::chunk_choices`] reads each choice's `delta.content` and
+//! `finish_reason`, and [`ChunkEdits::set_chunk_content`] writes a choice's content back
+//! (creating it when the chunk had none, e.g. to flush held-back text into the final chunk).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
-use serde_json::value::RawValue;
-
-use crate::types::raw::{find_member, object_entries, JsonError, JsonKind, RawJson};
+use crate::types::raw::{JsonError, JsonKind, RawJson};
+use crate::types::scan;
 use crate::types::shape::{LlmRequest, LlmResponse};
 
 /// Which text field of a message (or choice) a piece of text comes from.
@@ -97,16 +97,9 @@ pub struct TextSpot {
     pub field: TextField,
 }
 
-/// Byte offset of `part` inside `root`; `part` must be a sub-slice of `root`.
-fn offset(root: &str, part: &str) -> usize {
-    let start = part.as_ptr() as usize - root.as_ptr() as usize;
-    debug_assert!(start + part.len() <= root.len());
-    start
-}
-
-/// Byte range of the sub-slice `part` inside `root`.
-fn range_of(root: &str, part: &str) -> Range<usize> {
-    let start = offset(root, part);
+/// Byte range of the sub-slice `part` inside `root`; `part` must be a sub-slice of `root`.
+pub(crate) fn range_of(root: &str, part: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(root.as_ptr() as usize);
     start..start + part.len()
 }
 
@@ -118,7 +111,7 @@ pub(crate) fn splice(root: &str, mut edits: Vec<(Range<usize>, String)>) -> Stri
     let mut at = 0;
     for (range, text) in edits {
         // `get` instead of indexing: no panic path (and none of the formatting code it drags
-        // into a plugin). The ranges come from the parser and always fall on boundaries.
+        // into a plugin). The ranges come from the scanner and always fall on boundaries.
         out.push_str(root.get(at..range.start).unwrap_or(""));
         out.push_str(&text);
         at = range.end;
@@ -127,18 +120,9 @@ pub(crate) fn splice(root: &str, mut edits: Vec<(Range<usize>, String)>) -> Stri
     out
 }
 
-/// The elements of the JSON array `text`, borrowed from it (`None` if it is not an array).
-pub(crate) fn array_elements(text: &str) -> Result<Option<Vec<&str>>, JsonError> {
-    if JsonKind::of(text) != JsonKind::Array {
-        return Ok(None);
-    }
-    let elements: Vec<&RawValue> = serde_json::from_str(text)?;
-    Ok(Some(elements.into_iter().map(RawValue::get).collect()))
-}
-
-/// The raw value of member `key` of the object `text` (exact key match).
-fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    find_member(text, key, false).map(|(_, v)| v)
+/// The raw value of member `key` of the valid object `text` (exact key match, first).
+pub(crate) fn member<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    scan::member(text, key, false)
 }
 
 /// Collects the replacements a walk produces.
@@ -158,92 +142,80 @@ impl<'r, F: FnMut(TextSpot, &str) -> Option<String>> Walk<'r, F> {
     }
 
     /// Offers the string at `raw` (a sub-slice of the root) to the callback.
-    fn string(&mut self, raw: &'r str, spot: TextSpot) -> Result<(), JsonError> {
-        if JsonKind::of(raw) != JsonKind::String {
-            return Ok(());
-        }
-        let text: String = serde_json::from_str(raw)?;
+    fn string(&mut self, raw: &'r str, spot: TextSpot) {
+        let Some(text) = scan::string_value(raw) else {
+            return;
+        };
         if let Some(new) = (self.f)(spot, &text) {
-            if new != text {
-                let encoded = serde_json::to_string(&new)?;
+            if new != *text {
+                let mut encoded = Vec::with_capacity(new.len() + 2);
+                scan::write_string(&mut encoded, &new);
+                let encoded = String::from_utf8(encoded).unwrap_or_default();
                 self.edits.push((range_of(self.root, raw), encoded));
             }
         }
-        Ok(())
     }
 
     /// Visits the text fields of one message object.
-    fn message(&mut self, message: &'r str, item: usize) -> Result<(), JsonError> {
-        if JsonKind::of(message) != JsonKind::Object {
-            return Ok(());
-        }
-        for (key, value) in object_entries(message)? {
+    fn message(&mut self, message: &'r str, item: usize) {
+        for m in scan::Members::new(message) {
             let spot = |field| TextSpot { item, field };
-            match key.as_ref() {
+            let value = m.value;
+            match m.key().as_ref() {
                 "content" => match JsonKind::of(value) {
-                    JsonKind::String => self.string(value, spot(TextField::Content))?,
+                    JsonKind::String => self.string(value, spot(TextField::Content)),
                     JsonKind::Array => {
-                        let blocks = array_elements(value)?.unwrap_or_default();
-                        for (i, block) in blocks.into_iter().enumerate() {
+                        for (i, block) in scan::Elements::new(value).enumerate() {
                             if let Some(text) = member(block, "text") {
-                                self.string(text, spot(TextField::Block(i)))?;
+                                self.string(text, spot(TextField::Block(i)));
                             }
                         }
                     }
                     _ => {}
                 },
-                "refusal" => self.string(value, spot(TextField::Refusal))?,
-                "reasoning" => self.string(value, spot(TextField::Reasoning))?,
-                "reasoning_content" => self.string(value, spot(TextField::ReasoningContent))?,
+                "refusal" => self.string(value, spot(TextField::Refusal)),
+                "reasoning" => self.string(value, spot(TextField::Reasoning)),
+                "reasoning_content" => self.string(value, spot(TextField::ReasoningContent)),
                 "tool_calls" => {
-                    let calls = array_elements(value)?.unwrap_or_default();
-                    for (i, call) in calls.into_iter().enumerate() {
+                    for (i, call) in scan::Elements::new(value).enumerate() {
                         if let Some(arguments) = member(call, "function").and_then(|f| member(f, "arguments"))
                         {
-                            self.string(arguments, spot(TextField::ToolArguments(i)))?;
+                            self.string(arguments, spot(TextField::ToolArguments(i)));
                         }
                     }
                 }
                 _ => {}
             }
         }
-        Ok(())
     }
 
     /// Visits every message of a request's `input` array.
-    fn messages(&mut self, input: &'r str) -> Result<(), JsonError> {
-        let messages = array_elements(input)?.unwrap_or_default();
-        for (i, message) in messages.into_iter().enumerate() {
-            self.message(message, i)?;
+    fn messages(&mut self, input: &'r str) {
+        for (i, message) in scan::Elements::new(input).enumerate() {
+            self.message(message, i);
         }
-        Ok(())
     }
 
     /// Visits every choice of a chat response (or chunk) object.
-    fn choices(&mut self, chat: &'r str) -> Result<(), JsonError> {
+    fn choices(&mut self, chat: &'r str) {
         let Some(choices) = member(chat, "choices") else {
-            return Ok(());
+            return;
         };
-        let choices = array_elements(choices)?.unwrap_or_default();
-        for (i, choice) in choices.into_iter().enumerate() {
-            if JsonKind::of(choice) != JsonKind::Object {
-                continue;
-            }
-            for (key, value) in object_entries(choice)? {
-                match key.as_ref() {
-                    "message" | "delta" => self.message(value, i)?,
+        for (i, choice) in scan::Elements::new(choices).enumerate() {
+            for m in scan::Members::new(choice) {
+                match m.key().as_ref() {
+                    "message" | "delta" => self.message(m.value, i),
                     "text" => self.string(
-                        value,
+                        m.value,
                         TextSpot {
                             item: i,
                             field: TextField::ChoiceText,
                         },
-                    )?,
+                    ),
                     _ => {}
                 }
             }
         }
-        Ok(())
     }
 
     /// The edited root text, if anything changed, and how many texts were replaced.
@@ -265,103 +237,78 @@ fn request_input(request: &LlmRequest) -> Option<&str> {
     request.inner().and_then(|inner| member(inner, "input"))
 }
 
-/// Calls `f` with every text of every message of a chat request (see the module docs for
-/// which fields count), in document order. Non-chat requests have no messages.
-pub fn for_each_request_text(
-    request: &LlmRequest,
-    mut f: impl FnMut(TextSpot, &str),
-) -> Result<(), JsonError> {
-    if let Some(input) = request_input(request) {
-        let mut walk = Walk::new(request.as_str(), |spot, text: &str| {
-            f(spot, text);
-            None
-        });
-        walk.messages(input)?;
-    }
-    Ok(())
+/// Every text of a chat request's messages or of a response's choices, visited in document
+/// order and edited in place.
+pub trait Texts {
+    /// Calls `f` with every text (see the module docs for which fields count), in document
+    /// order. A request that is not a chat request, or a response without a chat response,
+    /// has none.
+    fn for_each_text(&self, f: impl FnMut(TextSpot, &str));
+
+    /// Offers every text to `f`; where `f` returns a new text, it replaces the old one in
+    /// place (in whichever shape arrived). Returns how many texts changed.
+    fn edit_texts(&mut self, f: impl FnMut(TextSpot, &str) -> Option<String>) -> usize;
 }
 
-/// Offers every text of every message of a chat request to `f`; where `f` returns a new
-/// text, it replaces the old one in place (in whichever request shape arrived). Returns how
-/// many texts changed. Non-chat requests are left alone (0).
-pub fn edit_request_texts(
-    request: &mut LlmRequest,
-    f: impl FnMut(TextSpot, &str) -> Option<String>,
-) -> Result<usize, JsonError> {
-    let (edited, n) = match request_input(request) {
-        Some(input) => {
-            let mut walk = Walk::new(request.as_str(), f);
-            walk.messages(input)?;
-            walk.finish()
+impl Texts for LlmRequest {
+    fn for_each_text(&self, mut f: impl FnMut(TextSpot, &str)) {
+        if let Some(input) = request_input(self) {
+            let mut walk = Walk::new(self.as_str(), |spot, text: &str| {
+                f(spot, text);
+                None
+            });
+            walk.messages(input);
         }
-        None => (None, 0),
-    };
-    if let Some(text) = edited {
-        *request = LlmRequest::new(RawJson::from_string(text)?);
     }
-    Ok(n)
-}
 
-/// Calls `f` with every text of every choice of a response (`message`, `delta`, `text`).
-pub fn for_each_response_text(
-    response: &LlmResponse,
-    mut f: impl FnMut(TextSpot, &str),
-) -> Result<(), JsonError> {
-    if let Some(chat) = response.chat_raw() {
-        let mut walk = Walk::new(response.as_str(), |spot, text: &str| {
-            f(spot, text);
-            None
-        });
-        walk.choices(chat)?;
-    }
-    Ok(())
-}
-
-/// Offers every text of every choice of a chat response (complete or streamed) to `f` and
-/// splices the replacements in. Returns how many texts changed.
-pub fn edit_response_texts(
-    response: &mut LlmResponse,
-    f: impl FnMut(TextSpot, &str) -> Option<String>,
-) -> Result<usize, JsonError> {
-    let (edited, n) = match response.chat_raw() {
-        Some(chat) => {
-            let mut walk = Walk::new(response.as_str(), f);
-            walk.choices(chat)?;
-            walk.finish()
+    fn edit_texts(&mut self, f: impl FnMut(TextSpot, &str) -> Option<String>) -> usize {
+        let (edited, n) = match request_input(self) {
+            Some(input) => {
+                let mut walk = Walk::new(self.as_str(), f);
+                walk.messages(input);
+                walk.finish()
+            }
+            None => (None, 0),
+        };
+        if let Some(text) = edited {
+            *self = LlmRequest::new(RawJson::from_validated(text));
         }
-        None => (None, 0),
-    };
-    if let Some(text) = edited {
-        *response = LlmResponse::new(RawJson::from_string(text)?);
+        n
     }
-    Ok(n)
 }
 
-/// [`edit_response_texts`] for a stream chunk (`http_stream_chunk_hook`'s `chunk`: a chat
-/// completion chunk object, or one wrapped like a response).
-pub fn edit_chunk_texts(
-    chunk: &mut RawJson,
-    f: impl FnMut(TextSpot, &str) -> Option<String>,
-) -> Result<usize, JsonError> {
-    let response = LlmResponse::new(chunk.clone());
-    let (edited, n) = match response.chat_raw() {
-        Some(chat) => {
-            let mut walk = Walk::new(response.as_str(), f);
-            walk.choices(chat)?;
-            walk.finish()
+impl Texts for LlmResponse {
+    fn for_each_text(&self, mut f: impl FnMut(TextSpot, &str)) {
+        if let Some(chat) = self.chat_raw() {
+            let mut walk = Walk::new(self.as_str(), |spot, text: &str| {
+                f(spot, text);
+                None
+            });
+            walk.choices(chat);
         }
-        None => (None, 0),
-    };
-    if let Some(text) = edited {
-        *chunk = RawJson::from_string(text)?;
     }
-    Ok(n)
+
+    fn edit_texts(&mut self, f: impl FnMut(TextSpot, &str) -> Option<String>) -> usize {
+        let (edited, n) = match self.chat_raw() {
+            Some(chat) => {
+                let mut walk = Walk::new(self.as_str(), f);
+                walk.choices(chat);
+                walk.finish()
+            }
+            None => (None, 0),
+        };
+        if let Some(text) = edited {
+            *self = LlmResponse::new(RawJson::from_validated(text));
+        }
+        n
+    }
 }
 
 /// What a stream chunk says about one of its choices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkChoice {
-    /// Position in the chunk's `choices` array (what [`set_chunk_content`] takes).
+    /// Position in the chunk's `choices` array (what [`ChunkEdits::set_chunk_content`]
+    /// takes).
     pub position: usize,
     /// The choice's `index` member (which choice of the completion this is), if present.
     pub index: Option<u64>,
@@ -383,66 +330,85 @@ impl ChunkChoice {
     }
 }
 
-/// The choices of a stream chunk; empty when it has none (a usage-only or error chunk).
-pub fn chunk_choices(chunk: &RawJson) -> Result<Vec<ChunkChoice>, JsonError> {
-    let response = LlmResponse::new(chunk.clone());
-    let Some(chat) = response.chat_raw() else {
-        return Ok(Vec::new());
-    };
-    let Some(choices) = member(chat, "choices") else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for (position, choice) in array_elements(choices)?
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-    {
-        if JsonKind::of(choice) != JsonKind::Object {
-            continue;
-        }
-        let index = member(choice, "index").and_then(|v| serde_json::from_str::<u64>(v).ok());
-        let content = ["delta", "message"]
-            .iter()
-            .filter_map(|k| member(choice, k))
-            .find_map(|m| member(m, "content"))
-            .and_then(|c| serde_json::from_str::<String>(c).ok());
-        let finish_reason =
-            member(choice, "finish_reason").and_then(|v| serde_json::from_str::<String>(v).ok());
-        out.push(ChunkChoice {
-            position,
-            index,
-            content,
-            finish_reason,
-        });
-    }
-    Ok(out)
+fn owned_string(raw: Option<&str>) -> Option<String> {
+    raw.and_then(scan::string_value).map(Cow::into_owned)
 }
 
-/// Sets the content of the choice at `position` of a stream chunk: `delta.content` (or
-/// `message.content` when the choice has a `message` and no `delta`), created when absent.
-/// Everything else stays byte-identical.
-pub fn set_chunk_content(chunk: &mut RawJson, position: usize, content: &str) -> Result<(), JsonError> {
-    let response = LlmResponse::new(chunk.clone());
-    let root = response.as_str();
-    let chat = response
-        .chat_raw()
-        .ok_or_else(|| JsonError("the chunk has no chat completion chunk".into()))?;
-    let choices = member(chat, "choices").ok_or_else(|| JsonError("the chunk has no `choices`".into()))?;
-    let elements = array_elements(choices)?.ok_or_else(|| JsonError("`choices` is not an array".into()))?;
-    let choice = *elements
-        .get(position)
-        .ok_or_else(|| JsonError(format!("the chunk has no choice at position {position}")))?;
-    let key = if member(choice, "delta").is_none() && member(choice, "message").is_some() {
-        "message"
-    } else {
-        "delta"
-    };
-    let mut edited = RawJson::from_string(choice.to_string())?;
-    edited.set_path(&[key, "content"], content)?;
-    let text = splice(root, vec![(range_of(root, choice), edited.into_string())]);
-    *chunk = RawJson::from_string(text)?;
-    Ok(())
+/// Reading and editing a stream chunk (`http_stream_chunk_hook`'s `chunk`: a chat
+/// completion chunk object, or one wrapped like a response).
+pub trait ChunkEdits {
+    /// [`Texts::edit_texts`] for the chunk's choices.
+    fn edit_chunk_texts(&mut self, f: impl FnMut(TextSpot, &str) -> Option<String>) -> usize;
+
+    /// The chunk's choices; empty when it has none (a usage-only or error chunk).
+    fn chunk_choices(&self) -> Vec<ChunkChoice>;
+
+    /// Sets the content of the choice at `position`: `delta.content` (or `message.content`
+    /// when the choice has a `message` and no `delta`), created when absent. Everything else
+    /// stays byte-identical. Errors when the chunk has no choice at `position`.
+    fn set_chunk_content(&mut self, position: usize, content: &str) -> Result<(), JsonError>;
+}
+
+impl ChunkEdits for RawJson {
+    fn edit_chunk_texts(&mut self, f: impl FnMut(TextSpot, &str) -> Option<String>) -> usize {
+        let mut response = LlmResponse::new(self.clone());
+        let n = response.edit_texts(f);
+        if n > 0 {
+            *self = response.into_raw();
+        }
+        n
+    }
+
+    fn chunk_choices(&self) -> Vec<ChunkChoice> {
+        let response = LlmResponse::new(self.clone());
+        let Some(choices) = response.chat_raw().and_then(|chat| member(chat, "choices")) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (position, choice) in scan::Elements::new(choices).enumerate() {
+            if JsonKind::of(choice) != JsonKind::Object {
+                continue;
+            }
+            let index = member(choice, "index").and_then(|v| v.parse::<u64>().ok());
+            let content = ["delta", "message"]
+                .iter()
+                .filter_map(|k| member(choice, k))
+                .find_map(|m| member(m, "content"));
+            out.push(ChunkChoice {
+                position,
+                index,
+                content: owned_string(content),
+                finish_reason: owned_string(member(choice, "finish_reason")),
+            });
+        }
+        out
+    }
+
+    fn set_chunk_content(&mut self, position: usize, content: &str) -> Result<(), JsonError> {
+        let response = LlmResponse::new(self.clone());
+        let root = response.as_str();
+        let chat = response
+            .chat_raw()
+            .ok_or_else(|| JsonError("the chunk has no chat completion chunk".into()))?;
+        let choices =
+            member(chat, "choices").ok_or_else(|| JsonError("the chunk has no `choices`".into()))?;
+        if JsonKind::of(choices) != JsonKind::Array {
+            return Err(JsonError("`choices` is not an array".into()));
+        }
+        let choice = scan::Elements::new(choices)
+            .nth(position)
+            .ok_or_else(|| JsonError(format!("the chunk has no choice at position {position}")))?;
+        let key = if member(choice, "delta").is_none() && member(choice, "message").is_some() {
+            "message"
+        } else {
+            "delta"
+        };
+        let mut edited = RawJson::from_validated(choice.to_string());
+        edited.set_path_str(&[key, "content"], content)?;
+        let text = splice(root, vec![(range_of(root, choice), edited.into_string())]);
+        *self = RawJson::from_validated(text);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -460,10 +426,7 @@ mod tests {
     fn request_walk_visits_every_text_field_in_order() {
         let req = LlmRequest::from_json(FLAT).unwrap();
         let mut seen = Vec::new();
-        for_each_request_text(&req, |spot, text| {
-            seen.push((spot.item, spot.field, text.to_string()))
-        })
-        .unwrap();
+        req.for_each_text(|spot, text| seen.push((spot.item, spot.field, text.to_string())));
         assert_eq!(
             seen,
             vec![
@@ -481,7 +444,7 @@ mod tests {
         for shape in RequestShape::ALL {
             let text = wrap_chat_request(FLAT, shape, false);
             let mut req = LlmRequest::from_json(&text).unwrap();
-            let n = edit_request_texts(&mut req, upper_bob).unwrap();
+            let n = req.edit_texts(upper_bob);
             assert_eq!(n, 3, "{shape}");
             let expected = text
                 .replace("mail bob", "mail BOB")
@@ -495,10 +458,7 @@ mod tests {
     #[test]
     fn unchanged_walk_keeps_request_bytes() {
         let mut req = LlmRequest::from_json(FLAT).unwrap();
-        assert_eq!(
-            edit_request_texts(&mut req, |_, t| Some(t.to_string())).unwrap(),
-            0
-        );
+        assert_eq!(req.edit_texts(|_, t| Some(t.to_string())), 0);
         assert_eq!(req.as_str(), FLAT);
     }
 
@@ -507,11 +467,10 @@ mod tests {
         let mut req =
             LlmRequest::from_json(r#"{"model":"m","input":[{"role":"user","content":"a \"bob\"\n\u00e9"}]}"#)
                 .unwrap();
-        edit_request_texts(&mut req, |_, t| {
+        req.edit_texts(|_, t| {
             assert_eq!(t, "a \"bob\"\né");
             Some(t.replace("bob", "x"))
-        })
-        .unwrap();
+        });
         assert_eq!(req.chat().unwrap().unwrap().input[0].content_text(), "a \"x\"\né");
     }
 
@@ -524,7 +483,7 @@ mod tests {
             chat.to_string(),
         ] {
             let mut resp = LlmResponse::from_json(&text).unwrap();
-            assert_eq!(edit_response_texts(&mut resp, upper_bob).unwrap(), 3);
+            assert_eq!(resp.edit_texts(upper_bob), 3);
             assert_eq!(resp.as_str(), text.replace("bob", "BOB"));
         }
     }
@@ -535,12 +494,12 @@ mod tests {
             r#"{"RequestType":"embedding","EmbeddingRequest":{"model":"e","input":"bob"}}"#,
         )
         .unwrap();
-        assert_eq!(edit_request_texts(&mut req, upper_bob).unwrap(), 0);
+        assert_eq!(req.edit_texts(upper_bob), 0);
         let mut resp = LlmResponse::new(RawJson::null());
-        assert_eq!(edit_response_texts(&mut resp, upper_bob).unwrap(), 0);
+        assert_eq!(resp.edit_texts(upper_bob), 0);
         let mut chunk = RawJson::from_string(r#"{"error":{"message":"bob"}}"#.into()).unwrap();
-        assert_eq!(edit_chunk_texts(&mut chunk, upper_bob).unwrap(), 0);
-        assert!(chunk_choices(&chunk).unwrap().is_empty());
+        assert_eq!(chunk.edit_chunk_texts(upper_bob), 0);
+        assert!(chunk.chunk_choices().is_empty());
     }
 
     #[test]
@@ -549,7 +508,7 @@ mod tests {
             r#"{"id":"c","choices":[{"index":0,"delta":{"content":"he"},"finish_reason":null},{"index":3,"delta":{},"finish_reason":"stop"}]}"#.into(),
         )
         .unwrap();
-        let choices = chunk_choices(&chunk).unwrap();
+        let choices = chunk.chunk_choices();
         assert_eq!(choices.len(), 2);
         assert_eq!(choices[0].content.as_deref(), Some("he"));
         assert!(!choices[0].is_final());
@@ -562,13 +521,13 @@ mod tests {
     fn set_chunk_content_replaces_or_creates_content_and_keeps_the_rest() {
         let text = r#"{"id":"c","choices":[{"index":0,"delta":{"content":"he","x":1.0}},{"index":1,"delta":{},"finish_reason":"stop"},{"index":2,"delta":null}],"n":123456789012345678901234567890}"#;
         let mut chunk = RawJson::from_string(text.into()).unwrap();
-        set_chunk_content(&mut chunk, 0, "HE").unwrap();
-        set_chunk_content(&mut chunk, 1, "tail").unwrap();
-        set_chunk_content(&mut chunk, 2, "z").unwrap();
+        chunk.set_chunk_content(0, "HE").unwrap();
+        chunk.set_chunk_content(1, "tail").unwrap();
+        chunk.set_chunk_content(2, "z").unwrap();
         assert_eq!(
             chunk.as_str(),
             r#"{"id":"c","choices":[{"index":0,"delta":{"content":"HE","x":1.0}},{"index":1,"delta":{"content":"tail"},"finish_reason":"stop"},{"index":2,"delta":{"content":"z"}}],"n":123456789012345678901234567890}"#
         );
-        assert!(set_chunk_content(&mut chunk, 9, "x").is_err());
+        assert!(chunk.set_chunk_content(9, "x").is_err());
     }
 }
