@@ -31,9 +31,7 @@
 pub mod canonical;
 pub mod lru;
 
-use bifrost_wasm_sdk::edit::short_circuit_with_chat;
 use bifrost_wasm_sdk::prelude::*;
-use bifrost_wasm_sdk::state::RequestMap;
 use sha2::{Digest, Sha256};
 
 use crate::lru::Lru;
@@ -68,7 +66,7 @@ impl Default for Config {
             max_entry_bytes: 1 << 20,
             max_pending: 1024,
             ignore_params: Vec::new(),
-            key_context: vec![bifrost_wasm_sdk::types::context::VIRTUAL_KEY.to_string()],
+            key_context: vec![VIRTUAL_KEY.to_string()],
         }
     }
 }
@@ -123,7 +121,11 @@ impl Cache {
             }
             canonical::write_string(k, &mut text);
             text.push(':');
-            canonical::write(&context.get(k).unwrap_or(Value::Null), &mut text);
+            let value = context
+                .get_as::<Value>(k)
+                .and_then(Result::ok)
+                .unwrap_or(Value::Null);
+            canonical::write(&value, &mut text);
         }
         text.push_str("},\"request\":");
         canonical::write(&value, &mut text);
@@ -187,32 +189,33 @@ impl Plugin for Cache {
         if let Some(chat) = self.entries.get(&key) {
             let chat = chat.to_string();
             input.context.set_value("cache", "hit");
-            return Ok(short_circuit_with_chat(input, &chat)?);
+            return Ok(input.short_circuit_with_chat(&chat)?);
         }
         input.context.set_value("cache", "miss");
-        if let Some(id) = input.context.request_id() {
-            let id = id.to_string();
-            self.pending.insert(&id, key);
-        }
+        // Without a request id there is no way to match the response: nothing is kept.
+        let _ = self.pending.insert_for(&input.context, key);
         Ok(input.pass_through())
     }
 
     fn post_hook(&mut self, mut input: PostHookInput) -> HookResult<PostHookOutput> {
-        if is_chunk(&input.response) {
+        if input.response().is_some_and(is_chunk) {
             return Ok(input.pass_through());
         }
-        let Some(key) = input.context.request_id().and_then(|id| self.pending.remove(id)) else {
+        let Some(key) = self.pending.remove_for(&input.context) else {
             return Ok(input.pass_through());
         };
-        let complete = !input.has_error
-            && input
-                .response
-                .chat_field::<Vec<Value>>("choices")
-                .is_some_and(|c| !c.is_empty());
-        let stored = complete
-            && input.response.chat_raw().is_some_and(|chat| {
-                chat.len() <= self.config.max_entry_bytes && self.entries.put(key, chat.to_string())
-            });
+        // Only a complete response is stored; an error is not.
+        let stored = match &input.result {
+            LlmResult::Response(response) => {
+                response
+                    .chat_field::<Vec<Value>>("choices")
+                    .is_some_and(|c| !c.is_empty())
+                    && response.chat_raw().is_some_and(|chat| {
+                        chat.len() <= self.config.max_entry_bytes && self.entries.put(key, chat.to_string())
+                    })
+            }
+            LlmResult::Error(_) => false,
+        };
         input.context.set_value("cache_stored", stored);
         Ok(input.pass_through())
     }

@@ -24,7 +24,6 @@
 
 use std::collections::BTreeMap;
 
-use bifrost_wasm_sdk::edit::{append_to_request_array, insert_message};
 use bifrost_wasm_sdk::prelude::*;
 
 /// The plugin's configuration (every key optional; the default changes nothing).
@@ -231,8 +230,7 @@ impl Guard {
         if has_system {
             return Ok(false);
         }
-        insert_message(
-            request,
+        request.insert_message(
             0,
             &Message {
                 role: "system",
@@ -266,7 +264,7 @@ impl Guard {
             }
         }
         if !added.is_empty() {
-            append_to_request_array(request, "fallbacks", &added)?;
+            request.append_to_array("fallbacks", &added)?;
         }
         Ok(added.len())
     }
@@ -341,7 +339,7 @@ impl Plugin for Guard {
             if !changes.is_empty() {
                 input.context.set_value("guard_changes", changes);
             }
-            return Ok(input.short_circuit_error(&forbidden(&reason))?);
+            return Ok(input.short_circuit_error(&forbidden(&reason)));
         }
 
         if input.request.is_chat() {

@@ -14,7 +14,7 @@
 //!   `http_post_hook_seen: true` and a running `stream_chunks_seen` count;
 //! * `cleanup` returns 0.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use bifrost_wasm_sdk::prelude::*;
 
@@ -70,7 +70,7 @@ impl Default for RateLimitConfig {
     fn default() -> Self {
         RateLimitConfig {
             budget: 0,
-            key_from: bifrost_wasm_sdk::types::context::VIRTUAL_KEY.to_string(),
+            key_from: VIRTUAL_KEY.to_string(),
             default_key: "anonymous".to_string(),
             max_keys: 10_000,
         }
@@ -83,7 +83,7 @@ const OVERFLOW_KEY: &str = "\u{0}overflow";
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     config: RateLimitConfig,
-    used: HashMap<String, u64>,
+    used: BTreeMap<String, u64>,
 }
 
 impl RateLimiter {
@@ -91,15 +91,16 @@ impl RateLimiter {
     pub fn new(config: RateLimitConfig) -> Self {
         RateLimiter {
             config,
-            used: HashMap::new(),
+            used: BTreeMap::new(),
         }
     }
 
     /// The key a request is counted under.
     pub fn key_for(&self, context: &BifrostContext) -> String {
-        match context.get_value(&self.config.key_from) {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
+        let key = &self.config.key_from;
+        match (context.get_string(key), context.get_raw(key)) {
+            (Some(s), _) if !s.is_empty() => s.to_string(),
+            (None, Some(raw)) if JsonKind::of(raw) == JsonKind::Number => raw.to_string(),
             _ => self.config.default_key.clone(),
         }
     }
@@ -142,7 +143,7 @@ pub fn mock_response(request_id: &str, model: &str) -> BifrostChatResponse {
             finish_reason: Some("stop".to_string()),
             ..Default::default()
         }],
-        usage: Some(LLMUsage::new(10, 15, 25)),
+        usage: Some(LlmUsage::new(10, 15, 25)),
         ..Default::default()
     }
 }
@@ -188,14 +189,14 @@ impl Plugin for HelloWorld {
                 Some(remaining) => input.context.set_value("rate_limit_remaining", remaining),
                 None => {
                     input.context.set_value("rate_limit_remaining", 0);
-                    return Ok(input.short_circuit_error(&rate_limit_error())?);
+                    return Ok(input.short_circuit_error(&rate_limit_error()));
                 }
             }
         }
         if self.config.mock && input.request.model().as_deref() == Some(self.config.mock_model.as_str()) {
             let id = input.context.request_id().unwrap_or_default().to_string();
             let response = mock_response(&id, &self.config.mock_model);
-            return Ok(input.short_circuit_response(&response)?);
+            return Ok(input.short_circuit_response(&response));
         }
         Ok(input.pass_through())
     }
@@ -204,20 +205,18 @@ impl Plugin for HelloWorld {
         if self.config.mark_context {
             input.context.set_value("post_hook_completed", true);
         }
-        if input.has_error {
-            if self.config.annotate_errors {
-                if let Some(message) = input.error_message() {
-                    input.set_error_message(&format!("{message} (via rust plugin)"))?;
+        match &mut input.result {
+            LlmResult::Error(error) if self.config.annotate_errors => {
+                if let Some(message) = error.message() {
+                    error.set_message(&format!("{message} (via rust plugin)"));
                 }
             }
-            return Ok(input.pass_through());
-        }
-        if self.config.rewrite_model {
-            if let Some(model) = input.response.chat_field::<String>("model") {
-                input
-                    .response
-                    .set_chat_field("model", &format!("{model} (via rust-wasm)"))?;
+            LlmResult::Response(response) if self.config.rewrite_model => {
+                if let Some(model) = response.chat_field_str("model") {
+                    response.set_chat_field("model", &format!("{model} (via rust-wasm)"))?;
+                }
             }
+            _ => {}
         }
         Ok(input.pass_through())
     }

@@ -23,7 +23,6 @@
 //!   called for streamed responses; Bifrost does not run `http_post_hook` for streams.)
 
 use bifrost_wasm_sdk::prelude::*;
-use bifrost_wasm_sdk::types::raw::{object_entries, JsonError};
 use sha2::{Digest, Sha256};
 
 /// A configured API key: a bare string (its id is `key-<n>`, counting from 1) or
@@ -140,29 +139,15 @@ fn path_matches(pattern: &str, path: &str) -> bool {
     }
 }
 
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
-}
-
-/// An HTTP answer (`{"status_code","headers","body"}`, base64 body) with a JSON body and
-/// `Content-Type: application/json`, plus `extra_header` when given.
-pub fn json_answer(
-    status: u16,
-    body: &str,
-    extra_header: Option<(&str, &str)>,
-) -> Result<RawJson, JsonError> {
-    let mut headers = String::from("{\"Content-Type\":\"application/json\"");
-    if let Some((name, value)) = extra_header {
-        headers.push(',');
-        headers.push_str(&json_string(name));
-        headers.push(':');
-        headers.push_str(&json_string(value));
+/// An HTTP answer with a JSON body and `Content-Type: application/json`, plus `extra_header`
+/// when given (written as `{"status_code","headers","body"}`, the body base64).
+pub fn json_answer(status: u16, body: &str, extra_header: Option<(&str, &str)>) -> HttpResponse {
+    let answer =
+        HttpResponse::new(i32::from(status), body.as_bytes()).with_header("Content-Type", "application/json");
+    match extra_header {
+        Some((name, value)) => answer.with_header(name, value),
+        None => answer,
     }
-    headers.push('}');
-    let body = json_string(&bifrost_wasm_sdk::types::http::encode_base64(body.as_bytes()));
-    RawJson::from_string(format!(
-        "{{\"status_code\":{status},\"headers\":{headers},\"body\":{body}}}"
-    ))
 }
 
 /// The Bifrost-style error body of a refused request.
@@ -171,30 +156,16 @@ pub fn unauthorized_body(reason: &str) -> String {
         format!("{reason}: send a valid API key in the X-API-Key header or as Authorization: Bearer <key>");
     format!(
         "{{\"is_bifrost_error\":true,\"status_code\":401,\"error\":{{\"type\":\"unauthorized\",\"code\":\"401\",\"message\":{}}}}}",
-        json_string(&message)
+        message.to_json()
     )
-}
-
-/// Answers the client directly with `response`.
-fn respond(input: HttpPreHookInput, response: RawJson) -> HttpPreHookOutput {
-    HttpPreHookOutput {
-        context: input.context,
-        request: None,
-        response: Some(response),
-        has_response: true,
-        error: String::new(),
-    }
 }
 
 impl HttpGate {
     /// The key the request presents, if any. Only the `headers` member is read (header
     /// names compared ASCII case-insensitively); the rest of the request stays unparsed.
-    fn presented_key(&self, request: &RawJson) -> Option<String> {
-        let headers = request.get("headers")?;
-        let entries = object_entries(headers).ok()?;
+    fn presented_key(&self, request: &impl HttpRequestView) -> Option<String> {
         self.headers.iter().find_map(|name| {
-            let raw = entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?.1;
-            let value: String = serde_json::from_str(raw).ok()?;
+            let value = request.header(name)?;
             let value = value.trim();
             let value = if name.eq_ignore_ascii_case("authorization") {
                 match (value.get(..7), value.get(7..)) {
@@ -268,24 +239,19 @@ impl Plugin for HttpGate {
                 input.request.kind().name()
             )));
         }
-        let full_path = input.request.get_str("path").unwrap_or_default();
+        let full_path = input.path().unwrap_or_default();
         let path = bare_path(&full_path);
-        let method = input
-            .request
-            .get_str("method")
-            .unwrap_or_default()
-            .to_ascii_uppercase();
+        let method = input.method().unwrap_or_default().to_ascii_uppercase();
         if self.health_path.as_deref() == Some(path) && (method == "GET" || method == "HEAD") {
             input.context.set_value("http_gate", "health");
-            let body = format!("{{\"status\":\"ok\",\"plugin\":{}}}", json_string(Self::NAME));
-            let answer = json_answer(200, &body, None)?;
-            return Ok(respond(input, answer));
+            let body = format!("{{\"status\":\"ok\",\"plugin\":{}}}", Self::NAME.to_json());
+            return Ok(input.respond(&json_answer(200, &body, None)));
         }
         if self.public_paths.iter().any(|p| path_matches(p, path)) {
             input.context.set_value("http_gate", "public");
             return Ok(input.pass_through());
         }
-        let reason = match self.presented_key(&input.request) {
+        let reason = match self.presented_key(&input) {
             None => "missing API key",
             Some(key) => match self.match_key(&key) {
                 Some(id) => {
@@ -308,14 +274,15 @@ impl Plugin for HttpGate {
             401,
             &unauthorized_body(reason),
             Some(("WWW-Authenticate", "Bearer")),
-        )?;
-        Ok(respond(input, answer))
+        );
+        Ok(input.respond(&answer))
     }
 
     fn http_post_hook(&mut self, mut input: HttpPostHookInput) -> HookResult<HttpPostHookOutput> {
         let header = input
             .context
-            .get_value("http_gate_response_header")
+            .get_as::<Value>("http_gate_response_header")
+            .and_then(Result::ok)
             .and_then(|h| {
                 Some((
                     h.get("name")?.as_str()?.to_string(),
@@ -326,11 +293,7 @@ impl Plugin for HttpGate {
             input
                 .context
                 .set_value("http_gate_reported", format!("{name}: {value}"));
-            if let Some(status) = input
-                .response
-                .get("status_code")
-                .and_then(|s| s.trim().parse::<i64>().ok())
-            {
+            if let Some(status) = input.status_code() {
                 input.context.set_value("http_gate_status", status);
             }
         }

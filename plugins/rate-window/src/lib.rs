@@ -99,7 +99,7 @@ impl Default for Config {
             limit: 60,
             window_ms: 60_000,
             mode: Mode::Sliding,
-            key_from: vec![bifrost_wasm_sdk::types::context::VIRTUAL_KEY.to_string()],
+            key_from: vec![VIRTUAL_KEY.to_string()],
             per_model: false,
             default_key: "anonymous".to_string(),
             max_keys: 10_000,
@@ -299,13 +299,11 @@ impl RateWindow {
     /// The current time for a request, per the `clock` setting.
     pub fn now_ms(&self, context: &BifrostContext) -> Result<u64, String> {
         let from_context = || -> Option<u64> {
-            match context.get_value(&self.config.clock_key)? {
-                Value::Number(n) => n
-                    .as_u64()
-                    .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            }
+            let key = &self.config.clock_key;
+            context
+                .get_u64(key)
+                .or_else(|| context.get_f64(key).filter(|f| *f >= 0.0).map(|f| f as u64))
+                .or_else(|| context.get_string(key)?.trim().parse().ok())
         };
         let missing = || {
             format!(
@@ -330,10 +328,13 @@ impl RateWindow {
             .config
             .key_from
             .iter()
-            .filter_map(|k| match context.get(k)? {
-                Value::String(s) if !s.is_empty() => Some(s),
-                Value::Null => None,
-                other => Some(other.to_string()),
+            .filter_map(|k| match context.get_string(k) {
+                Some(s) if !s.is_empty() => Some(s.to_string()),
+                // Any other value counts as its compact JSON text; `null` as absent.
+                _ => match context.get_as::<Value>(k)?.ok()? {
+                    Value::Null => None,
+                    other => Some(other.to_string()),
+                },
             })
             .collect();
         if parts.is_empty() {
@@ -386,7 +387,7 @@ impl Plugin for RateWindow {
             .context
             .set_value("rate_window_retry_after_ms", d.retry_after_ms);
         let error = rate_limit_error(self.config.limit, self.config.window_ms, d.retry_after_ms);
-        Ok(input.short_circuit_error(&error)?)
+        Ok(input.short_circuit_error(&error))
     }
 }
 

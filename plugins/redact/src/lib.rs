@@ -26,9 +26,6 @@ pub mod stream;
 use std::collections::BTreeMap;
 
 use bifrost_wasm_sdk::prelude::*;
-use bifrost_wasm_sdk::text::{
-    edit_chunk_texts, edit_request_texts, edit_response_texts, TextField, TextSpot,
-};
 
 use crate::detect::{Category, Counts, Detector};
 use crate::stream::StreamRedactor;
@@ -104,10 +101,10 @@ impl Redact {
 
     /// Adds `counts` to the context's running totals.
     fn record(&self, context: &mut BifrostContext, counts: &Counts) {
-        let mut totals = match context.get_value(CONTEXT_KEY) {
-            Some(Value::Object(map)) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
+        let mut totals: serde_json::Map<String, Value> = context
+            .get_as(CONTEXT_KEY)
+            .and_then(Result::ok)
+            .unwrap_or_default();
         let mut add = |name: &str, n: u64| {
             let before = totals.get(name).and_then(Value::as_u64).unwrap_or(0);
             totals.insert(name.to_string(), Value::from(before + n));
@@ -175,25 +172,24 @@ impl Plugin for Redact {
     fn pre_hook(&mut self, mut input: PreHookInput) -> HookResult<PreHookOutput> {
         if self.config.requests && input.request.is_chat() {
             let mut counts = Counts::default();
-            edit_request_texts(&mut input.request, |spot, text| {
-                self.redact_text(spot, text, &mut counts)
-            })?;
+            input
+                .request
+                .edit_texts(|spot, text| self.redact_text(spot, text, &mut counts));
             self.record(&mut input.context, &counts);
         }
         Ok(input.pass_through())
     }
 
     fn post_hook(&mut self, mut input: PostHookInput) -> HookResult<PostHookOutput> {
-        if self.config.responses
-            && !input.has_error
-            && input.response.has_chat()
-            && !is_stream_chunk(&input.response)
-        {
-            let mut counts = Counts::default();
-            edit_response_texts(&mut input.response, |spot, text| {
-                self.redact_text(spot, text, &mut counts)
-            })?;
-            self.record(&mut input.context, &counts);
+        if !self.config.responses {
+            return Ok(input.pass_through());
+        }
+        if let LlmResult::Response(response) = &mut input.result {
+            if response.has_chat() && !is_stream_chunk(response) {
+                let mut counts = Counts::default();
+                response.edit_texts(|spot, text| self.redact_text(spot, text, &mut counts));
+                self.record(&mut input.context, &counts);
+            }
         }
         Ok(input.pass_through())
     }
@@ -203,18 +199,18 @@ impl Plugin for Redact {
             return Ok(input.pass_through());
         }
         let mut counts = Counts::default();
-        let request_id = input.context.request_id().map(str::to_string);
         let mut chunk = input.chunk.clone();
-        let mut changed =
-            self.streams
-                .process(request_id.as_deref(), &mut chunk, &self.detector, &mut counts)?;
+        let request_id = input.context.request_id();
+        let mut changed = self
+            .streams
+            .process(request_id, &mut chunk, &self.detector, &mut counts)?;
         // The other text fields of a delta (refusal, reasoning, tool arguments) chunk by chunk.
-        changed |= edit_chunk_texts(&mut chunk, |spot, text| {
+        changed |= chunk.edit_chunk_texts(|spot, text| {
             if spot.field == TextField::Content {
                 return None;
             }
             self.redact_text(spot, text, &mut counts)
-        })? > 0;
+        }) > 0;
         self.record(&mut input.context, &counts);
         if changed {
             Ok(input.replace(chunk))

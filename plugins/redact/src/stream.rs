@@ -25,9 +25,7 @@
 //! what was held for its request. Without a request id there is nothing to key the state
 //! on, and each chunk is redacted on its own.
 
-use bifrost_wasm_sdk::state::RequestMap;
-use bifrost_wasm_sdk::text::{chunk_choices, set_chunk_content};
-use bifrost_wasm_sdk::types::raw::{JsonError, RawJson};
+use bifrost_wasm_sdk::prelude::*;
 
 use crate::detect::{Counts, Detector};
 
@@ -152,7 +150,7 @@ impl StreamRedactor {
         detector: &Detector,
         counts: &mut Counts,
     ) -> Result<bool, JsonError> {
-        let choices = chunk_choices(chunk)?;
+        let choices = chunk.chunk_choices();
         if choices.is_empty() {
             if chunk.get("error").is_some() {
                 if let Some(id) = request_id {
@@ -182,7 +180,7 @@ impl StreamRedactor {
             if choice.content.as_deref() != Some(out.as_str())
                 && (choice.content.is_some() || !out.is_empty())
             {
-                set_chunk_content(chunk, choice.position, &out)?;
+                chunk.set_chunk_content(choice.position, &out)?;
                 changed = true;
             }
             if let (Some(id), false) = (request_id, keep.is_empty()) {
@@ -242,7 +240,7 @@ mod tests {
     }
 
     fn content(chunk: &RawJson) -> String {
-        let choices = chunk_choices(chunk).unwrap();
+        let choices = chunk.chunk_choices();
         choices[0].content.clone().unwrap_or_default()
     }
 

@@ -43,6 +43,24 @@ fn bad_config_fails_init_with_the_reason() {
 }
 
 #[test]
+fn placeholders_from_the_config_replace_the_defaults_through_the_abi() {
+    let mut instance = plugin()
+        .instantiate(Some(r#"{"placeholders": {"email": "<mail>"}}"#))
+        .expect("a map keyed by category is a valid config");
+    let out = call(
+        &mut instance,
+        Hook::PreHook,
+        &json!({"context": {"request_id": "r"}, "request": {"RequestType": "chat_completion", "ChatRequest": {
+            "provider": "openai", "model": "gpt-4o",
+            "input": [{"role": "user", "content": "mail ada@example.com"}]}}}),
+    );
+    assert_eq!(
+        out["request"]["ChatRequest"]["input"][0]["content"],
+        "mail <mail>"
+    );
+}
+
+#[test]
 fn request_and_response_are_redacted_through_the_abi() {
     let mut instance = plugin().instantiate(None).unwrap();
     let out = call(
