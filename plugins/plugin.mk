@@ -5,7 +5,9 @@
 #   make clean            -> remove build/
 #
 # The plugins are members of the repository's cargo workspace; artifacts go to the workspace
-# target directory.
+# target directory. They are `cdylib` + `rlib` (the rlib for native tests), and cargo applies
+# the profile's LTO only to a library that is not also an rlib, so the wasm is built with
+# `cargo rustc --crate-type cdylib`.
 
 TARGET      := wasm32-unknown-unknown
 PROFILE     := wasm
@@ -19,7 +21,7 @@ WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-glo
 .PHONY: build build-optimized clean
 
 build:
-	$(CARGO) build -p $(NAME) --target $(TARGET) --profile $(PROFILE) --target-dir $(TARGET_DIR)
+	$(CARGO) rustc -p $(NAME) --lib --crate-type cdylib --target $(TARGET) --profile $(PROFILE) --target-dir $(TARGET_DIR)
 	@mkdir -p build
 	cp $(TARGET_DIR)/$(TARGET)/$(PROFILE)/$(CRATE).wasm build/$(NAME).wasm
 	@echo "built build/$(NAME).wasm ($$(wc -c < build/$(NAME).wasm) bytes)"

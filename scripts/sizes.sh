@@ -39,7 +39,9 @@ for name in "${plugins[@]}"; do
   if grep -qs "wasm32-wasip1" "$dir/Makefile" "$dir/.cargo/config.toml" "$dir/Cargo.toml"; then
     target=wasm32-wasip1
   fi
-  cargo build --quiet --profile wasm --target "$target" -p "$package" --target-dir "$TARGET_DIR"
+  # `rustc --crate-type cdylib`: cargo applies LTO only to a library that is not also an rlib.
+  cargo rustc --quiet --lib --crate-type cdylib --profile wasm --target "$target" -p "$package" \
+    --target-dir "$TARGET_DIR"
   wasm="$TARGET_DIR/$target/wasm/${package//-/_}.wasm"
   plain=$(stat -c %s "$wasm")
   optimized="-"

@@ -32,7 +32,7 @@ baseline="${BASELINE_SERVE:-}"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 cargo build --quiet --profile "$profile" -p bifrost-wasm-gateway --examples
-cargo build --quiet --profile wasm --target wasm32-unknown-unknown -p hello-world --target-dir target/plugins
+cargo rustc --quiet --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown -p hello-world --target-dir target/plugins
 dir="target/$profile"
 [ "$profile" = dev ] && dir="target/debug"
 serve="$dir/examples/serve"

@@ -65,7 +65,18 @@ pub fn plugin_wasm_for(package: &str, target: WasmTarget) -> PathBuf {
     let target_dir = plugin_target_dir();
     let output = Command::new(cargo())
         .current_dir(workspace_root())
-        .args(["build", "--quiet", "--profile", "wasm", "--target"])
+        // `rustc --crate-type cdylib`: cargo applies the profile's LTO only to a library that
+        // is not also an `rlib`, and the plugins are `rlib`s too (for their native tests).
+        .args([
+            "rustc",
+            "--quiet",
+            "--lib",
+            "--crate-type",
+            "cdylib",
+            "--profile",
+            "wasm",
+            "--target",
+        ])
         .arg(target.triple())
         .arg("-p")
         .arg(package)

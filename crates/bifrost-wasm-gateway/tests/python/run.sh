@@ -9,7 +9,7 @@ cd "$root"
 python3 -c "import openai" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check openai
 
 cargo build --quiet -p bifrost-wasm-gateway --example serve
-cargo build --quiet --profile wasm --target wasm32-unknown-unknown -p hello-world --target-dir target/plugins
+cargo rustc --quiet --lib --crate-type cdylib --profile wasm --target wasm32-unknown-unknown -p hello-world --target-dir target/plugins
 plugin="target/plugins/wasm32-unknown-unknown/wasm/hello_world.wasm"
 
 log="$(mktemp -d)"
