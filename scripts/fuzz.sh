@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the guest's decoding entry points (guest_hooks), the host's reading of guest
 # output (host_output), the wire types' decoding and editing (wire_types) and the guest's
-# JSON scanner and deserializer against serde_json (json_scan).
+# JSON scanner and deserializer against serde_json (json_scan), and the SDK's lazy envelope,
+# pass-through splice and context edits against serde_json (lazy_paths).
 #
 #   scripts/fuzz.sh            # 60 s per target
 #   scripts/fuzz.sh 600        # 10 min per target
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-60}"
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-for target in guest_hooks host_output wire_types json_scan; do
+for target in guest_hooks host_output wire_types json_scan lazy_paths; do
   mkdir -p "corpus/$target"
   # Seed with the hello-world fixtures so the fuzzer starts from real envelopes.
   cp ../plugins/hello-world/tests/fixtures/*.json "corpus/$target/" 2>/dev/null || true

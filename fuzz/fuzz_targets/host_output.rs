@@ -37,7 +37,9 @@ fuzz_target!(|data: &[u8]| {
     });
     if let Ok(text) = instance.call(Hook::PreHook, data) {
         serde_json::from_str::<serde_json::Value>(&text)
-            .or_else(|_| serde_json::from_str::<&serde_json::value::RawValue>(&text).map(|_| serde_json::Value::Null))
+            .or_else(|_| {
+                serde_json::from_str::<&serde_json::value::RawValue>(&text).map(|_| serde_json::Value::Null)
+            })
             .expect("the host only returns JSON");
     }
 });
