@@ -115,8 +115,17 @@ fn outside_a_checkout_the_crate_uses_registry_versions() {
     let out = new(&["my_guard", "--path", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cargo = read(&dir, "Cargo.toml");
-    assert!(cargo.contains("bifrost-wasm-sdk = \"0.1\""), "{cargo}");
-    assert!(cargo.contains("bifrost-wasm-host = \"0.1\""), "{cargo}");
+    // The requirement is this tool's major.minor (`0.2` for 0.2.x).
+    let version = env!("CARGO_PKG_VERSION");
+    let requirement = &version[..version.rfind('.').unwrap()];
+    assert!(
+        cargo.contains(&format!("bifrost-wasm-sdk = \"{requirement}\"")),
+        "{cargo}"
+    );
+    assert!(
+        cargo.contains(&format!("bifrost-wasm-host = \"{requirement}\"")),
+        "{cargo}"
+    );
     assert!(read(&dir, "README.md").contains("--repo /path/to/bifrost-wasm"));
     assert_eq!(metadata(&dir)["packages"][0]["name"], "my_guard");
 
