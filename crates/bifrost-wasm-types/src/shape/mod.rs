@@ -1,0 +1,500 @@
+//! The three wire shapes of requests, responses and short-circuits, recognised and written back.
+//!
+//! Upstream sends `pre_hook.request` in one of three shapes (design.md §1):
+//!
+//! | shape | request | response | short-circuit |
+//! |---|---|---|---|
+//! | [`RequestShape::GoEnvelope`] | `{"RequestType":"chat_completion","ChatRequest":{…},<other kinds>:null}` | `{"ChatResponse":{…},<others>:null}` | `{"Response":…,"Error":…}` |
+//! | [`RequestShape::Snake`] | `{"chat_request":{…}}` | `{"chat_response":{…}}` | `{"response":…,"error":…}` |
+//! | [`RequestShape::Flat`] | `{"provider","model","input","params",…}` | `{"chat_response":{…}}` | `{"response":…,"error":…}` |
+//!
+//! Go keys match case-insensitively (Go's decoder rule). [`LlmRequest`] and [`LlmResponse`]
+//! find the inner chat request/response in any shape, read from it without parsing the rest,
+//! and write edits back into the shape that came in.
+
+use std::cell::OnceCell;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::chat::BifrostChatRequest;
+use crate::error::BifrostError;
+use crate::raw::{find_member, member_valid, JsonError, JsonKind, RawJson};
+use crate::response::{BifrostChatResponse, BifrostResponse};
+use crate::scan::{self, Members};
+
+/// How a request (and the responses and short-circuits that answer it) is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestShape {
+    /// Go's tag-less `schemas.BifrostRequest`, as a Go host marshals it (the default).
+    #[default]
+    GoEnvelope,
+    /// The flat chat request of the docs and the seed.
+    Flat,
+    /// The snake-case wrapper `{"chat_request": …}`.
+    Snake,
+}
+
+impl RequestShape {
+    /// All shapes.
+    pub const ALL: [RequestShape; 3] = [RequestShape::GoEnvelope, RequestShape::Flat, RequestShape::Snake];
+
+    /// Name used in configuration (`go-envelope`, `flat`, `snake`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestShape::GoEnvelope => "go-envelope",
+            RequestShape::Flat => "flat",
+            RequestShape::Snake => "snake",
+        }
+    }
+
+    /// Parses a configuration name (`go-envelope`/`go`, `flat`, `snake`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "go-envelope" | "go_envelope" | "go" | "envelope" => Some(RequestShape::GoEnvelope),
+            "flat" => Some(RequestShape::Flat),
+            "snake" | "snake-case" | "snake_case" => Some(RequestShape::Snake),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RequestShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The kind of request, named by Bifrost's `RequestType` where known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// `chat_completion` (and `_stream`).
+    Chat,
+    /// `text_completion` (and `_stream`).
+    TextCompletion,
+    /// `responses` (and `_stream`).
+    Responses,
+    /// `embedding`.
+    Embedding,
+    /// `speech` (and `_stream`).
+    Speech,
+    /// `transcription` (and `_stream`).
+    Transcription,
+    /// `image_generation` (and `_stream`).
+    ImageGeneration,
+    /// Any other kind, named by its envelope member or request type.
+    Other(String),
+}
+
+impl RequestKind {
+    /// Kind from a Go envelope member name (`ChatRequest`) or snake member (`chat_request`).
+    pub fn from_member(member: &str) -> Self {
+        // Member names are ASCII identifiers; ASCII lowering keeps Unicode case tables out of
+        // plugins.
+        let norm: String = member
+            .chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        match norm.strip_suffix("request").unwrap_or(&norm) {
+            "chat" => RequestKind::Chat,
+            "textcompletion" => RequestKind::TextCompletion,
+            "responses" => RequestKind::Responses,
+            "embedding" => RequestKind::Embedding,
+            "speech" => RequestKind::Speech,
+            "transcription" => RequestKind::Transcription,
+            "imagegeneration" => RequestKind::ImageGeneration,
+            _ => RequestKind::Other(member.to_string()),
+        }
+    }
+
+    /// Kind from a `RequestType` value (`chat_completion_stream` → [`RequestKind::Chat`]).
+    pub fn from_request_type(rt: &str) -> Self {
+        match rt.strip_suffix("_stream").unwrap_or(rt) {
+            "chat_completion" => RequestKind::Chat,
+            "text_completion" => RequestKind::TextCompletion,
+            "responses" => RequestKind::Responses,
+            "embedding" => RequestKind::Embedding,
+            "speech" => RequestKind::Speech,
+            "transcription" => RequestKind::Transcription,
+            "image_generation" => RequestKind::ImageGeneration,
+            other => RequestKind::Other(other.to_string()),
+        }
+    }
+}
+
+/// Members of Go's `BifrostRequest` at the time of the WASM examples, written as `null` when a
+/// Go host marshals a chat request.
+const GO_REQUEST_MEMBERS: &[&str] = &[
+    "ListModelsRequest",
+    "TextCompletionRequest",
+    "ChatRequest",
+    "ResponsesRequest",
+    "CountTokensRequest",
+    "EmbeddingRequest",
+    "SpeechRequest",
+    "TranscriptionRequest",
+    "ImageGenerationRequest",
+];
+
+/// Members of Go's `BifrostResponse` written as `null` around a chat response.
+const GO_RESPONSE_MEMBERS: &[&str] = &[
+    "ListModelsResponse",
+    "TextCompletionResponse",
+    "ChatResponse",
+    "ResponsesResponse",
+    "ResponsesStreamResponse",
+    "EmbeddingResponse",
+    "SpeechResponse",
+    "SpeechStreamResponse",
+    "TranscriptionResponse",
+    "TranscriptionStreamResponse",
+    "ImageGenerationResponse",
+    "ImageGenerationStreamResponse",
+];
+
+#[derive(Debug, Clone)]
+struct RequestLayout {
+    shape: RequestShape,
+    /// Key (as written) of the member holding the inner request; `None` for flat.
+    member: Option<String>,
+    /// Byte range of that member's value in the request text.
+    span: Option<(usize, usize)>,
+    kind: RequestKind,
+    request_type: Option<String>,
+    /// For a flat request: the value spans of its `provider` and `model` members (first
+    /// exact match), read while detecting, so reading them needs no second scan.
+    flat_fields: Option<FlatFields>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct FlatFields {
+    provider: Option<(usize, usize)>,
+    model: Option<(usize, usize)>,
+}
+
+/// ASCII-case-insensitive `ends_with`, without allocating.
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+fn is_go_request_key(k: &str) -> bool {
+    k.eq_ignore_ascii_case("RequestType")
+        || (k.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+            && k.len() > "Request".len()
+            && ends_with_ignore_case(k, "request")
+            && !k.contains('_'))
+}
+
+fn detect_request(text: &str) -> RequestLayout {
+    if JsonKind::of(text) != JsonKind::Object {
+        return detect_request_members::<Members<'_>>(None);
+    }
+    detect_request_members(Some(Members::new(text)))
+}
+
+/// Value span of a member, relative to the object text it was read from.
+fn value_span(m: &scan::Member<'_>) -> (usize, usize) {
+    (m.value_start, m.value_start + m.value.len())
+}
+
+/// Layout of a request from its members (`None` when it is not an object), in one pass.
+fn detect_request_members<'a, I: Iterator<Item = scan::Member<'a>>>(members: Option<I>) -> RequestLayout {
+    let flat = |kind, flat_fields| RequestLayout {
+        shape: RequestShape::Flat,
+        member: None,
+        span: None,
+        kind,
+        request_type: None,
+        flat_fields,
+    };
+    let Some(members) = members else {
+        return flat(RequestKind::Other("invalid".into()), None);
+    };
+    let mut go = false;
+    let mut request_type: Option<&'a str> = None;
+    let mut go_member: Option<scan::Member<'a>> = None;
+    let mut snake_member: Option<scan::Member<'a>> = None;
+    let mut input_kind: Option<JsonKind> = None;
+    let mut fields = FlatFields::default();
+    for m in members {
+        let key = m.key();
+        if is_go_request_key(&key) {
+            go = true;
+        }
+        if key.eq_ignore_ascii_case("RequestType") {
+            request_type = request_type.or(Some(m.value));
+            continue;
+        }
+        let object = JsonKind::of(m.value) == JsonKind::Object;
+        if object && go_member.is_none() && ends_with_ignore_case(&key, "request") {
+            go_member = Some(m);
+        }
+        if object && snake_member.is_none() && key.ends_with("_request") {
+            snake_member = Some(m);
+        }
+        match key.as_ref() {
+            "input" if input_kind.is_none() => input_kind = Some(JsonKind::of(m.value)),
+            "provider" if fields.provider.is_none() => fields.provider = Some(value_span(&m)),
+            "model" if fields.model.is_none() => fields.model = Some(value_span(&m)),
+            _ => {}
+        }
+    }
+    if go {
+        let request_type = request_type
+            .and_then(scan::string_value)
+            .map(std::borrow::Cow::into_owned);
+        let member = go_member.as_ref().map(|m| m.key().into_owned());
+        let kind = match (&member, &request_type) {
+            (Some(m), _) => RequestKind::from_member(m),
+            (None, Some(rt)) => RequestKind::from_request_type(rt),
+            (None, None) => RequestKind::Other("empty".into()),
+        };
+        // A member name wins for the kind, but `RequestType` distinguishes e.g. CountTokens.
+        let kind = match (&kind, &request_type) {
+            (RequestKind::Other(_), Some(rt)) => RequestKind::from_request_type(rt),
+            _ => kind,
+        };
+        return RequestLayout {
+            shape: RequestShape::GoEnvelope,
+            member,
+            span: go_member.as_ref().map(value_span),
+            kind,
+            request_type,
+            flat_fields: None,
+        };
+    }
+    if let Some(m) = snake_member {
+        let key = m.key();
+        return RequestLayout {
+            shape: RequestShape::Snake,
+            kind: RequestKind::from_member(&key),
+            member: Some(key.into_owned()),
+            span: Some(value_span(&m)),
+            request_type: None,
+            flat_fields: None,
+        };
+    }
+    let kind = match input_kind {
+        Some(JsonKind::Array) | Some(JsonKind::Null) | None => RequestKind::Chat,
+        Some(JsonKind::String) => RequestKind::TextCompletion,
+        Some(_) => RequestKind::Other("unknown".into()),
+    };
+    flat(kind, Some(fields))
+}
+
+/// Wraps the JSON text of a flat chat request in `shape`.
+pub fn wrap_chat_request(flat: &str, shape: RequestShape, stream: bool) -> String {
+    match shape {
+        RequestShape::Flat => flat.to_string(),
+        RequestShape::Snake => format!("{{\"chat_request\":{flat}}}"),
+        RequestShape::GoEnvelope => {
+            let rt = if stream {
+                "chat_completion_stream"
+            } else {
+                "chat_completion"
+            };
+            let mut out = String::with_capacity(flat.len() + 256);
+            out.push_str("{\"RequestType\":\"");
+            out.push_str(rt);
+            out.push('"');
+            for m in GO_REQUEST_MEMBERS {
+                out.push_str(",\"");
+                out.push_str(m);
+                out.push_str("\":");
+                out.push_str(if *m == "ChatRequest" { flat } else { "null" });
+            }
+            out.push('}');
+            out
+        }
+    }
+}
+
+/// Wraps the JSON text of a chat completion response in the response shape that answers a
+/// request of `shape` (Go envelope for Go, `{"chat_response": …}` otherwise).
+pub fn wrap_chat_response(chat: &str, shape: RequestShape) -> String {
+    match shape {
+        RequestShape::GoEnvelope => {
+            let mut out = String::with_capacity(chat.len() + 320);
+            out.push('{');
+            for (i, m) in GO_RESPONSE_MEMBERS.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(m);
+                out.push_str("\":");
+                out.push_str(if *m == "ChatResponse" { chat } else { "null" });
+            }
+            out.push('}');
+            out
+        }
+        RequestShape::Flat | RequestShape::Snake => format!("{{\"chat_response\":{chat}}}"),
+    }
+}
+
+/// Builds a short-circuit JSON for a request of `shape`: Go `{"Response":…,"Error":…}` (both
+/// present, `null` when unset) or the seed's `{"response":…}` / `{"error":…}`.
+/// `response` is the JSON text of a whole response (already in the matching response shape).
+pub fn short_circuit_json(response: Option<&str>, error: Option<&str>, shape: RequestShape) -> String {
+    match shape {
+        RequestShape::GoEnvelope => {
+            let (response, error) = (response.unwrap_or("null"), error.unwrap_or("null"));
+            let mut out = String::with_capacity(response.len() + error.len() + 24);
+            out.push_str("{\"Response\":");
+            out.push_str(response);
+            out.push_str(",\"Error\":");
+            out.push_str(error);
+            out.push('}');
+            out
+        }
+        RequestShape::Flat | RequestShape::Snake => {
+            let mut out =
+                String::with_capacity(response.map_or(0, str::len) + error.map_or(0, str::len) + 24);
+            out.push('{');
+            if let Some(r) = response {
+                out.push_str("\"response\":");
+                out.push_str(r);
+            }
+            if let Some(e) = error {
+                if response.is_some() {
+                    out.push(',');
+                }
+                out.push_str("\"error\":");
+                out.push_str(e);
+            }
+            out.push('}');
+            out
+        }
+    }
+}
+
+/// A short-circuit read from a plugin's output, in any shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShortCircuitParts {
+    /// The response (raw, in whatever response shape the plugin wrote), if not null.
+    pub response: Option<RawJson>,
+    /// The error (raw), if not null.
+    pub error: Option<RawJson>,
+}
+
+impl ShortCircuitParts {
+    /// Splits a short-circuit object (`response`/`Response`, `error`/`Error`, any case).
+    pub fn parse(short_circuit: &str) -> Result<Self, JsonError> {
+        if JsonKind::of(short_circuit) != JsonKind::Object {
+            return Err(JsonError(format!(
+                "short_circuit must be an object, found {}",
+                JsonKind::of(short_circuit).name()
+            )));
+        }
+        let pick = |key: &str| -> Result<Option<RawJson>, JsonError> {
+            match find_member(short_circuit, key, true) {
+                Some((_, v)) if JsonKind::of(v) != JsonKind::Null => {
+                    Ok(Some(RawJson::from_string(v.to_string())?))
+                }
+                _ => Ok(None),
+            }
+        };
+        Ok(ShortCircuitParts {
+            response: pick("Response")?,
+            error: pick("Error")?,
+        })
+    }
+}
+
+/// How a response is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseShape {
+    /// Go's `{"ChatResponse": …, <others>: null}`.
+    GoEnvelope,
+    /// `{"chat_response": …}`.
+    Snake,
+    /// A bare chat completion object (`{"id","choices",…}`).
+    Flat,
+}
+
+#[derive(Debug, Clone)]
+struct ResponseLayout {
+    shape: ResponseShape,
+    /// Key holding the chat response; `None` for flat or when there is no chat response.
+    member: Option<String>,
+    /// Byte range of that member's value in the response text.
+    span: Option<(usize, usize)>,
+    has_chat: bool,
+}
+
+fn detect_response(text: &str) -> ResponseLayout {
+    if JsonKind::of(text) != JsonKind::Object {
+        return detect_response_members::<Members<'_>>(None);
+    }
+    detect_response_members(Some(Members::new(text)))
+}
+
+/// Layout of a response from its members (`None` when it is not an object), in one pass.
+fn detect_response_members<'a, I: Iterator<Item = scan::Member<'a>>>(members: Option<I>) -> ResponseLayout {
+    let none = ResponseLayout {
+        shape: ResponseShape::Snake,
+        member: None,
+        span: None,
+        has_chat: false,
+    };
+    let Some(members) = members else {
+        return none;
+    };
+    let mut snake: Option<scan::Member<'a>> = None;
+    let mut go = false;
+    let mut go_chat: Option<scan::Member<'a>> = None;
+    let mut choices = false;
+    for m in members {
+        let key = m.key();
+        if key == "chat_response" {
+            snake = Some(m);
+            break;
+        }
+        if !key.contains('_') && ends_with_ignore_case(&key, "response") && key.len() > "response".len() {
+            go = true;
+            if go_chat.is_none() && key.eq_ignore_ascii_case("ChatResponse") {
+                go_chat = Some(m);
+            }
+        }
+        choices |= key == "choices";
+    }
+    let layout = |shape, m: Option<scan::Member<'a>>| ResponseLayout {
+        shape,
+        member: m.as_ref().map(|m| m.key().into_owned()),
+        span: m.as_ref().map(value_span),
+        has_chat: m.is_some_and(|m| JsonKind::of(m.value) == JsonKind::Object),
+    };
+    if snake.is_some() {
+        return layout(ResponseShape::Snake, snake);
+    }
+    if go {
+        return layout(ResponseShape::GoEnvelope, go_chat);
+    }
+    if choices {
+        return ResponseLayout {
+            shape: ResponseShape::Flat,
+            member: None,
+            span: None,
+            has_chat: true,
+        };
+    }
+    none
+}
+
+/// Serializes a [`BifrostError`] to raw JSON.
+pub fn error_json(error: &BifrostError) -> Result<RawJson, JsonError> {
+    RawJson::from_serialize(error)
+}
+
+mod request;
+mod response;
+
+pub use request::LlmRequest;
+pub use response::LlmResponse;
+
+#[cfg(test)]
+mod tests;
