@@ -359,25 +359,300 @@ fn len<J: WriteJson>(value: &Option<J>) -> usize {
 /// Room for the keys and punctuation of an envelope.
 const FRAME: usize = 96;
 
+/// Declares an envelope: the struct (JSON members as `Option<J>`, flags as `bool`, the error
+/// text as `Cow<str>`), its `Default` (all absent), `read` from an [`Envelope`] and `write`
+/// to a buffer, members in the order given. Member names on the wire are the field names.
+macro_rules! envelope {
+    // JSON members only: reading cannot fail.
+    ($(#[$doc:meta])* $name:ident { $($(#[$jdoc:meta])* $json:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name<J> {
+            $($(#[$jdoc])* pub $json: Option<J>,)+
+        }
+
+        impl<J> Default for $name<J> {
+            fn default() -> Self {
+                $name { $($json: None,)+ }
+            }
+        }
+
+        impl<'a> $name<&'a str> {
+            /// Reads the members from an envelope.
+            pub fn read(env: &Envelope<'a>) -> Self {
+                $name { $($json: env.get(stringify!($json)),)+ }
+            }
+        }
+
+        impl<J: WriteJson> $name<J> {
+            /// Appends the envelope to `out`.
+            pub fn write(&self, out: &mut Vec<u8>) {
+                out.reserve(FRAME $(+ len(&self.$json))+);
+                Writer::new(out)$(.json(stringify!($json), &self.$json))+.end();
+            }
+        }
+    };
+    // JSON members and flags: a flag that is not a boolean is an error.
+    ($(#[$doc:meta])* $name:ident {
+        $($(#[$jdoc:meta])* $json:ident),+ ;
+        flags: $($(#[$fdoc:meta])* $flag:ident),+ $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name<J> {
+            $($(#[$jdoc])* pub $json: Option<J>,)+
+            $($(#[$fdoc])* pub $flag: bool,)+
+        }
+
+        impl<J> Default for $name<J> {
+            fn default() -> Self {
+                $name { $($json: None,)+ $($flag: false,)+ }
+            }
+        }
+
+        impl<'a> $name<&'a str> {
+            /// Reads the members from an envelope.
+            pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+                Ok($name {
+                    $($json: env.get(stringify!($json)),)+
+                    $($flag: env.flag(stringify!($flag))?,)+
+                })
+            }
+        }
+
+        impl<J: WriteJson> $name<J> {
+            /// Appends the envelope to `out`.
+            pub fn write(&self, out: &mut Vec<u8>) {
+                out.reserve(FRAME $(+ len(&self.$json))+);
+                Writer::new(out)
+                    $(.json(stringify!($json), &self.$json))+
+                    $(.flag(stringify!($flag), self.$flag))+
+                    .end();
+            }
+        }
+    };
+    // An output: JSON members, flags and the hook's error text.
+    ($(#[$doc:meta])* $name:ident<'e> {
+        $($(#[$jdoc:meta])* $json:ident),+ ;
+        flags: $($(#[$fdoc:meta])* $flag:ident),* ;
+        text: $(#[$tdoc:meta])* $text:ident $(,)?
+    }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name<'e, J> {
+            $($(#[$jdoc])* pub $json: Option<J>,)+
+            $($(#[$fdoc])* pub $flag: bool,)*
+            $(#[$tdoc])* pub $text: Cow<'e, str>,
+        }
+
+        impl<J> Default for $name<'_, J> {
+            fn default() -> Self {
+                $name { $($json: None,)+ $($flag: false,)* $text: Cow::Borrowed("") }
+            }
+        }
+
+        impl<'a> $name<'a, &'a str> {
+            /// Reads the members from an envelope.
+            pub fn read(env: &Envelope<'a>) -> Result<Self, CodecError> {
+                Ok($name {
+                    $($json: env.get(stringify!($json)),)+
+                    $($flag: env.flag(stringify!($flag))?,)*
+                    $text: env.text(stringify!($text)),
+                })
+            }
+        }
+
+        impl<J: WriteJson> $name<'_, J> {
+            /// Appends the envelope to `out`.
+            pub fn write(&self, out: &mut Vec<u8>) {
+                out.reserve(FRAME $(+ len(&self.$json))+ + self.$text.len());
+                Writer::new(out)
+                    $(.json(stringify!($json), &self.$json))+
+                    $(.flag(stringify!($flag), self.$flag))*
+                    .text(stringify!($text), &self.$text)
+                    .end();
+            }
+        }
+    };
+}
+
 /// The envelopes of `http_pre_hook` (also exported as `http_intercept`): the HTTP request
 /// before Bifrost parses it.
-pub mod http_pre_hook;
+pub mod http_pre_hook {
+    use super::*;
+
+    envelope! {
+        /// Input: the request context and the HTTP request (`HttpRequest` JSON: method, path,
+        /// headers, query, base64 body).
+        Input {
+            /// The request context (a JSON object).
+            context,
+            /// The HTTP request.
+            request,
+        }
+    }
+
+    envelope! {
+        /// Output: the context, the (possibly rewritten) request, or a response that answers
+        /// the client at once (`has_response`).
+        Output<'e> {
+            /// The context, with the plugin's additions.
+            context,
+            /// The request to continue with (`null` = unchanged).
+            request,
+            /// The HTTP response to answer with when `has_response`.
+            response;
+            flags:
+            /// True when the plugin answers the request itself.
+            has_response;
+            text:
+            /// Non-empty when the hook failed: Bifrost answers with an error.
+            error,
+        }
+    }
+}
 
 /// The envelopes of `http_post_hook`. It runs for non-streaming responses only and cannot change the response: a plugin
 /// records what it saw in the context.
-pub mod http_post_hook;
+pub mod http_post_hook {
+    use super::*;
+
+    envelope! {
+        /// Input: the context, the HTTP request and the HTTP response about to be sent.
+        Input {
+            /// The request context.
+            context,
+            /// The HTTP request.
+            request,
+            /// The HTTP response (`HttpResponse` JSON: status_code, headers, base64 body).
+            response,
+        }
+    }
+
+    envelope! {
+        /// Output: the context and the hook's own error.
+        Output<'e> {
+            /// The context, with the plugin's additions.
+            context;
+            flags: ;
+            text:
+            /// Non-empty when the hook failed: Bifrost answers with an error.
+            error,
+        }
+    }
+}
 
 /// The envelopes of `http_stream_chunk_hook`: one chunk of a streaming response (a JSON
 /// object without SSE framing), before it is sent.
-pub mod http_stream_chunk_hook;
+pub mod http_stream_chunk_hook {
+    use super::*;
+
+    envelope! {
+        /// Input: the context, the HTTP request and the chunk.
+        Input {
+            /// The request context.
+            context,
+            /// The HTTP request.
+            request,
+            /// The chunk.
+            chunk,
+        }
+    }
+
+    envelope! {
+        /// Output: the chunk to send, or `skip` to drop it.
+        Output<'e> {
+            /// The context, with the plugin's additions.
+            context,
+            /// The chunk to send (`null` = unchanged).
+            chunk;
+            flags:
+            /// True when `chunk` carries the chunk to send.
+            has_chunk,
+            /// True to drop the chunk.
+            skip;
+            text:
+            /// Non-empty when the hook failed: with a chunk, logged; without, the stream ends.
+            error,
+        }
+    }
+}
 
 /// The envelopes of `pre_hook` (Bifrost's `PreLLMHook`): the parsed LLM request before the
 /// provider is called.
-pub mod pre_hook;
+pub mod pre_hook {
+    use super::*;
+
+    envelope! {
+        /// Input: the context and the request (in one of the three shapes of [`crate::shape`]).
+        Input {
+            /// The request context.
+            context,
+            /// The request.
+            request,
+        }
+    }
+
+    envelope! {
+        /// Output: the request to continue with, or a short-circuit that answers instead of the
+        /// provider.
+        Output<'e> {
+            /// The context, with the plugin's additions.
+            context,
+            /// The request to continue with (`null` = unchanged).
+            request,
+            /// The answer when `has_short_circuit`: `{"response": …}` or `{"error": …}`
+            /// (`Response`/`Error` in Go's spelling; see [`crate::shape::ShortCircuitParts`]).
+            short_circuit;
+            flags:
+            /// True when the plugin answers instead of the provider.
+            has_short_circuit;
+            text:
+            /// Non-empty when the hook failed: Bifrost logs it and continues.
+            error,
+        }
+    }
+}
 
 /// The envelopes of `post_hook` (Bifrost's `PostLLMHook`): the provider's response or
 /// error (or a short-circuit's), in reverse plugin order.
-pub mod post_hook;
+pub mod post_hook {
+    use super::*;
+
+    envelope! {
+        /// Input: the context and the response or error. `error` is `{}` when there is none:
+        /// `has_error` is the flag that counts.
+        Input {
+            /// The request context.
+            context,
+            /// The response (`null` when there is only an error).
+            response,
+            /// The error (`{}` or `null` when there is none).
+            error;
+            flags:
+            /// True when the request failed.
+            has_error,
+        }
+    }
+
+    envelope! {
+        /// Output: the (possibly changed) response or error, and the hook's own failure.
+        Output<'e> {
+            /// The context, with the plugin's additions.
+            context,
+            /// The response.
+            response,
+            /// The request's error.
+            error;
+            flags:
+            /// True when the request ends in `error`.
+            has_error;
+            text:
+            /// Non-empty when the hook itself failed: Bifrost logs it and continues.
+            hook_error,
+        }
+    }
+}
 
 /// The output of a hook that could not run at all (its input was unreadable, the plugin
 /// failed to start, ...): an empty context or the one given, no payloads, and `message` in
