@@ -304,7 +304,8 @@ pub fn changed_payload(raw: Option<&str>) -> Option<&str> {
     }
 }
 
-/// Writes an envelope member by member.
+/// Writes an envelope member by member. Keys are passed already quoted and followed by
+/// the colon (`"context":`), so that each member costs one copy for its key.
 struct Writer<'o> {
     out: &'o mut Vec<u8>,
     first: bool,
@@ -316,18 +317,17 @@ impl<'o> Writer<'o> {
         Writer { out, first: true }
     }
 
-    fn key(&mut self, key: &str) {
+    #[inline(always)]
+    fn key(&mut self, quoted_key: &str) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.extend_from_slice(quoted_key.as_bytes());
     }
 
-    fn json<J: WriteJson>(&mut self, key: &str, value: &Option<J>) -> &mut Self {
-        self.key(key);
+    fn json<J: WriteJson>(&mut self, quoted_key: &str, value: &Option<J>) -> &mut Self {
+        self.key(quoted_key);
         match value {
             Some(v) => v.write_json(self.out),
             None => self.out.extend_from_slice(b"null"),
@@ -335,14 +335,14 @@ impl<'o> Writer<'o> {
         self
     }
 
-    fn flag(&mut self, key: &str, value: bool) -> &mut Self {
-        self.key(key);
+    fn flag(&mut self, quoted_key: &str, value: bool) -> &mut Self {
+        self.key(quoted_key);
         self.out.extend_from_slice(if value { b"true" } else { b"false" });
         self
     }
 
-    fn text(&mut self, key: &str, value: &str) -> &mut Self {
-        self.key(key);
+    fn text(&mut self, quoted_key: &str, value: &str) -> &mut Self {
+        self.key(quoted_key);
         scan::write_string(self.out, value);
         self
     }
@@ -350,6 +350,13 @@ impl<'o> Writer<'o> {
     fn end(&mut self) {
         self.out.push(b'}');
     }
+}
+
+/// `"name":` for a member name.
+macro_rules! key {
+    ($name:ident) => {
+        concat!("\"", stringify!($name), "\":")
+    };
 }
 
 fn len<J: WriteJson>(value: &Option<J>) -> usize {
@@ -388,7 +395,7 @@ macro_rules! envelope {
             /// Appends the envelope to `out`.
             pub fn write(&self, out: &mut Vec<u8>) {
                 out.reserve(FRAME $(+ len(&self.$json))+);
-                Writer::new(out)$(.json(stringify!($json), &self.$json))+.end();
+                Writer::new(out)$(.json(key!($json), &self.$json))+.end();
             }
         }
     };
@@ -425,8 +432,8 @@ macro_rules! envelope {
             pub fn write(&self, out: &mut Vec<u8>) {
                 out.reserve(FRAME $(+ len(&self.$json))+);
                 Writer::new(out)
-                    $(.json(stringify!($json), &self.$json))+
-                    $(.flag(stringify!($flag), self.$flag))+
+                    $(.json(key!($json), &self.$json))+
+                    $(.flag(key!($flag), self.$flag))+
                     .end();
             }
         }
@@ -467,9 +474,9 @@ macro_rules! envelope {
             pub fn write(&self, out: &mut Vec<u8>) {
                 out.reserve(FRAME $(+ len(&self.$json))+ + self.$text.len());
                 Writer::new(out)
-                    $(.json(stringify!($json), &self.$json))+
-                    $(.flag(stringify!($flag), self.$flag))*
-                    .text(stringify!($text), &self.$text)
+                    $(.json(key!($json), &self.$json))+
+                    $(.flag(key!($flag), self.$flag))*
+                    .text(key!($text), &self.$text)
                     .end();
             }
         }
