@@ -38,6 +38,7 @@ pub mod de;
 pub mod error;
 pub mod hook;
 pub mod http;
+mod json_error;
 pub mod raw;
 pub mod reader;
 pub mod response;

@@ -22,7 +22,7 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
-use crate::raw::JsonError;
+use crate::json_error::JsonError;
 use crate::scan;
 
 /// The name `serde_json` gives its `RawValue` newtype (how a `RawValue` asks for raw text).

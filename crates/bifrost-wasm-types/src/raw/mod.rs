@@ -18,23 +18,7 @@ use serde_json::Value;
 
 use crate::scan;
 
-/// An error reading or editing raw JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonError(pub String);
-
-impl fmt::Display for JsonError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for JsonError {}
-
-impl From<serde_json::Error> for JsonError {
-    fn from(e: serde_json::Error) -> Self {
-        JsonError(e.to_string())
-    }
-}
+pub use crate::json_error::JsonError;
 
 /// A JSON value kept as its original text.
 ///
