@@ -69,6 +69,7 @@
 //! assert_eq!(run.pre_hook(request.clone()), PreOutcome::Continue(request));
 //! ```
 
+mod answer;
 mod chain;
 mod changed;
 pub mod config;

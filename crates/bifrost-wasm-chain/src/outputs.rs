@@ -21,7 +21,7 @@ use bifrost_wasm_types::shape::{
     wrap_chat_request, wrap_chat_response, LlmRequest, LlmResponse, RequestShape, ResponseShape,
 };
 
-use crate::run::{HttpAnswer, LlmResult};
+use crate::answer::{HttpAnswer, LlmResult};
 
 /// Most characters of a bad output quoted in a message.
 const EXCERPT_CHARS: usize = 160;

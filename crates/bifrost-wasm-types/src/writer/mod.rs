@@ -19,7 +19,7 @@ use std::fmt::Display;
 
 use serde::ser::{self, Impossible, Serialize};
 
-use crate::raw::JsonError;
+use crate::json_error::JsonError;
 use crate::scan;
 
 /// The struct name with which a raw JSON value asks to be written verbatim (what
