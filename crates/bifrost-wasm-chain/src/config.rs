@@ -103,8 +103,9 @@ pub struct PluginEntry {
     pub name: String,
     /// Disabled entries are kept by [`parse_plugins`] but skipped by [`order_entries`].
     pub enabled: bool,
-    /// The plugin's own configuration, exactly as written (passed to `init` byte for byte).
-    /// `None` when the entry has no `config` key.
+    /// The plugin's own configuration, exactly as written (passed to `init` byte for byte,
+    /// `"config": null` as the four bytes `null`, as `bifrost-wasm call --config null` sends
+    /// them). `None` when the entry has no `config` key: `init` then gets length 0.
     pub config: Option<Box<RawValue>>,
     /// Placement group relative to Bifrost's built-in plugins.
     pub placement: Placement,
@@ -123,7 +124,8 @@ pub struct PluginEntry {
 }
 
 impl PluginEntry {
-    /// The plugin's config as bytes for `init` (empty when the entry has none).
+    /// The plugin's config as bytes for `init`: the value's JSON text as written (`null`
+    /// included), empty when the entry has no `config` key.
     pub fn config_bytes(&self) -> &[u8] {
         self.config.as_deref().map_or(&[][..], |c| c.get().as_bytes())
     }
@@ -147,12 +149,19 @@ struct RawEntry {
     path: Option<PathBuf>,
     name: Option<String>,
     enabled: Option<bool>,
+    /// `Some("null")` for `"config": null`: what is written is what `init` gets.
+    #[serde(default, deserialize_with = "present")]
     config: Option<Box<RawValue>>,
     placement: Option<Placement>,
     order: Option<i64>,
     version: Option<i16>,
     failure_policy: Option<FailurePolicy>,
     pool: Option<usize>,
+}
+
+/// A member that is present, `null` included (serde's `Option` would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// Parses the `plugins` array of a config file (its JSON text). Paths are kept as written;
@@ -279,12 +288,11 @@ fn parse_entry(index: usize, raw: &RawValue) -> Result<PluginEntry, ConfigError>
             "must be at least 1 (leave it out for one stateful instance)",
         ));
     }
-    let config = entry.config.filter(|c| c.get() != "null");
     Ok(PluginEntry {
         path,
         name,
         enabled: entry.enabled.unwrap_or(false),
-        config,
+        config: entry.config,
         placement: entry.placement.unwrap_or_default(),
         order: entry.order.unwrap_or(0),
         version: entry.version,
@@ -395,12 +403,13 @@ mod tests {
     }
 
     #[test]
-    fn null_or_missing_config_gives_empty_init_bytes() {
+    fn a_null_config_is_sent_as_null_and_a_missing_one_as_nothing() {
         let plugins = parse(
             r#"[{"path":"a.wasm","name":"a","enabled":true,"config":null},{"path":"b.wasm","name":"b","enabled":true}]"#,
         )
         .unwrap();
-        assert!(plugins.iter().all(|p| p.config_bytes().is_empty()));
+        assert_eq!(plugins[0].config_bytes(), b"null");
+        assert!(plugins[1].config_bytes().is_empty());
     }
 
     #[test]

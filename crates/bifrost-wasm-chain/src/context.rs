@@ -2,6 +2,10 @@
 //!
 //! The chain seeds it (request id under both spellings, start time), sends it with every hook
 //! input and merges what each hook returns: members are added or overwritten, never removed.
+//! The members the chain seeds are *host-owned* ([`HOST_OWNED_KEYS`]): a plugin reads them, but
+//! what it returns for them is not taken (a plugin that re-encodes the start time as a float,
+//! as AssemblyScript's json-as does, would otherwise break the next plugin that reads it as an
+//! integer); the chain keeps its own value and logs the attempt.
 //! It is kept as one JSON text, values exactly as the plugins wrote them, with the position of
 //! each member: writing a hook's input is one copy, and the usual merge (the plugin echoed the
 //! context and appended its own keys) takes the plugin's text as it is.
@@ -17,6 +21,20 @@ use bifrost_wasm_types::scan::{self, Member};
 /// milliseconds: a `wasm32-unknown-unknown` plugin has no clock of its own (the `rate-window`
 /// example plugin reads its time here).
 pub const START_TIME_KEY: &str = "request_start_unix_ms";
+
+/// The context keys the chain seeds and keeps: the request id under both spellings and
+/// [`START_TIME_KEY`]. Every plugin sees the host's values, whatever an earlier plugin
+/// returned for them.
+pub const HOST_OWNED_KEYS: [&str; 3] = ["request_id", "request-id", START_TIME_KEY];
+
+/// What merging a hook's output context did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Merged {
+    /// Keys added or overwritten, in output order.
+    pub changed: Vec<String>,
+    /// Host-owned keys the output gave another value, which were not taken.
+    pub kept: Vec<String>,
+}
 
 /// A member's place in the context's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,17 +242,15 @@ impl Context {
 
     /// Merges the members of a hook's output context: `text` is the object's JSON text and
     /// `members` its members (as the codec indexed them, offsets relative to `text`). Adds or
-    /// overwrites, never removes; returns the keys that changed.
+    /// overwrites, never removes, and never takes another value for a host-owned key
+    /// ([`HOST_OWNED_KEYS`]).
     ///
     /// A plugin usually echoes the context it received and appends its own keys; then only
     /// the appended members are looked at, and the plugin's text becomes the context's.
-    pub(crate) fn merge<'m>(
-        &mut self,
-        text: &str,
-        members: impl IntoIterator<Item = Member<'m>>,
-    ) -> Vec<String> {
+    pub(crate) fn merge<'m>(&mut self, text: &str, members: impl IntoIterator<Item = Member<'m>>) -> Merged {
+        let mut merged = Merged::default();
         if text == self.text {
-            return Vec::new();
+            return merged;
         }
         // `{<the members we sent>` followed by `,` and more members?
         let echoed = &self.text[..self.text.len() - 1];
@@ -248,11 +264,18 @@ impl Context {
             self.text.clear();
             self.text.push_str(text);
         }
-        let mut changed: Vec<String> = Vec::new();
         for m in members.into_iter().filter(|m| m.key_start >= appended_from) {
             let key = m.key();
             match self.find(&key) {
                 Some(i) if self.value_at(i) == m.value => continue,
+                Some(_) if HOST_OWNED_KEYS.contains(&&*key) => {
+                    if !merged.kept.iter().any(|k| *k == *key) {
+                        merged.kept.push(key.into_owned());
+                    }
+                    // The adopted text carries the plugin's value: written again below.
+                    adopted = false;
+                    continue;
+                }
                 // Overwritten (rare): the text is rebuilt.
                 Some(_) => {
                     self.set(&key, RawJson::from_validated(m.value));
@@ -266,11 +289,15 @@ impl Context {
                 }),
                 None => self.append(&key, m.value),
             }
-            if !changed.iter().any(|k| *k == *key) {
-                changed.push(key.into_owned());
+            if !merged.changed.iter().any(|k| *k == *key) {
+                merged.changed.push(key.into_owned());
             }
         }
-        changed
+        if !merged.kept.is_empty() {
+            // The text from the members' places only: no trace of the refused values.
+            self.rebuild(usize::MAX, "");
+        }
+        merged
     }
 }
 
@@ -281,7 +308,48 @@ mod tests {
 
     fn merge(ctx: &mut Context, text: &str) -> Vec<String> {
         let members: Vec<_> = Members::new(text).collect();
-        ctx.merge(text, members)
+        let merged = ctx.merge(text, members);
+        assert!(merged.kept.is_empty(), "{merged:?}");
+        merged.changed
+    }
+
+    /// `{"id":"r","id2":"r"}`: two keys that are not host-owned.
+    fn plain_ids() -> Context {
+        let mut ctx = Context::default();
+        ctx.append("id", r#""r""#);
+        ctx.append("id2", r#""r""#);
+        ctx
+    }
+
+    #[test]
+    fn host_owned_keys_keep_the_hosts_values() {
+        let mut ctx = Context::with_request_id("r");
+        ctx.append_number(START_TIME_KEY, 1_764_760_000_000);
+        // A json-as style re-encoding: the start time as a float, the request id changed,
+        // one key of its own.
+        let text =
+            r#"{"request_id":"other","request-id":"r","request_start_unix_ms":1764760000000.0,"seen":true}"#;
+        let members: Vec<_> = Members::new(text).collect();
+        let merged = ctx.merge(text, members);
+        assert_eq!(merged.kept, ["request_id", START_TIME_KEY]);
+        assert_eq!(merged.changed, ["seen"]);
+        assert_eq!(
+            ctx.as_json(),
+            r#"{"request_id":"r","request-id":"r","request_start_unix_ms":1764760000000,"seen":true}"#
+        );
+        // The same with the overwrite appended after an exact echo: no trace of it either.
+        let echo = ctx.as_json().to_string();
+        let text = format!(
+            r#"{}, "request_start_unix_ms": 1.5, "more": 1}}"#,
+            &echo[..echo.len() - 1]
+        );
+        let members: Vec<_> = Members::new(&text).collect();
+        let merged = ctx.merge(&text, members);
+        assert_eq!(merged.kept, [START_TIME_KEY]);
+        assert_eq!(merged.changed, ["more"]);
+        assert_eq!(ctx.get(START_TIME_KEY).unwrap().as_str(), "1764760000000");
+        assert!(!ctx.as_json().contains("1.5"), "{}", ctx.as_json());
+        assert_eq!(ctx.get("more").unwrap().as_str(), "1");
     }
 
     #[test]
@@ -304,13 +372,10 @@ mod tests {
 
     #[test]
     fn merge_adds_and_overwrites_but_never_removes() {
-        let mut ctx = Context::with_request_id("r");
-        let keys = merge(&mut ctx, r#"{"request_id":"changed","new":[1, 2]}"#);
-        assert_eq!(keys, ["request_id", "new"]);
-        assert_eq!(
-            ctx.as_json(),
-            r#"{"request_id":"changed","request-id":"r","new":[1, 2]}"#
-        );
+        let mut ctx = plain_ids();
+        let keys = merge(&mut ctx, r#"{"id":"changed","new":[1, 2]}"#);
+        assert_eq!(keys, ["id", "new"]);
+        assert_eq!(ctx.as_json(), r#"{"id":"changed","id2":"r","new":[1, 2]}"#);
         assert!(merge(&mut ctx, "{}").is_empty());
         assert_eq!(ctx.entries().count(), 3);
         assert_eq!(ctx.get("new").unwrap().as_str(), "[1, 2]");
@@ -318,43 +383,34 @@ mod tests {
 
     #[test]
     fn an_echo_with_appended_members_is_kept_as_written() {
-        let mut ctx = Context::with_request_id("r");
-        let text = r#"{"request_id":"r","request-id":"r" , "seen":true}"#;
+        let mut ctx = plain_ids();
+        let text = r#"{"id":"r","id2":"r" , "seen":true}"#;
         assert_eq!(merge(&mut ctx, text), ["seen"]);
         assert_eq!(ctx.as_json(), text);
         assert_eq!(ctx.get("seen").unwrap().as_str(), "true");
-        assert_eq!(ctx.get("request-id").unwrap().as_str(), r#""r""#);
+        assert_eq!(ctx.get("id2").unwrap().as_str(), r#""r""#);
         // The same text again changes nothing.
         assert!(merge(&mut ctx, text).is_empty());
         // An appended member that overwrites an echoed one is applied, and the text rebuilt.
-        let text = r#"{"request_id":"r","request-id":"r" , "seen":true,"request_id":"x"}"#;
-        assert_eq!(merge(&mut ctx, text), ["request_id"]);
-        assert_eq!(
-            ctx.as_json(),
-            r#"{"request_id":"x","request-id":"r","seen":true}"#
-        );
+        let text = r#"{"id":"r","id2":"r" , "seen":true,"id":"x"}"#;
+        assert_eq!(merge(&mut ctx, text), ["id"]);
+        assert_eq!(ctx.as_json(), r#"{"id":"x","id2":"r","seen":true}"#);
     }
 
     #[test]
     fn a_reordered_echo_with_new_members_appends_them() {
-        let mut ctx = Context::with_request_id("r");
-        let text = r#"{"request_id":"r","seen":true,"request-id":"r"}"#;
+        let mut ctx = plain_ids();
+        let text = r#"{"id":"r","seen":true,"id2":"r"}"#;
         assert_eq!(merge(&mut ctx, text), ["seen"]);
-        assert_eq!(
-            ctx.as_json(),
-            r#"{"request_id":"r","request-id":"r","seen":true}"#
-        );
+        assert_eq!(ctx.as_json(), r#"{"id":"r","id2":"r","seen":true}"#);
     }
 
     #[test]
     fn an_overwrite_among_appended_members_keeps_the_rest() {
-        let mut ctx = Context::with_request_id("r");
-        let text = r#"{"request_id":"r","request-id":"r","a":1,"request_id":"x","b":2}"#;
-        assert_eq!(merge(&mut ctx, text), ["a", "request_id", "b"]);
-        assert_eq!(
-            ctx.as_json(),
-            r#"{"request_id":"x","request-id":"r","a":1,"b":2}"#
-        );
+        let mut ctx = plain_ids();
+        let text = r#"{"id":"r","id2":"r","a":1,"id":"x","b":2}"#;
+        assert_eq!(merge(&mut ctx, text), ["a", "id", "b"]);
+        assert_eq!(ctx.as_json(), r#"{"id":"x","id2":"r","a":1,"b":2}"#);
         assert_eq!(ctx.get("b").unwrap().as_str(), "2");
     }
 

@@ -71,7 +71,6 @@
 
 mod answer;
 mod chain;
-mod changed;
 pub mod config;
 mod context;
 mod outputs;
@@ -80,11 +79,11 @@ mod run;
 mod stats;
 
 pub use bifrost_wasm_host::{Hook, HookRunner, HostError};
+pub use bifrost_wasm_types::equal::json_equal;
 pub use bifrost_wasm_types::shape::RequestShape;
 pub use chain::{Chain, ChainPlugin};
-pub use changed::json_equal;
 pub use config::{ConfigError, FailurePolicy, Placement, PluginEntry};
-pub use context::{Context, START_TIME_KEY};
+pub use context::{Context, HOST_OWNED_KEYS, START_TIME_KEY};
 pub use policy::{plugin_error_json, ErrorAction};
 pub use run::{
     ChunkHooks, ChunkOutcome, HookCall, HttpAnswer, HttpPostHooks, HttpPreHooks, HttpPreOutcome, LlmResult,

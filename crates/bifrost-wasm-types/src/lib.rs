@@ -15,6 +15,8 @@
 //!   and [`reader`]: a serde `Deserializer` over it, which plugins use for typed reads instead
 //!   of `serde_json`'s (smaller code; same accepted JSON and values, checked against serde_json
 //!   in property tests and a fuzz target).
+//! * [`equal`]: JSON equality on raw text (member order, whitespace, string escapes and number
+//!   spelling do not count), the one definition of "changed" hosts and `check` share.
 //! * [`bench_inputs`]: realistic hook inputs for benchmarks.
 //!
 //! ```
@@ -35,6 +37,7 @@ pub mod bench_inputs;
 pub mod chat;
 pub mod codec;
 pub mod de;
+pub mod equal;
 pub mod error;
 pub mod hook;
 pub mod http;

@@ -251,6 +251,42 @@ mod tests {
     }
 
     #[test]
+    fn a_plugin_that_rewrites_host_owned_keys_does_not_change_what_the_next_plugin_reads() {
+        // Like an AssemblyScript json-as plugin: the whole context re-encoded, the start time
+        // as a float, the request id replaced; plus a key of its own.
+        let rewrite = ok(|i: &str| {
+            let context = member(i, "context");
+            let start = member(context, crate::START_TIME_KEY);
+            format!(
+                r#"{{"context":{{"request_id":"forged","request-id":"abc-123","request_start_unix_ms":{start}.0,"mine":1}},"request":null,"has_response":false}}"#
+            )
+        });
+        let b = Builder::default()
+            .plugin(
+                "json-as",
+                FailurePolicy::Default,
+                vec![(Hook::HttpPreHook, rewrite)],
+            )
+            .plugin(
+                "reader",
+                FailurePolicy::Default,
+                vec![(Hook::HttpPreHook, ok(pass_http_pre))],
+            );
+        let mut run = RequestRun::new(b.build(RequestShape::Flat), "abc-123");
+        run_full(&mut run).unwrap();
+        let sent = member(&b.inputs_of("json-as", Hook::HttpPreHook)[0], "context").to_string();
+        let seen = member(&b.inputs_of("reader", Hook::HttpPreHook)[0], "context").to_string();
+        let start = member(&sent, crate::START_TIME_KEY);
+        assert!(start.bytes().all(|c| c.is_ascii_digit()), "{sent}");
+        assert_eq!(member(&seen, crate::START_TIME_KEY), start, "{seen}");
+        assert_eq!(member(&seen, "request_id"), r#""abc-123""#, "{seen}");
+        assert_eq!(member(&seen, "mine"), "1", "{seen}");
+        for key in crate::HOST_OWNED_KEYS {
+            assert_eq!(run.context().get(key).unwrap().as_str(), member(&sent, key));
+        }
+    }
+
+    #[test]
     fn http_pre_short_circuit_skips_later_plugins_and_http_post_runs_for_those_that_ran() {
         let answer = ok(|i: &str| {
             format!(

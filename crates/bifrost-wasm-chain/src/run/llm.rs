@@ -5,10 +5,10 @@ use bifrost_wasm_types::codec::{post_hook, pre_hook};
 use bifrost_wasm_types::raw::RawJson;
 
 use super::{take_payload, Cursor, LlmResult, Poll, PreOutcome, Read, RequestRun, Step};
-use crate::changed::json_equal;
 use crate::outputs::{self, PreRead};
 use crate::policy::Problem;
 use crate::stats::HookOutcome;
+use bifrost_wasm_types::equal::json_equal;
 
 /// `pre_hook` of every plugin in order, on a request in the chain's shape.
 ///

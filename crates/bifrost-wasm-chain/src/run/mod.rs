@@ -253,7 +253,7 @@ impl Cursor {
 pub(crate) fn take_payload(current: &mut RawJson, next: Option<RawJson>) -> HookOutcome {
     match next {
         Some(next) => {
-            let changed = !crate::changed::json_equal(current.as_str(), next.as_str());
+            let changed = !bifrost_wasm_types::equal::json_equal(current.as_str(), next.as_str());
             *current = next;
             if changed {
                 HookOutcome::Changed
@@ -440,11 +440,19 @@ impl RequestRun {
                 Err(e) => Read::Failed(outputs::shape_error(name, hook, &output, e)),
                 Ok((_, Err(message))) => Read::Returned(message.into_owned()),
                 Ok((context, Ok(asked))) => {
-                    let keys = match context {
+                    let merged = match context {
                         Some((text, members)) => self.context.merge(text, members),
-                        None => Vec::new(),
+                        None => Default::default(),
                     };
-                    Read::Output(asked, keys)
+                    if !merged.kept.is_empty() {
+                        tracing::warn!(
+                            request_id = %self.request_id, plugin = %name, hook = %hook,
+                            "plugin {name} {hook} returned other values for host-owned context key(s) {}; \
+                             kept the host's (plugins may read these keys, not change them)",
+                            merged.kept.join(", ")
+                        );
+                    }
+                    Read::Output(asked, merged.changed)
                 }
             },
         };

@@ -390,7 +390,10 @@ fn scan_value<R: Recorder>(b: &[u8], i: usize, rec: &mut R) -> Result<usize, Sca
         match b.get(i) {
             Some(b'"') => i = string_end(b, i)?,
             Some(b'{' | b'[') if nest.depth >= MAX_DEPTH => {
-                return err(i, "nested deeper than 10000 levels");
+                return err(
+                    i,
+                    "nested deeper than 10000 levels (the limit of Go's encoding/json, which Bifrost uses)",
+                );
             }
             Some(b'{') => {
                 i = skip_ws(b, i + 1);

@@ -1,10 +1,11 @@
-//! Whether a hook changed a payload: JSON equality on raw text, without building a tree.
+//! JSON equality on raw text, without building a tree: the one definition of "changed" that
+//! the chain's log (`pre_hook=changed`) and `check`'s reports share.
 //!
 //! "Changed" means *not JSON-equal* (design.md §5): whitespace between tokens, the order of
 //! object members, how a string is escaped (`"é"` / `"\u00e9"`) and how a number is spelled
-//! (`1.0` / `1` / `10e-1`: numbers compare by exact decimal value) are not changes. How numbers
-//! are respelled is judged elsewhere (`check`'s losslessness rows); here it only decides what
-//! the gateway's log says.
+//! (`1.0` / `1` / `10e-1`: numbers compare by exact decimal value, [`numbers_equal`]) are not
+//! changes. Whether a respelled number still decodes the same in a Go host is a different
+//! question, which `check`'s losslessness rows answer.
 //!
 //! The comparison is cheap where hooks are: equal bytes are equal at once (one `memcmp`), and
 //! inside two documents only the members whose bytes differ are descended into. Objects whose
@@ -14,7 +15,7 @@
 
 use std::borrow::Cow;
 
-use bifrost_wasm_types::scan::{self, Members};
+use crate::scan::{self, Members};
 
 /// Deepest nesting compared structurally; deeper values are compared by their significant
 /// bytes (everything but whitespace between tokens), which only errs towards "changed".
@@ -120,7 +121,7 @@ fn values_equal(a: &str, b: &str, depth: usize) -> bool {
         (b'{', b'{') => objects_equal(a, b, depth),
         (b'[', b'[') => arrays_equal(a, b, depth),
         (b'"', b'"') => strings_equal(a, b),
-        (b'-' | b'0'..=b'9', b'-' | b'0'..=b'9') => Decimal::of(a) == Decimal::of(b),
+        (b'-' | b'0'..=b'9', b'-' | b'0'..=b'9') => numbers_equal(a, b),
         // `true`, `false` and `null` have one spelling each, and differ from everything else.
         _ => false,
     }
@@ -209,6 +210,12 @@ fn arrays_equal(a: &str, b: &str, depth: usize) -> bool {
             _ => return false,
         }
     }
+}
+
+/// Whether two valid JSON number texts have the same exact decimal value (`2.50` and `2.5`,
+/// `1e3` and `1000.0`, `-0` and `0`), however long: no float conversion is involved.
+pub fn numbers_equal(a: &str, b: &str) -> bool {
+    a == b || Decimal::of(a) == Decimal::of(b)
 }
 
 /// The bytes of valid JSON text that are not whitespace between tokens.
