@@ -12,6 +12,11 @@ use bifrost_wasm_types::shape::RequestShape;
 
 /// Success: the command did what was asked (for `check`: no row failed).
 pub const EXIT_OK: u8 = 0;
+
+/// Stack size of the thread that runs a command: JSON trees in reports (outputs echoing a
+/// document 10,000 levels deep, as Go's decoder accepts) are walked recursively. Only the pages
+/// touched are ever committed.
+pub const BIG_STACK: usize = 512 << 20;
 /// The plugin failed: it does not load, a hook failed, `check` found a FAIL row, or the
 /// server stopped with an error.
 pub const EXIT_FAILURE: u8 = 1;

@@ -11,7 +11,7 @@ use bifrost_wasm_types::codec::{
 use bifrost_wasm_types::shape::{LlmRequest, LlmResponse, RequestShape, ResponseShape};
 
 use crate::corpus::SENTINEL_PREFIX;
-use crate::json::{self, ChangeKind, Json, Path};
+use crate::json::{self, ChangeKind, Json, Path, Respelling};
 
 /// The result of one check row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -109,7 +109,11 @@ pub fn list(items: &[String], max: usize) -> String {
 
 fn prefixed(prefix: &str, path: &Path) -> String {
     if path.0.is_empty() {
-        prefix.to_string()
+        return prefix.to_string();
+    }
+    let path = path.to_string();
+    if path.starts_with('[') {
+        format!("{prefix}{path}")
     } else {
         format!("{prefix}.{path}")
     }
@@ -515,6 +519,7 @@ pub fn lossless(hook: Hook, input: &Json, output_text: &str) -> Findings {
     let mut checked = 0usize;
     let mut lost = Vec::new();
     let mut altered = Vec::new();
+    let mut reformatted = Vec::new();
     let mut unchanged_by_null = Vec::new();
     let mut not_carried = Vec::new();
     match output.get("context") {
@@ -548,12 +553,32 @@ pub fn lossless(hook: Hook, input: &Json, output_text: &str) -> Findings {
             checked += 1;
             let name = prefixed(member, &path);
             match returned.at(&path) {
-                Some(got) if json::same(value, got) => {}
-                Some(got) => altered.push(format!(
-                    "{name}: sent {}, got {}",
-                    value.excerpt(60),
-                    got.excerpt(60)
-                )),
+                Some(got) if json::identical(value, got) => {}
+                Some(got) => match json::number_respellings(value, got) {
+                    Some(numbers) => {
+                        for number in numbers {
+                            let at = prefixed(&name, &number.path);
+                            let line = format!("{at}: {} -> {}", number.sent, number.got);
+                            match number.kind() {
+                                Respelling::Formatting => reformatted.push(line),
+                                Respelling::IntegerBecameFloat => altered.push(format!(
+                                    "{line} (an integer became a float: a Go int field refuses it)"
+                                )),
+                                Respelling::PrecisionLost => {
+                                    altered.push(format!("{line} (digits lost: a float64 round trip)"))
+                                }
+                                Respelling::ValueChanged => {
+                                    altered.push(format!("{line} (a different value)"))
+                                }
+                            }
+                        }
+                    }
+                    None => altered.push(format!(
+                        "{name}: sent {}, got {}",
+                        value.excerpt(60),
+                        got.excerpt(60)
+                    )),
+                },
                 None => {
                     let key = path.last_key().unwrap_or_default();
                     let elsewhere = returned.find_members(&|k| k == key);
@@ -589,8 +614,16 @@ pub fn lossless(hook: Hook, input: &Json, output_text: &str) -> Findings {
     }
     if !altered.is_empty() {
         f.failures.push(format!(
-            "altered {}: numbers must come back as written (no float round-trip, no 1.0 -> 1)",
+            "altered {}: values must come back as they came (keep numbers as raw JSON or json.Number, \
+             not float64)",
             list(&altered, 2)
+        ));
+    }
+    if !reformatted.is_empty() {
+        f.warnings.push(format!(
+            "respelled {}: the same values, only formatted differently, so a Go host reads them alike; \
+             passing them through as written keeps byte-level comparisons (signatures, caches) stable",
+            list(&reformatted, 2)
         ));
     }
     if f.failures.is_empty() {
@@ -648,6 +681,32 @@ mod tests {
         assert_eq!(verdict, Verdict::Fail);
         assert!(
             reason.contains("altered request.input[1].x_sentinel_msg1"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn respelled_numbers_warn_and_lost_numbers_fail() {
+        let (tree, text) = input(Hook::PreHook, "flat");
+        // `1.0 -> 1` keeps the value: a WARN that names it.
+        let out = text.replacen("\"f\": 1.0", "\"f\": 1", 1);
+        assert_ne!(out, text);
+        let (verdict, reason) = lossless(Hook::PreHook, &tree, &out).conclude("");
+        assert_eq!(verdict, Verdict::Warn, "{reason}");
+        assert!(
+            reason.contains("respelled context.x_sentinel_ctx.f: 1.0 -> 1"),
+            "{reason}"
+        );
+        assert!(reason.contains("a Go host reads them alike"), "{reason}");
+        // `42 -> 42.0`: a Go int field refuses it, a FAIL that says why.
+        let out = text.replacen("\"n\": 42", "\"n\": 42.0", 1);
+        assert_ne!(out, text);
+        let (verdict, reason) = lossless(Hook::PreHook, &tree, &out).conclude("");
+        assert_eq!(verdict, Verdict::Fail, "{reason}");
+        assert!(
+            reason.contains(
+                "context.x_sentinel_ctx.n: 42 -> 42.0 (an integer became a float: a Go int field refuses it)"
+            ),
             "{reason}"
         );
     }

@@ -180,7 +180,8 @@ pub struct BadInput {
     pub error_expected: bool,
 }
 
-/// Nesting depth of the deep-nesting input.
+/// Nesting depth of the deep-nesting input, counted from the envelope: Go's `encoding/json`
+/// limit, so a Go host (Bifrost) reads the input, and an echo of it, and a plugin must too.
 pub const DEEP_NESTING: usize = 10_000;
 
 /// The bad-input corpus: each must give a valid output JSON object, never a trap.
@@ -197,8 +198,9 @@ pub fn bad_inputs() -> Vec<BadInput> {
     invalid_utf8.extend_from_slice(br#""}}"#);
     let deep = format!(
         "{{\"context\": {{\"request_id\": \"abc-123\", \"deep\": {}{}}}, \"request\": {{}}}}",
-        "[".repeat(DEEP_NESTING),
-        "]".repeat(DEEP_NESTING)
+        // The envelope and the context are two of the levels.
+        "[".repeat(DEEP_NESTING - 2),
+        "]".repeat(DEEP_NESTING - 2)
     );
     vec![
         bad("empty", Vec::new(), true),
@@ -266,5 +268,32 @@ mod tests {
                 input.name
             );
         }
+    }
+
+    #[test]
+    fn the_deep_input_is_as_deep_as_go_accepts_and_no_deeper() {
+        use bifrost_wasm_types::scan;
+        let deep = bad_inputs()
+            .into_iter()
+            .find(|b| b.name == "deep nesting")
+            .unwrap();
+        let text = std::str::from_utf8(&deep.bytes).unwrap();
+        assert!(scan::validate(text).is_ok());
+        let max_open = text
+            .bytes()
+            .scan(0i64, |depth, b| {
+                *depth += match b {
+                    b'{' | b'[' => 1,
+                    b'}' | b']' => -1,
+                    _ => 0,
+                };
+                Some(*depth)
+            })
+            .max();
+        assert_eq!(max_open, Some(DEEP_NESTING as i64));
+        let deeper = text
+            .replacen("\"deep\": [", "\"deep\": [[", 1)
+            .replacen("]}", "]]}", 1);
+        assert!(scan::validate(&deeper).is_err());
     }
 }

@@ -6,18 +6,22 @@
 //!
 //! * [`pretty`] re-indents JSON text token by token (no value is re-encoded; no recursion, so
 //!   any depth is fine).
-//! * [`parse`] builds a [`Json`] tree (bounded depth) on the shared scanner
+//! * [`parse`] builds a [`Json`] tree (as deep as Go's decoder accepts) on the shared scanner
 //!   ([`bifrost_wasm_types::scan`]: one validating pass, then the members' spans) for
-//!   comparisons: [`same`] is JSON
-//!   equality with numbers compared as written, [`diff`] lists what changed,
+//!   comparisons: [`same`] is JSON equality as the chain defines it, [`identical`] compares
+//!   numbers as written, [`number_respellings`] says how a Go host reads respelled numbers, [`diff`] lists what changed,
 //!   [`Json::find_members`] finds sentinel fields.
 
 use std::fmt;
 
+use bifrost_wasm_types::equal;
 use bifrost_wasm_types::scan::{self, Elements, Members};
 
-/// Deepest nesting [`parse`] accepts (deeper documents are reported, not parsed).
-pub const MAX_DEPTH: usize = 512;
+/// Deepest nesting [`parse`] accepts: Go's `encoding/json` limit (10,000 levels), which the
+/// shared scanner applies, so a document Bifrost can read is never refused here. The tree's
+/// functions recurse, so the CLI runs its commands on a thread with a large stack
+/// ([`crate::common::BIG_STACK`]).
+pub const MAX_DEPTH: usize = scan::MAX_DEPTH;
 
 /// A JSON value that keeps numbers as written and object members in order.
 #[derive(Debug, Clone)]
@@ -244,19 +248,127 @@ impl Json {
     }
 }
 
-/// JSON equality with numbers compared as written (`1.0` differs from `1`: a Go decoder
-/// rejects `1.0` for an integer field) and object members compared regardless of order.
+/// JSON equality, the one definition shared with the chain's log
+/// ([`bifrost_wasm_types::equal::json_equal`]): member order, string escapes and number
+/// spelling (`2.50` / `2.5`) do not count. Whether a respelled number still decodes the same
+/// in a Go host is [`number_respellings`]' question.
 pub fn same(a: &Json, b: &Json) -> bool {
+    identical(a, b) || equal::json_equal(&a.compact(), &b.compact())
+}
+
+/// JSON equality with numbers compared as written (`1.0` differs from `1`) and object members
+/// compared regardless of order: what a lossless round trip must give back.
+pub fn identical(a: &Json, b: &Json) -> bool {
     match (a, b) {
         (Json::Null, Json::Null) => true,
         (Json::Bool(x), Json::Bool(y)) => x == y,
         (Json::Number(x), Json::Number(y)) => x == y,
         (Json::String(x), Json::String(y)) => x == y,
-        (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| identical(p, q))
+        }
         (Json::Object(x), Json::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| identical(v, w)))
         }
         _ => false,
+    }
+}
+
+/// One number written differently in two documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Respelled {
+    /// Where.
+    pub path: Path,
+    /// The number sent.
+    pub sent: String,
+    /// The number returned.
+    pub got: String,
+}
+
+/// How a respelled number reads in a Go host (Bifrost decodes with `encoding/json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Respelling {
+    /// Same exact value, and a Go field of any type that accepted the number sent accepts
+    /// the one returned with the same value (`2.50` -> `2.5`, `1e3` -> `1000.0`, `1.0` -> `1`).
+    Formatting,
+    /// An integer came back with a fraction or exponent (`42` -> `42.0`): a Go `int` field
+    /// refuses it.
+    IntegerBecameFloat,
+    /// The value changed, but a Go `float64` reads both alike (a float round trip lost
+    /// digits: `98765432109876543210` -> `9.876543210987654e19`).
+    PrecisionLost,
+    /// A different value.
+    ValueChanged,
+}
+
+impl Respelled {
+    /// How a Go host reads this respelling.
+    pub fn kind(&self) -> Respelling {
+        let integer = |n: &str| !n.contains(['.', 'e', 'E']);
+        if equal::numbers_equal(&self.sent, &self.got) {
+            if integer(&self.sent) && !integer(&self.got) {
+                Respelling::IntegerBecameFloat
+            } else {
+                Respelling::Formatting
+            }
+        } else {
+            match (self.sent.parse::<f64>(), self.got.parse::<f64>()) {
+                (Ok(a), Ok(b)) if a == b => Respelling::PrecisionLost,
+                _ => Respelling::ValueChanged,
+            }
+        }
+    }
+}
+
+impl fmt::Display for Respelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let why = match self.kind() {
+            Respelling::Formatting => {
+                "same value, only formatting: a Go float64 or json.Number reads both alike"
+            }
+            Respelling::IntegerBecameFloat => "an integer became a float: a Go int field refuses it",
+            Respelling::PrecisionLost => "digits lost (a float64 round trip)",
+            Respelling::ValueChanged => "a different value",
+        };
+        write!(f, "{}: {} -> {} ({why})", self.path, self.sent, self.got)
+    }
+}
+
+/// When `a` and `b` differ in how numbers are written and nothing else (same structure, keys,
+/// strings, booleans and nulls), every number written differently; `None` when something else
+/// differs. Objects are matched by key, arrays by position.
+pub fn number_respellings(a: &Json, b: &Json) -> Option<Vec<Respelled>> {
+    let mut found = Vec::new();
+    respellings_into(a, b, &Path::default(), &mut found).then_some(found)
+}
+
+fn respellings_into(a: &Json, b: &Json, path: &Path, out: &mut Vec<Respelled>) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => {
+            if x != y {
+                out.push(Respelled {
+                    path: path.clone(),
+                    sent: x.clone(),
+                    got: y.clone(),
+                });
+            }
+            true
+        }
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .enumerate()
+                    .all(|(i, (p, q))| respellings_into(p, q, &path.child(Seg::Index(i)), out))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| {
+                    b.get(k)
+                        .is_some_and(|w| respellings_into(v, w, &path.child(Seg::Key(k.clone())), out))
+                })
+        }
+        _ => identical(a, b),
     }
 }
 
@@ -471,8 +583,18 @@ mod tests {
     }
 
     #[test]
-    fn numbers_compare_as_written_and_objects_ignore_order() {
-        assert!(!same(&parse("1.0").unwrap(), &parse("1").unwrap()));
+    fn same_ignores_number_spelling_and_identical_does_not() {
+        assert!(same(&parse("1.0").unwrap(), &parse("1").unwrap()));
+        assert!(same(
+            &parse("[2.50, 1e3]").unwrap(),
+            &parse("[2.5, 1000.0]").unwrap()
+        ));
+        assert!(!identical(&parse("1.0").unwrap(), &parse("1").unwrap()));
+        assert!(!same(&parse("1.5").unwrap(), &parse("1").unwrap()));
+        assert!(identical(
+            &parse(r#"{"a":1,"b":2}"#).unwrap(),
+            &parse(r#"{"b":2,"a":1}"#).unwrap()
+        ));
         assert!(same(
             &parse(r#"{"a":1,"b":2}"#).unwrap(),
             &parse(r#"{"b":2,"a":1}"#).unwrap()
@@ -498,8 +620,71 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 2), "]".repeat(MAX_DEPTH + 2));
-        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+    }
+
+    #[test]
+    fn respellings_are_told_apart_from_losses() {
+        let kinds = |a: &str, b: &str| -> Vec<Respelling> {
+            number_respellings(&parse(a).unwrap(), &parse(b).unwrap())
+                .unwrap()
+                .iter()
+                .map(Respelled::kind)
+                .collect()
+        };
+        use Respelling::*;
+        assert_eq!(
+            kinds("[2.50, 1e3, 1.0]", "[2.5, 1000.0, 1]"),
+            [Formatting, Formatting, Formatting]
+        );
+        assert_eq!(
+            kinds("[42, 0]", "[42.0, 0e0]"),
+            [IntegerBecameFloat, IntegerBecameFloat]
+        );
+        assert_eq!(
+            kinds("[98765432109876543210]", "[9.876543210987654e19]"),
+            [PrecisionLost]
+        );
+        assert_eq!(
+            kinds("[98765432109876543210]", "[98765432109876543000]"),
+            [PrecisionLost]
+        );
+        assert_eq!(
+            kinds(r#"{"n": 1, "m": [3]}"#, r#"{"m": [4], "n": 1}"#),
+            [ValueChanged]
+        );
+        assert!(kinds(r#"{"n": 1}"#, r#"{"n": 1}"#).is_empty());
+        // Anything but a number differing is not a respelling.
+        assert!(
+            number_respellings(&parse(r#"[1, "a"]"#).unwrap(), &parse(r#"[1.0, "b"]"#).unwrap()).is_none()
+        );
+        assert!(number_respellings(&parse("[1]").unwrap(), &parse("[1, 2]").unwrap()).is_none());
+        let r = &number_respellings(
+            &parse(r#"{"a":[42]}"#).unwrap(),
+            &parse(r#"{"a":[42.0]}"#).unwrap(),
+        )
+        .unwrap()[0];
+        assert_eq!(
+            r.to_string(),
+            "a[0]: 42 -> 42.0 (an integer became a float: a Go int field refuses it)"
+        );
+    }
+
+    #[test]
+    fn a_document_as_deep_as_go_accepts_is_parsed() {
+        let run = || {
+            let depth = MAX_DEPTH;
+            let doc = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let tree = parse(&doc).unwrap();
+            assert!(same(&tree, &tree.clone()));
+            let deeper = format!("[{doc}]");
+            assert!(parse(&deeper).unwrap_err().contains("nested deeper than 10000"));
+        };
+        std::thread::Builder::new()
+            .stack_size(crate::common::BIG_STACK)
+            .spawn(run)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

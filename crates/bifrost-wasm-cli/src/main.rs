@@ -61,12 +61,25 @@ impl Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     common::init_logging(cli.verbose, cli.command.default_log_filter());
-    common::finish(match cli.command {
+    let run = move || match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Call(args) => cmd::call::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::New(args) => cmd::new::run(args),
-    })
+    };
+    // On a thread with room for deep JSON trees (see `common::BIG_STACK`).
+    let result = std::thread::Builder::new()
+        .name("bifrost-wasm".into())
+        .stack_size(common::BIG_STACK)
+        .spawn(run)
+        .map_err(anyhow::Error::from)
+        .and_then(|thread| {
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("the command panicked (see the message above)"))
+        })
+        .and_then(|result| result);
+    common::finish(result)
 }

@@ -31,10 +31,12 @@ pub const WARMUP_CALLS: u32 = 200;
                   request shapes (go-envelope, flat, snake); lossless pass-through (inputs carrying \
                   sentinel fields named x_sentinel_* at the top level, in messages, params, choices and \
                   the chunk, with big integers, 1.0-style numbers and nulls: a sentinel lost or altered \
-                  in an output that carries the payload fails the row, intended edits of known fields \
-                  are listed as changes); a bad-input corpus (empty, invalid UTF-8, invalid JSON, null, \
-                  not an object, wrong types, null fields, deep nesting) that must never trap and must \
-                  give a valid output; linear memory that does not grow over many calls; cleanup."
+                  in an output that carries the payload fails the row (42 -> 42.0, which a Go int field \
+                  refuses, and digits lost to a float round trip are alterations), a number only \
+                  respelled with the same value (2.50 -> 2.5, 1e3 -> 1000.0) is a WARN, intended edits \
+                  of known fields are listed as changes); a bad-input corpus (empty, invalid UTF-8, \
+                  invalid JSON, null, not an object, wrong types, null fields, nesting 10,000 levels \
+                  deep as Go's decoder accepts) that must never trap and must give a valid output; linear memory that does not grow over many calls; cleanup."
 )]
 pub struct Args {
     /// The plugin: a .wasm file (or .wat text).
@@ -233,6 +235,34 @@ fn load_failure_rows(error: &anyhow::Error) -> Vec<Row> {
         )],
         None => vec![row("load", Verdict::Fail, format!("{error:#}"))],
     }
+}
+
+/// The reason of an `init` row whose config the plugin refused, worded by what was refused
+/// and what the plugin `accepted` (of "empty config", "null config", "{} config").
+fn refusal(label: &str, code: i32, why: &str, accepted: &[&str]) -> String {
+    let refused = format!("refused: init returned {code}{why}");
+    if accepted.is_empty() {
+        return format!(
+            "{refused}; it accepts none of an empty, null or {{}} config, so it always needs a `config` \
+             (Bifrost does not load a plugin whose init fails); an empty, null or {{}} config should mean \
+             \"defaults\""
+        );
+    }
+    let sent = match label {
+        "init: null config" => {
+            "the literal `null`, which `serve` sends for `\"config\": null` and a Go host may send for an \
+             entry without `config` (Go marshals a missing value as null)"
+        }
+        "init: empty config" => {
+            "an empty config (length 0), which `serve` sends for an entry without `config`"
+        }
+        _ => "`{}`, an empty JSON object",
+    };
+    format!(
+        "{refused} for {sent}, though it accepts {}: Bifrost does not load a plugin whose init fails, so \
+         treat this like the others (\"defaults\")",
+        accepted.join(" and ")
+    )
 }
 
 /// The inputs of the example rows of `hook`: (label, input).
@@ -486,24 +516,25 @@ impl Checker {
         if let Some(config) = &self.config {
             cases.push(("init: --config", Some(config.clone())));
         }
-        for (label, config) in cases {
-            let outcome = match self.plugin.instantiate(config.as_deref()) {
-                Ok(instance) => {
-                    drop(instance);
-                    (Verdict::Pass, "returned 0".to_string())
-                }
-                // A deliberate refusal with a reason: allowed, but the plugin cannot run
-                // without a configuration.
+        // Each case's result first: a refusal is worded by what the plugin accepted.
+        let results: Vec<(&str, Result<(), HostError>)> = cases
+            .iter()
+            .map(|(label, config)| (*label, self.plugin.instantiate(config.as_deref()).map(drop)))
+            .collect();
+        let accepted: Vec<&str> = results
+            .iter()
+            .filter(|(label, r)| r.is_ok() && *label != "init: --config")
+            .map(|(label, _)| label.trim_start_matches("init: "))
+            .collect();
+        for (label, result) in results {
+            let outcome = match result {
+                Ok(()) => (Verdict::Pass, "returned 0".to_string()),
+                // A deliberate refusal with a reason: allowed, but worded by what was refused.
                 Err(e) => match e.kind() {
-                    ErrorKind::InitFailed { code, last_error } if label != "init: --config" => (
-                        Verdict::Warn,
-                        format!(
-                            "refused: init returned {code}{}; Bifrost does not load a plugin whose init fails, \
-                             so this plugin always needs a `config` (an empty, null or {{}} config should mean \
-                             \"defaults\")",
-                            last_error.as_ref().map(|t| format!(" ({t})")).unwrap_or_default()
-                        ),
-                    ),
+                    ErrorKind::InitFailed { code, last_error } if label != "init: --config" => {
+                        let why = last_error.as_ref().map(|t| format!(" ({t})")).unwrap_or_default();
+                        (Verdict::Warn, refusal(label, *code, &why, &accepted))
+                    }
                     _ => (Verdict::Fail, e.to_string()),
                 },
             };

@@ -8,4 +8,5 @@ mod errors;
 mod inspect;
 mod serve;
 mod support;
+mod verdicts;
 mod wat;
