@@ -11,6 +11,7 @@ mod common;
 mod contract;
 mod corpus;
 mod json;
+mod junit;
 mod seed;
 
 use std::process::ExitCode;

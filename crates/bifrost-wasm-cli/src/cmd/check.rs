@@ -48,9 +48,18 @@ pub struct Args {
     #[arg(long, value_name = "JSON|FILE")]
     pub config: Option<String>,
 
-    /// Print the report as JSON.
-    #[arg(long)]
+    /// How to print the report: a table for people, JSON, or JUnit XML for a CI's test
+    /// report (one test case per row; FAIL rows are failures, WARN rows pass and say why).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+
+    /// Also write the report, in the chosen format, to this file (stdout still gets it).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     /// Calls per hook in the memory-growth check (after 200 warm-up calls).
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
@@ -58,6 +67,17 @@ pub struct Args {
 
     #[command(flatten)]
     pub host: HostArgs,
+}
+
+/// The formats `check` prints its report in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The table for people.
+    Human,
+    /// The [`Report`] as JSON.
+    Json,
+    /// JUnit XML (one test suite, one test case per row).
+    Junit,
 }
 
 /// One row of the report.
@@ -98,7 +118,8 @@ pub struct Report {
 }
 
 impl Report {
-    fn new(plugin: Option<String>, file: String, rows: Vec<Row>) -> Report {
+    /// A report over `rows`, with its counts.
+    pub fn new(plugin: Option<String>, file: String, rows: Vec<Row>) -> Report {
         let mut summary = Summary::default();
         for row in &rows {
             match row.result {
@@ -183,10 +204,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(e) if e.chain().any(|c| c.is::<UsageError>()) => return Err(e),
         Err(e) => Report::new(None, args.plugin.display().to_string(), load_failure_rows(&e)),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.render());
+    let format = if args.json { Format::Json } else { args.format };
+    let text = match format {
+        Format::Human => report.render(),
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Junit => crate::junit::render(&report, started.elapsed().as_secs_f64()),
+    };
+    print!("{text}");
+    if let Some(path) = &args.output {
+        std::fs::write(path, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write the report to {}: {e}", path.display()))?;
     }
     eprintln!("checked in {}", fmt_duration(started.elapsed()));
     Ok(ExitCode::from(if report.passed { EXIT_OK } else { EXIT_FAILURE }))

@@ -204,3 +204,72 @@ fn a_plugin_that_needs_a_config_is_warned_about_and_checked_with_one() {
     );
     assert!(configured.iter().all(|r| r.0 != "hooks"), "{configured:#?}");
 }
+
+#[test]
+fn junit_report_is_xml_with_one_failure_per_fail_row() {
+    let file = wat::file("trap", &wat::trapping_plugin());
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = run(&[
+        "check",
+        file.arg(),
+        "--calls",
+        "20",
+        "--format",
+        "junit",
+        "--output",
+        report.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert_eq!(std::fs::read_to_string(report.path()).unwrap(), out.stdout);
+    let doc = roxmltree::Document::parse(&out.stdout).expect("well-formed XML");
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .expect("a testsuite");
+    assert_eq!(suite.attribute("name"), Some("trap-plugin"));
+    let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(suite.attribute("tests"), Some(cases.len().to_string().as_str()));
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    assert_eq!(
+        suite.attribute("failures"),
+        Some(failed.len().to_string().as_str())
+    );
+    assert!(failed.contains(&"pre_hook: go-envelope request"), "{failed:?}");
+    assert!(!failed.contains(&"post_hook: go-envelope response"), "{failed:?}");
+    let failure = cases
+        .iter()
+        .find(|c| c.attribute("name") == Some("pre_hook: go-envelope request"))
+        .and_then(|c| c.children().find(|n| n.has_tag_name("failure")))
+        .unwrap();
+    assert!(failure
+        .attribute("message")
+        .unwrap()
+        .contains("`pre_hook` trapped"));
+}
+
+#[test]
+fn json_format_and_the_json_flag_print_the_same_report() {
+    let plugin = hello();
+    let a = run(&["check", &plugin, "--format", "json", "--calls", "10"]);
+    let b = run(&["check", &plugin, "--json", "--calls", "10"]);
+    assert_eq!(a.code, 0, "{a:#?}");
+    let (mut a, mut b) = (a.json(), b.json());
+    // Memory sizes are the same build's; the rows must match exactly.
+    assert_eq!(
+        a["rows"].as_array().unwrap().len(),
+        b["rows"].as_array().unwrap().len()
+    );
+    a["rows"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| !r["check"].as_str().unwrap().starts_with("memory"));
+    b["rows"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| !r["check"].as_str().unwrap().starts_with("memory"));
+    assert_eq!(a, b);
+}
