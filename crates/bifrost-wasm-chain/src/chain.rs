@@ -7,6 +7,7 @@ use bifrost_wasm_host::{Hook, HookRunner};
 use bifrost_wasm_types::shape::RequestShape;
 
 use crate::config::FailurePolicy;
+use crate::record::HookObserver;
 
 /// One plugin in a chain.
 #[derive(Clone)]
@@ -52,16 +53,43 @@ impl fmt::Debug for ChainPlugin {
 }
 
 /// The ordered plugins and the request shape sent to them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Chain {
     plugins: Vec<ChainPlugin>,
     shape: RequestShape,
+    observer: Option<Arc<dyn HookObserver>>,
+}
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("plugins", &self.plugins)
+            .field("shape", &self.shape)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Chain {
     /// A chain running `plugins` in this order (pre-hooks) and in reverse (post-hooks).
     pub fn new(plugins: Vec<ChainPlugin>, shape: RequestShape) -> Self {
-        Chain { plugins, shape }
+        Chain {
+            plugins,
+            shape,
+            observer: None,
+        }
+    }
+
+    /// The chain with `observer` told of every hook call (e.g. a
+    /// [`Recorder`](crate::record::Recorder)).
+    pub fn with_observer(mut self, observer: Arc<dyn HookObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The observer of hook calls, if any.
+    pub fn observer(&self) -> Option<&Arc<dyn HookObserver>> {
+        self.observer.as_ref()
     }
 
     /// The plugins in pre-hook order.

@@ -75,6 +75,7 @@ pub mod config;
 mod context;
 mod outputs;
 pub mod policy;
+pub mod record;
 mod run;
 mod stats;
 

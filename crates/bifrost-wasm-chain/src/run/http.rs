@@ -165,8 +165,9 @@ mod tests {
     use crate::config::FailurePolicy;
     use crate::policy::ErrorAction;
     use crate::stats::HookOutcome;
-    use bifrost_wasm_host::Hook;
+    use bifrost_wasm_host::{ErrorKind, Hook, HostError};
     use bifrost_wasm_types::shape::RequestShape;
+    use std::sync::Arc;
 
     #[test]
     fn pre_hooks_run_in_order_and_post_hooks_in_reverse() {
@@ -284,6 +285,52 @@ mod tests {
         for key in crate::HOST_OWNED_KEYS {
             assert_eq!(run.context().get(key).unwrap().as_str(), member(&sent, key));
         }
+    }
+
+    #[test]
+    fn an_observer_sees_every_call_with_the_exact_input_and_output() {
+        use crate::record::{HookObserver, ObservedCall};
+        #[derive(Default)]
+        struct Seen(std::sync::Mutex<Vec<(String, Hook, String, Option<String>, HookOutcome)>>);
+        impl HookObserver for Seen {
+            fn observe(&self, c: &ObservedCall<'_>) {
+                let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+                self.0.lock().unwrap().push((
+                    c.plugin.to_string(),
+                    c.hook,
+                    text(c.input),
+                    c.output.map(text),
+                    c.outcome,
+                ));
+            }
+        }
+        let b = Builder::default().plugin(
+            "a",
+            FailurePolicy::Default,
+            vec![
+                (Hook::HttpPreHook, ok(pass_http_pre)),
+                (Hook::PreHook, ok(pass_pre)),
+                (Hook::PostHook, f(|_| Err(HostError::new(ErrorKind::EmptyOutput)))),
+            ],
+        );
+        let seen = Arc::new(Seen::default());
+        let chain = Arc::new((*b.build(RequestShape::Flat)).clone().with_observer(seen.clone()));
+        let mut run = RequestRun::new(chain, "abc-123");
+        run_full(&mut run).unwrap();
+        let seen = seen.0.lock().unwrap();
+        let hooks: Vec<(Hook, HookOutcome)> = seen.iter().map(|s| (s.1, s.4)).collect();
+        assert_eq!(
+            hooks,
+            [
+                (Hook::HttpPreHook, HookOutcome::Passed),
+                (Hook::PreHook, HookOutcome::Passed),
+                (Hook::PostHook, HookOutcome::Failed)
+            ]
+        );
+        let inputs = b.inputs_of("a", Hook::PreHook);
+        assert_eq!(seen[1].2, inputs[0]);
+        assert_eq!(seen[1].3.as_deref(), Some(pass_pre(&inputs[0]).as_str()));
+        assert_eq!(seen[2].3, None);
     }
 
     #[test]

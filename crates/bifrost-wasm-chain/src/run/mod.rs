@@ -26,6 +26,7 @@ use crate::chain::Chain;
 use crate::context::{Context, START_TIME_KEY};
 use crate::outputs;
 use crate::policy::{self, ErrorAction, Problem};
+use crate::record::ObservedCall;
 use crate::stats::{HookOutcome, HookStat, Stats};
 
 mod http;
@@ -470,8 +471,35 @@ impl RequestRun {
         started: Instant,
         context_keys: Vec<String>,
     ) -> &mut HookStat {
-        self.stats
-            .record(plugin, hook, outcome, started.elapsed(), context_keys)
+        self.record_call(plugin, hook, outcome, started, context_keys, None)
+    }
+
+    /// Counts one call, and tells the chain's observer (if any) about it with the input and
+    /// output still in the run's buffers.
+    fn record_call(
+        &mut self,
+        plugin: usize,
+        hook: Hook,
+        outcome: HookOutcome,
+        started: Instant,
+        context_keys: Vec<String>,
+        error: Option<&str>,
+    ) -> &mut HookStat {
+        let elapsed = started.elapsed();
+        if let Some(observer) = self.chain.observer() {
+            let failed = outcome == HookOutcome::Failed;
+            observer.observe(&ObservedCall {
+                request_id: &self.request_id,
+                plugin: &self.chain.plugins()[plugin].name,
+                hook,
+                input: &self.input,
+                output: (!failed || !self.output.is_empty()).then_some(self.output.as_slice()),
+                outcome,
+                error,
+                duration: elapsed,
+            });
+        }
+        self.stats.record(plugin, hook, outcome, elapsed, context_keys)
     }
 
     /// Records a returned error or failure, logs it at warn level, and says what to do.
@@ -498,7 +526,7 @@ impl RequestRun {
             Problem::Returned => HookOutcome::Error,
             Problem::Failed => HookOutcome::Failed,
         };
-        let stat = self.record(plugin, hook, outcome, started, Vec::new());
+        let stat = self.record_call(plugin, hook, outcome, started, Vec::new(), Some(message));
         if stat.error.is_none() {
             stat.error = Some((message.to_string(), action));
         }
