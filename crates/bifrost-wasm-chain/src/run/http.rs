@@ -290,8 +290,10 @@ mod tests {
     #[test]
     fn an_observer_sees_every_call_with_the_exact_input_and_output() {
         use crate::record::{HookObserver, ObservedCall};
+        /// Plugin, hook, input, output, outcome.
+        type Call = (String, Hook, String, Option<String>, HookOutcome);
         #[derive(Default)]
-        struct Seen(std::sync::Mutex<Vec<(String, Hook, String, Option<String>, HookOutcome)>>);
+        struct Seen(std::sync::Mutex<Vec<Call>>);
         impl HookObserver for Seen {
             fn observe(&self, c: &ObservedCall<'_>) {
                 let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
