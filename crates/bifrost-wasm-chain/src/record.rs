@@ -9,7 +9,8 @@
 //!
 //! Secrets stay out of recordings by default: the values of the `authorization`, `x-api-key`
 //! and `x-bf-vk` headers (any case) in the `request` and `response` members of inputs and
-//! outputs are written as `"[REDACTED]"` ([`redact_headers`]). The rest is kept byte for byte.
+//! outputs are written as `"[REDACTED]"` ([`redact_headers`]), and so is the virtual key the
+//! gateway copies into the context (`context["x-bf-vk"]`). The rest is kept byte for byte.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,6 +30,9 @@ use crate::stats::HookOutcome;
 
 /// Header names whose values recordings redact by default (compared ignoring ASCII case).
 pub const SECRET_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-bf-vk"];
+
+/// The context key holding the virtual key (copied from the `x-bf-vk` header), redacted too.
+pub const CONTEXT_SECRET: &str = "x-bf-vk";
 
 /// What a redacted header value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -298,7 +302,8 @@ fn write_record(dir: &Path, call: &Pending, keep_secrets: bool) -> io::Result<()
 }
 
 /// `text` (valid JSON) with the values of [`SECRET_HEADERS`] in `request.headers` and
-/// `response.headers` replaced by `"[REDACTED]"`; borrowed when there is nothing to redact.
+/// `response.headers`, and of [`CONTEXT_SECRET`] in `context`, replaced by `"[REDACTED]"`;
+/// borrowed when there is nothing to redact.
 pub fn redact_headers(text: &str) -> Cow<'_, str> {
     let base = text.as_ptr() as usize;
     let mut spans: Vec<(usize, usize)> = Vec::new();
@@ -307,7 +312,22 @@ pub fn redact_headers(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     }
     for member in Members::new(object) {
-        if !matches!(&*member.key(), "request" | "response") || !member.value.starts_with('{') {
+        if !member.value.starts_with('{') {
+            continue;
+        }
+        if &*member.key() == "context" {
+            // The virtual key, which the gateway copies from its header into the context.
+            for entry in Members::new(member.value) {
+                if entry.key().eq_ignore_ascii_case(CONTEXT_SECRET)
+                    && entry.value != format!("\"{REDACTED}\"")
+                {
+                    let start = entry.value.as_ptr() as usize - base;
+                    spans.push((start, start + entry.value.len()));
+                }
+            }
+            continue;
+        }
+        if !matches!(&*member.key(), "request" | "response") {
             continue;
         }
         for field in Members::new(member.value) {
@@ -376,11 +396,11 @@ mod tests {
 
     #[test]
     fn secret_headers_are_redacted_in_any_case_and_the_rest_is_kept_as_written() {
-        let text = r#"{"context":{"authorization":"not a header"},"request":{"method":"POST","headers":{"Authorization":"Bearer sk-1","X-Api-Key":"k","x-bf-vk":"vk","accept":"*/*"},"n":1.0},"response":{"headers":{"AUTHORIZATION":"x"}}}"#;
+        let text = r#"{"context":{"authorization":"not a header","x-bf-vk":"vk"},"request":{"method":"POST","headers":{"Authorization":"Bearer sk-1","X-Api-Key":"k","x-bf-vk":"vk","accept":"*/*"},"n":1.0},"response":{"headers":{"AUTHORIZATION":"x"}}}"#;
         let redacted = redact_headers(text);
         assert_eq!(
             redacted,
-            r#"{"context":{"authorization":"not a header"},"request":{"method":"POST","headers":{"Authorization":"[REDACTED]","X-Api-Key":"[REDACTED]","x-bf-vk":"[REDACTED]","accept":"*/*"},"n":1.0},"response":{"headers":{"AUTHORIZATION":"[REDACTED]"}}}"#
+            r#"{"context":{"authorization":"not a header","x-bf-vk":"[REDACTED]"},"request":{"method":"POST","headers":{"Authorization":"[REDACTED]","X-Api-Key":"[REDACTED]","x-bf-vk":"[REDACTED]","accept":"*/*"},"n":1.0},"response":{"headers":{"AUTHORIZATION":"[REDACTED]"}}}"#
         );
         assert!(matches!(redact_headers(&redacted), Cow::Borrowed(_)));
         let plain = r#"{"request":{"headers":{"accept":"*/*"}}}"#;

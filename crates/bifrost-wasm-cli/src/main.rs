@@ -42,6 +42,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Measure hook latency, instance and load cost, optionally against a second plugin.
     Bench(cmd::bench::Args),
+    /// Run the hook calls `serve --record` recorded through a plugin and report what changed.
+    Replay(cmd::replay::Args),
     /// Create a new plugin crate (SDK, Makefile, tests) that builds and passes its tests.
     New(cmd::new::Args),
 }
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::New(args) => cmd::new::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
     };
     // On a thread with room for deep JSON trees (see `common::BIG_STACK`).
     let result = std::thread::Builder::new()

@@ -89,6 +89,11 @@ pub struct GatewayConfig {
     /// once, as the gateway did before each plugin was locked only while its own hook runs.
     /// Off by default; it makes the gateway run one chain step at a time.
     pub serialize_plugin_steps: bool,
+    /// Record every hook call into this folder (`serve --record DIR`; see
+    /// [`bifrost_wasm_chain::record`]).
+    pub record_dir: Option<PathBuf>,
+    /// Keep secret header values in recordings (off: they are redacted).
+    pub record_secrets: bool,
 }
 
 impl Default for GatewayConfig {
@@ -113,6 +118,8 @@ impl GatewayConfig {
             plugins: file.plugins,
             cache_dir: None,
             serialize_plugin_steps: false,
+            record_dir: None,
+            record_secrets: false,
         }
     }
 
@@ -157,6 +164,14 @@ impl GatewayConfig {
     /// Sets the directory of the compiled-module cache (`None` turns it off).
     pub fn with_cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.cache_dir = dir;
+        self
+    }
+
+    /// Records every hook call into `dir`, one JSON file per call (secret header values
+    /// redacted unless `keep_secrets`); `bifrost-wasm replay` runs them through a plugin again.
+    pub fn with_record(mut self, dir: Option<PathBuf>, keep_secrets: bool) -> Self {
+        self.record_dir = dir;
+        self.record_secrets = keep_secrets;
         self
     }
 
@@ -218,6 +233,14 @@ pub enum GatewayError {
     /// The server failed while running.
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    /// The recording folder cannot be written.
+    #[error("cannot record hook calls in {dir}: {source}")]
+    Record {
+        /// The folder.
+        dir: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
 }
 
 /// A bound gateway, ready to serve.
@@ -226,6 +249,7 @@ pub struct Gateway {
     addr: SocketAddr,
     state: Arc<server::AppState>,
     slots: Vec<plugins::LoadedSlot>,
+    recorder: Option<Arc<bifrost_wasm_chain::record::Recorder>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -266,11 +290,15 @@ impl Gateway {
             loaded.slots.len(),
             config.limits.max_body_bytes
         );
+        if let Some(recorder) = &loaded.recorder {
+            tracing::info!("recording every hook call in {}", recorder.dir().display());
+        }
         Ok(Gateway {
             listener,
             addr,
             state,
             slots: loaded.slots,
+            recorder: loaded.recorder,
         })
     }
 
@@ -294,6 +322,7 @@ impl Gateway {
             listener,
             state,
             slots,
+            recorder,
             ..
         } = self;
         let router = server::router(state.clone());
@@ -305,6 +334,18 @@ impl Gateway {
         let cleaned = tokio::task::spawn_blocking(move || plugins::cleanup(slots, Duration::from_secs(5)))
             .await
             .unwrap_or(0);
+        if let Some(recorder) = recorder {
+            tokio::task::spawn_blocking(move || {
+                recorder.flush();
+                tracing::info!(
+                    "recorded {} hook call(s) in {}",
+                    recorder.recorded(),
+                    recorder.dir().display()
+                );
+            })
+            .await
+            .ok();
+        }
         tracing::info!("gateway stopped ({cleaned} plugin(s) cleaned up)");
         served.map_err(GatewayError::Serve)
     }

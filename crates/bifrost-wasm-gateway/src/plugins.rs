@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bifrost_wasm_chain::config::{order_entries, PluginEntry};
+use bifrost_wasm_chain::record::Recorder;
 use bifrost_wasm_chain::{Chain, ChainPlugin};
 use bifrost_wasm_host::{HookRunner, Host, HostConfig, InstancePool, PoolConfig, SharedInstance};
 
@@ -31,6 +32,8 @@ pub(crate) struct LoadedChain {
     pub instances: Vec<usize>,
     /// Per plugin in chain order: it uses WASI, so its calls must not run on an async worker.
     pub wasi: Vec<bool>,
+    /// The chain's recorder, when hook calls are recorded.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 fn host_config(config: &GatewayConfig) -> HostConfig {
@@ -60,6 +63,7 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
             slots,
             instances,
             wasi,
+            recorder: None,
         });
     }
     let host = Host::new(host_config(config)).map_err(|e| GatewayError::Host(e.to_string()))?;
@@ -113,11 +117,26 @@ pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> 
             slot,
         });
     }
+    let mut chain = Chain::new(members, config.request_shape);
+    let recorder = match &config.record_dir {
+        Some(dir) => {
+            let recorder = Arc::new(Recorder::new(dir, config.record_secrets).map_err(|source| {
+                GatewayError::Record {
+                    dir: dir.clone(),
+                    source,
+                }
+            })?);
+            chain = chain.with_observer(recorder.clone());
+            Some(recorder)
+        }
+        None => None,
+    };
     Ok(LoadedChain {
-        chain: Arc::new(Chain::new(members, config.request_shape)),
+        chain: Arc::new(chain),
         slots,
         instances,
         wasi,
+        recorder,
     })
 }
 

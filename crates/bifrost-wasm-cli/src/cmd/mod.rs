@@ -7,4 +7,5 @@ pub mod call;
 pub mod check;
 pub mod inspect;
 pub mod new;
+pub mod replay;
 pub mod serve;

@@ -88,6 +88,16 @@ pub struct Args {
     /// [default: $XDG_CACHE_HOME/bifrost-wasm or ~/.cache/bifrost-wasm].
     #[arg(long, value_name = "DIR", env = "BIFROST_WASM_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Record every hook call (plugin, hook, input, output, outcome, time) as one JSON file in
+    /// DIR, for `bifrost-wasm replay DIR plugin.wasm`. The values of the authorization,
+    /// x-api-key and x-bf-vk headers are redacted.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+
+    /// Keep secret header values in recordings (with --record).
+    #[arg(long, requires = "record")]
+    pub record_secrets: bool,
 }
 
 /// The gateway configuration: the file (if any), then the flags on top.
@@ -119,6 +129,9 @@ pub fn gateway_config(args: &Args) -> anyhow::Result<GatewayConfig> {
     }
     if let Some(listen) = args.listen {
         config = config.with_listen(listen);
+    }
+    if args.record.is_some() {
+        config = config.with_record(args.record.clone(), args.record_secrets);
     }
     if let Some(shape) = args.shape {
         config = config.with_request_shape(shape.shape());

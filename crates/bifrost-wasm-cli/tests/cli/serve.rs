@@ -204,3 +204,87 @@ fn serve_config_mistakes_are_usage_errors() {
         out.stderr
     );
 }
+
+#[test]
+fn a_recording_replays_clean_against_the_same_plugin_and_shows_diffs_against_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("rec");
+    let server = Server::start(&["--plugin", &hello(), "--record", record.to_str().unwrap()]);
+    // One request with secrets in its headers, sent by hand.
+    let body = r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "record me"}]}"#;
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer sk-secret-1\r\nX-Bf-Vk: vk-secret-2\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let (status, _) = server.request(
+        "POST",
+        "/v1/chat/completions",
+        r#"{"model": "mock-model", "messages": [{"role": "user", "content": "Hi"}]}"#,
+    );
+    assert_eq!(status, 200);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("recorded"), "{stderr}");
+
+    let files: Vec<String> = std::fs::read_dir(&record)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    // Two requests: four hooks for the first, http_pre_hook, pre_hook (short-circuit) and
+    // http_post_hook for the second at least.
+    assert!(files.len() >= 7, "{}", files.len());
+    assert!(files.iter().any(|f| f.contains("[REDACTED]")));
+    assert!(files
+        .iter()
+        .all(|f| !f.contains("sk-secret-1") && !f.contains("vk-secret-2")));
+
+    let out = run(&["replay", record.to_str().unwrap(), &hello()]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    assert!(
+        out.stdout.contains(&format!("{} call(s) of ", files.len())),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("unchanged, 0 changed, 0 failed"),
+        "{}",
+        out.stdout
+    );
+
+    // An echo plugin answers differently: every changed call says where.
+    let echo = wat::file("echo", &wat::echo_plugin());
+    let out = run(&["replay", record.to_str().unwrap(), echo.arg(), "--json"]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    let report = out.json();
+    assert!(report["changed"].as_u64().unwrap() > 0, "{report}");
+    let results = report["results"].as_array().unwrap();
+    let post = results
+        .iter()
+        .find(|r| r["hook"] == "post_hook" && r["result"] == "changed")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        post["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().contains("(via rust-wasm)")),
+        "{post}"
+    );
+
+    // A recording of nothing, or of someone else, is a usage error that says why.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(&["replay", empty.path().to_str().unwrap(), &hello()]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("holds no recorded calls"), "{}", out.stderr);
+    let out = run(&["replay", record.to_str().unwrap(), &hello(), "--name", "nobody"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("recorded: "), "{}", out.stderr);
+}
