@@ -122,6 +122,8 @@ pub struct PluginInfo {
     pub wasi: bool,
     /// Whether the plugin imports AssemblyScript's `env.abort`.
     pub assemblyscript_abort: bool,
+    /// The toolchain that built the plugin, as far as the module shows it.
+    pub toolchain: crate::toolchain::ToolchainGuess,
     /// Initial linear memory size in bytes.
     pub initial_memory_bytes: u64,
     /// Declared maximum linear memory size in bytes, if any.

@@ -308,6 +308,8 @@ pub struct HostError {
     function: Option<&'static str>,
     kind: ErrorKind,
     source: Option<Cause>,
+    /// What a trap means given the input that was sent (see [`HostError::with_hint`]).
+    hint: Option<Box<str>>,
 }
 
 impl HostError {
@@ -318,7 +320,20 @@ impl HostError {
             function: None,
             kind,
             source: None,
+            hint: None,
         }
+    }
+
+    /// Says what the error means for the input that was actually sent (a trap on a valid
+    /// input is not a failure to reject bad input); shown in place of the generic advice.
+    pub fn with_hint(mut self, hint: impl Into<Box<str>>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The advice [`HostError::with_hint`] set, if any.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
     }
 
     /// Names the plugin the error is about.
@@ -465,9 +480,12 @@ impl fmt::Display for HostError {
             ),
             Trap { message, last_error } => write!(
                 f,
-                "plugin `{plugin}`: `{function}` trapped: {message}{le}; the instance was discarded. \
-                 This is a bug in the plugin: a hook must answer bad input with an error field, never trap",
-                le = opt_last_error(last_error)
+                "plugin `{plugin}`: `{function}` trapped: {message}{le}; the instance was discarded. {hint}",
+                le = opt_last_error(last_error),
+                hint = self
+                    .hint
+                    .as_deref()
+                    .unwrap_or("This is a bug in the plugin: a plugin must never trap")
             ),
             EmptyOutput => write!(
                 f,

@@ -90,6 +90,7 @@ mod load;
 mod plugin;
 mod pool;
 mod store;
+mod toolchain;
 mod typed;
 mod wasi;
 
@@ -103,6 +104,7 @@ pub use host::Host;
 pub use instance::PluginInstance;
 pub use plugin::{LoadReport, LoadedPlugin};
 pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};
+pub use toolchain::{Toolchain, ToolchainGuess};
 pub use typed::HookOutput;
 pub use wasi::PLUGIN_LOG_TARGET;
 

@@ -93,6 +93,38 @@ fn classify(
     shared.error(kind).in_function(function).caused_by(err)
 }
 
+/// For a trap in a hook: advice that fits the input that was sent. A trap on a valid JSON
+/// object is a failure on input the plugin must handle (for an AssemblyScript build, most
+/// often a missing json-as transform); a trap on bad input is a failure to reject it.
+fn trap_hint(error: HostError, shared: &PluginShared, input: &[u8]) -> HostError {
+    if !matches!(error.kind(), ErrorKind::Trap { .. }) {
+        return error;
+    }
+    let problem = match std::str::from_utf8(input) {
+        Err(e) => Some(format!("not UTF-8 ({e})")),
+        Ok(text) => match bifrost_wasm_types::scan::validate(text) {
+            Err(e) => Some(format!("not valid JSON ({e})")),
+            Ok(()) if !text.trim_start().starts_with('{') => Some("JSON but not an object".to_string()),
+            Ok(()) => None,
+        },
+    };
+    let hint = match problem {
+        Some(problem) => {
+            format!("The input was {problem}: a hook must answer bad input with an error field, never trap")
+        }
+        None if shared.info.toolchain.toolchain == crate::Toolchain::AssemblyScript => {
+            "The input was a valid JSON object. This is an AssemblyScript build: a trap on valid input \
+             most often means the json-as transform was not applied when it was built (build with \
+             `--transform json-as/transform`)"
+                .to_string()
+        }
+        None => "The input was a valid JSON object, so this is a bug in the plugin: a hook must answer \
+                 every input it is given (with an error field when it cannot process one), never trap"
+            .to_string(),
+    };
+    error.with_hint(hint)
+}
+
 /// The first characters of a bad output, for an error message.
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
@@ -416,7 +448,12 @@ impl Live {
         let (ptr, alloc) = self.write_input(shared, "init", config, deadline)?;
         let code = match init.call(&mut self.store, (ptr, config.len() as u32)) {
             Ok(code) => code,
-            Err(e) => return Err(self.classify(shared, e, "init", deadline)),
+            Err(e) => {
+                return Err(self.classify(shared, e, "init", deadline).with_hint(
+                    "init must return a non-zero status (and say why in last_error) for a configuration \
+                     it cannot use, never trap",
+                ))
+            }
         };
         self.free(shared, ptr, alloc, deadline)?;
         let result = if code == 0 {
@@ -516,7 +553,13 @@ impl Live {
         };
         let packed = match called {
             Ok(packed) => packed,
-            Err(e) => return Err(self.classify(shared, e, export, deadline)),
+            Err(e) => {
+                return Err(trap_hint(
+                    self.classify(shared, e, export, deadline),
+                    shared,
+                    input,
+                ))
+            }
         };
         let output = self.take_output(
             shared,

@@ -84,6 +84,7 @@ impl Host {
             .map_err(|problems| HostError::new(ErrorKind::InvalidPlugin { problems }).plugin_named(label))?;
         let pre = link(host, &module, &analysis.abi, label)?;
 
+        let toolchain = crate::toolchain::detect(bytes, &analysis.exports, &analysis.imports);
         let mut shared = PluginShared {
             host: self.inner.clone(),
             pre,
@@ -115,6 +116,7 @@ impl Host {
                 start_function: analysis.abi.start.map(str::to_string),
                 wasi: analysis.abi.wasi,
                 assemblyscript_abort: analysis.abi.abort,
+                toolchain,
                 initial_memory_bytes: analysis.initial_memory_bytes,
                 maximum_memory_bytes: analysis.maximum_memory_bytes,
             },

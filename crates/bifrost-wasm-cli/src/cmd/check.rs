@@ -292,6 +292,50 @@ fn refusal(label: &str, code: i32, why: &str, accepted: &[&str]) -> String {
     )
 }
 
+/// What to do about memory that grows, fitted to the allocator the plugin exports and its
+/// toolchain.
+fn memory_advice(info: &bifrost_wasm_host::PluginInfo) -> String {
+    let (malloc, free) = info.allocator.export_names();
+    if info.toolchain.toolchain == bifrost_wasm_host::Toolchain::AssemblyScript {
+        return format!(
+            "this is an AssemblyScript build: the host hands every input and output buffer back with \
+             `{}`, and with the stub runtime (or a `free` that does nothing, as in upstream's example) \
+             nothing is ever released; build with the incremental or minimal runtime and have `{}` \
+             unpin what `{malloc}` pinned (`__unpin`), or reset a bump allocator at the start of each \
+             call; do not keep per-call data",
+            free.unwrap_or("free"),
+            free.unwrap_or("free")
+        );
+    }
+    match (free, info.allocator.free_arity()) {
+        (Some(free), 2) => format!(
+            "free what the host frees with {free}(ptr, len) (it calls it for the input and the output of \
+             every call) and do not keep per-call data"
+        ),
+        (Some(free), _) => format!(
+            "the host calls {free}(ptr) for the input and the output of every call: make it release what \
+             {malloc} handed out{}; do not keep per-call data",
+            if malloc == "plugin_malloc" {
+                " (TinyGo: drop the buffer from whatever keeps it alive, e.g. the map of pinned buffers)"
+            } else {
+                ""
+            }
+        ),
+        (None, _) => {
+            let free = if malloc == "plugin_malloc" {
+                "plugin_free"
+            } else {
+                "free"
+            };
+            format!(
+                "no `{free}` export: the host can never hand the input and output buffers back, so memory \
+                 grows with every call; export {free}(ptr, len) (or {free}(ptr)) that releases what \
+                 {malloc} handed out"
+            )
+        }
+    }
+}
+
 /// The inputs of the example rows of `hook`: (label, input).
 fn example_cases(hook: Hook) -> Vec<(&'static str, String)> {
     let example = |shape| seed::example_input(hook, shape);
@@ -416,16 +460,20 @@ impl Checker {
         let required = match free {
             Some(free) => (
                 Verdict::Pass,
-                format!("memory, {malloc}{}, {free}{}, get_name{}", ty(malloc), ty(free), ty("get_name")),
+                format!(
+                    "memory, {malloc}{}, {free}{}, get_name{}",
+                    ty(malloc),
+                    ty(free),
+                    ty("get_name")
+                ),
             ),
             None => (
                 Verdict::Warn,
                 format!(
-                    "memory, {malloc}{}, get_name{}; no `{}`: the host can never hand buffers back, so memory \
-                     grows with every call; export free(ptr, size)",
+                    "memory, {malloc}{}, get_name{}; {}",
                     ty(malloc),
                     ty("get_name"),
-                    if malloc == "malloc" { "free" } else { "plugin_free" }
+                    memory_advice(&info)
                 ),
             ),
         };
@@ -697,11 +745,11 @@ impl Checker {
                 Verdict::Fail,
                 format!(
                     "linear memory grew from {} to {} over {calls} calls after {WARMUP_CALLS} warm-up calls \
-                     (about {} per call): free what the host frees with free(ptr, len) and do not keep \
-                     per-call data",
+                     (about {} per call): {}",
                     fmt_bytes(before as u64),
                     fmt_bytes(after as u64),
-                    fmt_bytes(grown / u64::from(calls).max(1))
+                    fmt_bytes(grown / u64::from(calls).max(1)),
+                    memory_advice(self.plugin.info())
                 ),
             )
         } else {

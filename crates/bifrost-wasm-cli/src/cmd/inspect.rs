@@ -13,7 +13,16 @@ use crate::common::{fmt_bytes, HostArgs, EXIT_OK};
 
 /// Arguments of `inspect`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = crate::common::EXIT_CODES_HELP)]
+#[command(
+    after_help = crate::common::EXIT_CODES_HELP,
+    long_about = "Show a plugin's name, size, ABI generation, allocator, WASI use, toolchain, memory, \
+                  lifecycle exports, hooks, and every export and import with its type.\n\n`toolchain` \
+                  says which toolchain built the plugin as far as the module shows it, and from what: the \
+                  `producers` custom section (rustc, clang and TinyGo write one), AssemblyScript's runtime \
+                  exports (__new, __pin, __collect, ...) or imports (env.abort), TinyGo's plugin_malloc \
+                  with WASI; `unknown` when nothing says (a stripped module, a WAT fixture). It fits the \
+                  advice of `check` and of trap messages to the toolchain."
+)]
 pub struct Args {
     /// The plugin: a .wasm file (or .wat text).
     #[arg(value_name = "PLUGIN.wasm")]
@@ -197,14 +206,9 @@ pub fn render(info: &PluginInfo) -> String {
         ("abi", describe_generation(info)),
         ("allocator", describe_allocator(info.allocator).to_string()),
         ("wasi", wasi),
-        (
-            "assemblyscript",
-            if info.assemblyscript_abort {
-                "yes: imports env.abort".to_string()
-            } else {
-                "no".to_string()
-            },
-        ),
+        // The toolchain that built it, with the signals it was read from (producers section,
+        // runtime exports, imports); `unknown` when none says.
+        ("toolchain", info.toolchain.describe()),
         ("memory", memory),
         (
             "lifecycle",

@@ -33,7 +33,10 @@ fn row<'a>(rows: &'a [(String, String, String)], check: &str) -> &'a (String, St
 
 fn check(name: &str, wat: &str, extra: &[&str]) -> (TempFile, Vec<(String, String, String)>) {
     let file = wat::file(name, wat);
-    let mut args = vec!["check", file.arg(), "--calls", "20"];
+    let mut args = vec!["check", file.arg()];
+    if !extra.contains(&"--calls") {
+        args.extend_from_slice(&["--calls", "20"]);
+    }
     args.extend_from_slice(extra);
     let out = run(&args);
     let rows = rows(&out.stdout);
@@ -251,4 +254,140 @@ fn a_plugin_refusing_only_a_null_config_is_told_exactly_that() {
     assert!(out.stderr.contains("init"), "{out:#?}");
     let out = run(&["call", file.arg(), "pre_hook"]);
     assert_eq!(out.code, 0, "{out:#?}");
+}
+
+/// A plugin whose `pre_hook` traps (`unreachable`), with extra module fields.
+fn trapping(name: &str, extra: &str) -> String {
+    format!(
+        "(module\n{}\n{extra}\n(func (export \"pre_hook\") (param i32 i32) (result i64) unreachable)\n)",
+        base(name)
+    )
+}
+
+/// AssemblyScript's runtime exports (as `--exportRuntime` gives them), without `env.abort`.
+const AS_RUNTIME: &str = r#"(func (export "__new") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "__pin") (param i32) (result i32) (local.get 0))
+  (func (export "__unpin") (param i32))"#;
+
+#[test]
+fn a_trap_on_a_valid_example_does_not_blame_bad_input() {
+    let (_file, rows) = check("trap", &trapping("trap", ""), &[]);
+    let example = row(&rows, "pre_hook: go-envelope request");
+    assert_eq!(example.1, "FAIL");
+    assert!(
+        example
+            .2
+            .contains("The input was a valid JSON object, so this is a bug"),
+        "{example:?}"
+    );
+    assert!(!example.2.contains("bad input"), "{example:?}");
+    let bad = row(&rows, "bad input: invalid JSON");
+    assert!(bad.2.contains("The input was not valid JSON"), "{bad:?}");
+    assert!(
+        bad.2.contains("must answer bad input with an error field"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn an_assemblyscript_trap_on_valid_input_suggests_the_json_as_transform() {
+    let (_file, rows) = check("as-trap", &trapping("as-trap", AS_RUNTIME), &[]);
+    let example = row(&rows, "pre_hook: flat request (seed example)");
+    assert_eq!(example.1, "FAIL");
+    assert!(
+        example.2.contains("This is an AssemblyScript build"),
+        "{example:?}"
+    );
+    assert!(example.2.contains("--transform json-as/transform"), "{example:?}");
+}
+
+/// A plugin that never gives memory back: a bump `malloc`, a `free(ptr)` that does nothing,
+/// and a `pre_hook` that copies its input into a fresh block.
+fn leaking(name: &str, extra: &str) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 2)
+  {name_data}
+  (global $next (mut i32) (i32.const 65536))
+  (func $malloc (export "malloc") (param $size i32) (result i32)
+    (local $p i32) (local $have i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (i32.and (i32.add (local.get $size) (i32.const 7)) (i32.const -8))))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (global.get $next) (local.get $have))
+      (then
+        (if (i32.eq (memory.grow (i32.add (i32.shr_u (i32.sub (global.get $next) (local.get $have)) (i32.const 16)) (i32.const 1)))
+                    (i32.const -1))
+          (then (return (i32.const 0))))))
+    (local.get $p))
+  (func (export "free") (param i32))
+  (func $pack (param $ptr i32) (param $len i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32)) (i64.extend_i32_u (local.get $len))))
+  (func (export "get_name") (result i64) (call $pack (i32.const 16) (i32.const {len})))
+  {extra}
+  (func (export "pre_hook") (param $p i32) (param $l i32) (result i64) (local $o i32)
+    (local.set $o (call $malloc (local.get $l)))
+    (memory.copy (local.get $o) (local.get $p) (local.get $l))
+    (call $pack (local.get $o) (local.get $l)))
+)"#,
+        name_data = data(16, name),
+        len = name.len()
+    )
+}
+
+#[test]
+fn memory_advice_fits_a_one_argument_free_and_assemblyscript() {
+    let (_file, rows) = check("leak", &leaking("leak", ""), &["--calls", "300"]);
+    let memory = row(&rows, "memory: pre_hook");
+    assert_eq!(memory.1, "FAIL", "{memory:?}");
+    assert!(
+        memory
+            .2
+            .contains("the host calls free(ptr) for the input and the output of every call"),
+        "{memory:?}"
+    );
+    assert!(!memory.2.contains("free(ptr, len)"), "{memory:?}");
+
+    let (_file, rows) = check("as-leak", &leaking("as-leak", AS_RUNTIME), &["--calls", "300"]);
+    let memory = row(&rows, "memory: pre_hook");
+    assert_eq!(memory.1, "FAIL", "{memory:?}");
+    assert!(memory.2.contains("this is an AssemblyScript build"), "{memory:?}");
+    assert!(memory.2.contains("stub runtime"), "{memory:?}");
+}
+
+#[test]
+fn inspect_names_the_toolchain_from_its_signals_and_says_unknown_otherwise() {
+    let toolchain = |wat: &str| {
+        let file = wat::file("probe", wat);
+        let out = run(&["inspect", file.arg()]);
+        assert_eq!(out.code, 0, "{out:#?}");
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("toolchain"))
+            .unwrap_or_else(|| panic!("{}", out.stdout))
+            .to_string();
+        let json = run(&["inspect", file.arg(), "--json"]).json();
+        (line, json["toolchain"]["toolchain"].as_str().unwrap().to_string())
+    };
+    // AssemblyScript without env.abort (built with `--use abort=`).
+    let (line, name) = toolchain(&trapping("as", AS_RUNTIME));
+    assert_eq!(
+        line,
+        "toolchain      assemblyscript (exports __new, __pin, __unpin)"
+    );
+    assert_eq!(name, "assemblyscript");
+    // Nothing to go by.
+    let (line, name) = toolchain(&trapping("plain", ""));
+    assert_eq!(line, "toolchain      unknown");
+    assert_eq!(name, "unknown");
+    // A producers section, as rustc writes one.
+    let producers =
+        r#"(@custom "producers" "\02\08language\01\04Rust\00\0cprocessed-by\01\05rustc\061.95.0")"#;
+    let (line, name) = toolchain(&trapping("rusty", producers));
+    assert_eq!(
+        line,
+        "toolchain      rust (producers: language Rust, processed-by rustc 1.95.0)"
+    );
+    assert_eq!(name, "rust");
 }
