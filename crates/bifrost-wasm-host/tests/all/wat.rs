@@ -94,12 +94,14 @@ pub const FREE1: &str = r#"(func (export "free") (param $ptr i32)
     (if (i32.eqz (local.get $ptr)) (then return))
     (call $release (local.get $ptr)))"#;
 
-/// `plugin_malloc` / one-argument `plugin_free` (TinyGo style).
+/// `plugin_malloc` / one-argument `plugin_free` / `plugin_reset` (TinyGo style: the upstream
+/// TinyGo plugins export a heap reset the host never needs to call).
 pub const PLUGIN_ALLOC: &str = r#"
   (func (export "plugin_malloc") (param i32) (result i32) (call $alloc (local.get 0)))
   (func (export "plugin_free") (param $ptr i32)
     (if (i32.eqz (local.get $ptr)) (then return))
-    (call $release (local.get $ptr)))"#;
+    (call $release (local.get $ptr)))
+  (func (export "plugin_reset"))"#;
 
 /// The usual allocator pair: `malloc` and two-argument `free`.
 pub fn alloc() -> String {
