@@ -46,6 +46,15 @@
 //! ever holds two plugins. Hooks of WASI plugins run on the blocking thread pool. An instance
 //! that traps or times out is replaced by a fresh one (fresh state). On shutdown every plugin's
 //! `cleanup` runs.
+//!
+//! # Reloading
+//!
+//! A request takes the chain current when it arrives and keeps it to its end.
+//! [`Gateway::with_watch`] (`serve --watch`) replaces the chain while the gateway serves, when a
+//! plugin file or the config file changes: changed plugins are loaded and `init`ed off the
+//! request path, unchanged ones are kept with their instances and state, and the new chain is
+//! swapped in only once everything loaded; requests in flight finish on the old one, and the
+//! replaced instances are cleaned up when the last of them is done.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +72,7 @@ pub mod config;
 mod http_json;
 mod plugins;
 pub mod provider;
+mod reload;
 mod server;
 pub mod sse;
 mod turns;
@@ -233,6 +243,9 @@ pub enum GatewayError {
     /// The server failed while running.
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    /// Re-reading the configuration for a reload failed.
+    #[error("cannot read the configuration again: {0}")]
+    Reconfigure(String),
     /// The recording folder cannot be written.
     #[error("cannot record hook calls in {dir}: {source}")]
     Record {
@@ -248,8 +261,11 @@ pub struct Gateway {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     state: Arc<server::AppState>,
-    slots: Vec<plugins::LoadedSlot>,
+    current: Arc<reload::Current>,
     recorder: Option<Arc<bifrost_wasm_chain::record::Recorder>>,
+    watch: Option<reload::Watch>,
+    shape: RequestShape,
+    serialize_steps: bool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -266,9 +282,14 @@ impl Gateway {
     pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
         let provider = provider::Provider::from_config(&config.provider).map_err(GatewayError::Provider)?;
         let load_config = config.clone();
-        let loaded = tokio::task::spawn_blocking(move || plugins::load(&load_config))
-            .await
-            .map_err(|e| GatewayError::Host(format!("plugin loading panicked: {e}")))??;
+        let (loaded, recorder) = tokio::task::spawn_blocking(move || {
+            Ok::<_, GatewayError>((
+                plugins::load(&load_config, &[])?,
+                plugins::recorder(&load_config)?,
+            ))
+        })
+        .await
+        .map_err(|e| GatewayError::Host(format!("plugin loading panicked: {e}")))??;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| GatewayError::Bind {
@@ -276,30 +297,59 @@ impl Gateway {
                 source,
             })?;
         let addr = listener.local_addr().map_err(GatewayError::Serve)?;
-        let turns = turns::Turns::new(&loaded.instances, loaded.wasi, config.serialize_plugin_steps);
+        let live = reload::Live::new(
+            loaded.plugins,
+            config.request_shape,
+            recorder.as_ref(),
+            config.serialize_plugin_steps,
+        );
+        let plugins = live.plugins.len();
+        let current = Arc::new(reload::Current::new(live));
         let state = Arc::new(server::AppState::new(
-            loaded.chain,
-            turns,
+            current.clone(),
             provider,
             config.limits.max_body_bytes,
         ));
         tracing::info!(
-            "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {} plugin(s), body limit {} bytes)",
+            "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {plugins} plugin(s), body limit {} bytes)",
             state.provider.name(),
             config.request_shape,
-            loaded.slots.len(),
             config.limits.max_body_bytes
         );
-        if let Some(recorder) = &loaded.recorder {
+        if let Some(recorder) = &recorder {
             tracing::info!("recording every hook call in {}", recorder.dir().display());
         }
         Ok(Gateway {
             listener,
             addr,
             state,
-            slots: loaded.slots,
-            recorder: loaded.recorder,
+            current,
+            recorder,
+            watch: None,
+            shape: config.request_shape,
+            serialize_steps: config.serialize_plugin_steps,
         })
+    }
+
+    /// Reloads plugins while serving (`serve --watch`): every `every`, the config file (if
+    /// any) and every plugin file are looked at; when one changed, `reconfigure` builds the
+    /// configuration again and the plugins are reloaded off the request path. Plugins whose
+    /// entry and file did not change keep their instances and state; the others are compiled
+    /// and `init`ed and swapped in atomically (requests in flight finish on the old ones, whose
+    /// `cleanup` runs once they are done). A broken file, a config that does not parse or an
+    /// `init` that fails keeps the running plugins and logs why.
+    pub fn with_watch(
+        mut self,
+        config_file: Option<PathBuf>,
+        reconfigure: impl Fn() -> Result<GatewayConfig, String> + Send + Sync + 'static,
+        every: Duration,
+    ) -> Self {
+        self.watch = Some(reload::Watch {
+            config_file,
+            reconfigure: Arc::new(reconfigure),
+            every,
+        });
+        self
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -309,7 +359,12 @@ impl Gateway {
 
     /// Names of the plugins in chain order.
     pub fn plugin_names(&self) -> Vec<String> {
-        self.slots.iter().map(|s| s.name.clone()).collect()
+        self.current
+            .get()
+            .plugins
+            .iter()
+            .map(|p| p.entry.name.clone())
+            .collect()
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight and calls every
@@ -321,15 +376,34 @@ impl Gateway {
         let Gateway {
             listener,
             state,
-            slots,
+            current,
             recorder,
+            watch,
+            shape,
+            serialize_steps,
             ..
         } = self;
+        let watcher = watch.map(|watch| {
+            tokio::spawn(reload::watch(
+                watch,
+                current.clone(),
+                recorder.clone(),
+                shape,
+                serialize_steps,
+            ))
+        });
         let router = server::router(state.clone());
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+            let _ = watcher.await;
+        }
+        // Only the instances are kept: cleanup waits for the chain's last holder to go.
+        let slots = current.get().slots();
         drop(state);
+        drop(current);
         tracing::info!("shutting down: calling cleanup of {} plugin(s)", slots.len());
         let cleaned = tokio::task::spawn_blocking(move || plugins::cleanup(slots, Duration::from_secs(5)))
             .await

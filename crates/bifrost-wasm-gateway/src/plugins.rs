@@ -1,16 +1,19 @@
 //! Loading the configured plugins into a chain, and calling their `cleanup` at shutdown.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bifrost_wasm_chain::config::{order_entries, PluginEntry};
 use bifrost_wasm_chain::record::Recorder;
-use bifrost_wasm_chain::{Chain, ChainPlugin};
+use bifrost_wasm_chain::ChainPlugin;
 use bifrost_wasm_host::{HookRunner, Host, HostConfig, InstancePool, PoolConfig, SharedInstance};
 
+use crate::turns::Gate;
 use crate::{GatewayConfig, GatewayError};
 
 /// How a plugin's instances are held.
+#[derive(Clone)]
 pub(crate) enum Slot {
     /// One instance; calls take turns (state lives in it).
     Shared(Arc<SharedInstance>),
@@ -18,22 +21,85 @@ pub(crate) enum Slot {
     Pool(Arc<InstancePool>),
 }
 
-/// A loaded plugin.
+impl Slot {
+    /// Whether both hold the same instances.
+    pub(crate) fn same(&self, other: &Slot) -> bool {
+        match (self, other) {
+            (Slot::Shared(a), Slot::Shared(b)) => Arc::ptr_eq(a, b),
+            (Slot::Pool(a), Slot::Pool(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// A loaded plugin, for `cleanup`.
 pub(crate) struct LoadedSlot {
     pub name: String,
     pub slot: Slot,
 }
 
-/// The chain and what is needed to run and shut it down.
-pub(crate) struct LoadedChain {
-    pub chain: Arc<Chain>,
-    pub slots: Vec<LoadedSlot>,
-    /// Per plugin in chain order: how many of its hooks may run at once (its instances).
-    pub instances: Vec<usize>,
-    /// Per plugin in chain order: it uses WASI, so its calls must not run on an async worker.
-    pub wasi: Vec<bool>,
-    /// The chain's recorder, when hook calls are recorded.
-    pub recorder: Option<Arc<Recorder>>,
+/// When a plugin file was last written, as far as reloading cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl Stamp {
+    /// The file's stamp now (`None` when it cannot be read).
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        })
+    }
+}
+
+/// One plugin of a running chain, with what a reload needs to keep it or replace it.
+#[derive(Clone)]
+pub(crate) struct LivePlugin {
+    /// Its config entry.
+    pub entry: PluginEntry,
+    /// Its file's stamp when it was loaded.
+    pub stamp: Option<Stamp>,
+    /// The chain member (its runner is the slot's instance or pool).
+    pub member: ChainPlugin,
+    /// Its instances.
+    pub slot: Slot,
+    /// Its turns (one per instance), shared with a reloaded chain that keeps the plugin.
+    pub gate: Arc<Gate>,
+    /// Its hooks run on the blocking pool (WASI).
+    pub wasi: bool,
+}
+
+impl LivePlugin {
+    /// Whether this plugin can serve `entry` unchanged: the same entry and the same file.
+    fn serves(&self, entry: &PluginEntry, stamp: Option<Stamp>) -> bool {
+        let a = &self.entry;
+        a.path == entry.path
+            && a.name == entry.name
+            && a.config.as_deref().map(|c| c.get()) == entry.config.as_deref().map(|c| c.get())
+            && a.pool == entry.pool
+            && a.failure_policy == entry.failure_policy
+            && self.stamp.is_some()
+            && self.stamp == stamp
+    }
+
+    /// For `cleanup`.
+    pub(crate) fn loaded_slot(&self) -> LoadedSlot {
+        LoadedSlot {
+            name: self.entry.name.clone(),
+            slot: self.slot.clone(),
+        }
+    }
+}
+
+/// The plugins of a chain as loaded (or kept), in chain order.
+pub(crate) struct Loaded {
+    pub plugins: Vec<LivePlugin>,
+    /// How many of them were kept from the previous chain (a reload).
+    pub kept: usize,
 }
 
 fn host_config(config: &GatewayConfig) -> HostConfig {
@@ -51,93 +117,101 @@ fn host_config(config: &GatewayConfig) -> HostConfig {
     host
 }
 
-/// Loads, instantiates and `init`s every enabled plugin, in chain order. Blocking (compiles).
-pub(crate) fn load(config: &GatewayConfig) -> Result<LoadedChain, GatewayError> {
+/// Loads, instantiates and `init`s every enabled plugin, in chain order, keeping those of
+/// `previous` whose entry and file did not change (their instances and state carry over).
+/// Blocking (compiles). Nothing is kept half-done: on any error the previous plugins stay as
+/// they are.
+pub(crate) fn load(config: &GatewayConfig, previous: &[LivePlugin]) -> Result<Loaded, GatewayError> {
     let ordered: Vec<&PluginEntry> = order_entries(&config.plugins);
-    let mut slots = Vec::new();
-    let mut members = Vec::new();
-    let (mut instances, mut wasi) = (Vec::new(), Vec::new());
+    let mut plugins = Vec::with_capacity(ordered.len());
+    let mut kept = 0;
     if ordered.is_empty() {
-        return Ok(LoadedChain {
-            chain: Arc::new(Chain::new(Vec::new(), config.request_shape)),
-            slots,
-            instances,
-            wasi,
-            recorder: None,
-        });
+        return Ok(Loaded { plugins, kept });
     }
-    let host = Host::new(host_config(config)).map_err(|e| GatewayError::Host(e.to_string()))?;
+    let mut host: Option<Host> = None;
     for entry in ordered {
-        let fail = |e: bifrost_wasm_host::HostError| GatewayError::Plugin {
-            location: entry.location(),
-            path: entry.path.display().to_string(),
-            message: e.to_string(),
-        };
-        let started = Instant::now();
-        let plugin = host.load_file(&entry.path).map_err(fail)?;
-        let init = entry.config.as_ref().map(|c| c.get());
-        wasi.push(plugin.info().wasi);
-        instances.push(entry.pool.unwrap_or(1));
-        let (slot, runner): (Slot, Arc<dyn HookRunner>) = match entry.pool {
-            None => {
-                let shared = Arc::new(SharedInstance::new(&plugin, init).map_err(fail)?);
-                (Slot::Shared(shared.clone()), shared)
-            }
-            Some(n) => {
-                let pool = Arc::new(
-                    InstancePool::new(&plugin, init, PoolConfig::default().with_max_instances(n))
-                        .map_err(fail)?,
-                );
-                (Slot::Pool(pool.clone()), pool)
-            }
-        };
-        let hooks: Vec<&str> = plugin.info().hooks.iter().map(|h| h.hook.name()).collect();
-        tracing::info!(
-            plugin = %entry.name,
-            "loaded plugin {} (get_name {:?}) from {} in {:?} ({}): hooks [{}], {}, failure policy {}",
-            entry.name,
-            plugin.name(),
-            entry.path.display(),
-            started.elapsed(),
-            match plugin.load_report() {
-                r if r.cache_hit => "compiled module from the cache",
-                r if r.cache_path.is_some() => "compiled, and cached",
-                _ => "compiled; module cache off",
-            },
-            hooks.join(", "),
-            match entry.pool {
-                None => "one instance".to_string(),
-                Some(n) => format!("pool of up to {n} instances"),
-            },
-            entry.failure_policy
-        );
-        members.push(ChainPlugin::new(entry.name.clone(), entry.failure_policy, runner));
-        slots.push(LoadedSlot {
-            name: entry.name.clone(),
-            slot,
-        });
-    }
-    let mut chain = Chain::new(members, config.request_shape);
-    let recorder = match &config.record_dir {
-        Some(dir) => {
-            let recorder = Arc::new(Recorder::new(dir, config.record_secrets).map_err(|source| {
-                GatewayError::Record {
-                    dir: dir.clone(),
-                    source,
-                }
-            })?);
-            chain = chain.with_observer(recorder.clone());
-            Some(recorder)
+        let stamp = Stamp::of(&entry.path);
+        if let Some(old) = previous.iter().find(|p| p.serves(entry, stamp)) {
+            plugins.push(old.clone());
+            kept += 1;
+            continue;
         }
-        None => None,
+        let host = match &mut host {
+            Some(host) => host,
+            None => {
+                host.insert(Host::new(host_config(config)).map_err(|e| GatewayError::Host(e.to_string()))?)
+            }
+        };
+        plugins.push(load_one(host, entry, stamp)?);
+    }
+    Ok(Loaded { plugins, kept })
+}
+
+/// Loads one plugin: compile (or the cache), instantiate, `init`.
+fn load_one(host: &Host, entry: &PluginEntry, stamp: Option<Stamp>) -> Result<LivePlugin, GatewayError> {
+    let fail = |e: bifrost_wasm_host::HostError| GatewayError::Plugin {
+        location: entry.location(),
+        path: entry.path.display().to_string(),
+        message: e.to_string(),
     };
-    Ok(LoadedChain {
-        chain: Arc::new(chain),
-        slots,
-        instances,
-        wasi,
-        recorder,
+    let started = Instant::now();
+    let plugin = host.load_file(&entry.path).map_err(fail)?;
+    let init = entry.config.as_ref().map(|c| c.get());
+    let instances = entry.pool.unwrap_or(1);
+    let (slot, runner): (Slot, Arc<dyn HookRunner>) = match entry.pool {
+        None => {
+            let shared = Arc::new(SharedInstance::new(&plugin, init).map_err(fail)?);
+            (Slot::Shared(shared.clone()), shared)
+        }
+        Some(n) => {
+            let pool = Arc::new(
+                InstancePool::new(&plugin, init, PoolConfig::default().with_max_instances(n))
+                    .map_err(fail)?,
+            );
+            (Slot::Pool(pool.clone()), pool)
+        }
+    };
+    let hooks: Vec<&str> = plugin.info().hooks.iter().map(|h| h.hook.name()).collect();
+    tracing::info!(
+        plugin = %entry.name,
+        "loaded plugin {} (get_name {:?}) from {} in {:?} ({}): hooks [{}], {}, failure policy {}",
+        entry.name,
+        plugin.name(),
+        entry.path.display(),
+        started.elapsed(),
+        match plugin.load_report() {
+            r if r.cache_hit => "compiled module from the cache",
+            r if r.cache_path.is_some() => "compiled, and cached",
+            _ => "compiled; module cache off",
+        },
+        hooks.join(", "),
+        match entry.pool {
+            None => "one instance".to_string(),
+            Some(n) => format!("pool of up to {n} instances"),
+        },
+        entry.failure_policy
+    );
+    Ok(LivePlugin {
+        entry: entry.clone(),
+        stamp,
+        member: ChainPlugin::new(entry.name.clone(), entry.failure_policy, runner),
+        slot,
+        gate: Arc::new(Gate::new(instances)),
+        wasi: plugin.info().wasi,
     })
+}
+
+/// The recorder of `config`, if it asks for one.
+pub(crate) fn recorder(config: &GatewayConfig) -> Result<Option<Arc<Recorder>>, GatewayError> {
+    match &config.record_dir {
+        Some(dir) => Recorder::new(dir, config.record_secrets)
+            .map(|r| Some(Arc::new(r)))
+            .map_err(|source| GatewayError::Record {
+                dir: dir.clone(),
+                source,
+            }),
+        None => Ok(None),
+    }
 }
 
 /// Logs a `cleanup` that returned a non-zero code (`Ok`) or failed (`Err`).

@@ -12,8 +12,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use bifrost_wasm_chain::{
-    Chain, ChunkHooks, ChunkOutcome, Hook, HookOutcome, HttpAnswer, HttpPostHooks, HttpPreHooks,
-    HttpPreOutcome, LlmResult, PostHooks, PreHooks, PreOutcome, RequestRun,
+    ChunkHooks, ChunkOutcome, Hook, HookOutcome, HttpAnswer, HttpPostHooks, HttpPreHooks, HttpPreOutcome,
+    LlmResult, PostHooks, PreHooks, PreOutcome, RequestRun,
 };
 use bifrost_wasm_types::http::decode_base64;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
@@ -24,40 +24,28 @@ use futures_util::StreamExt;
 use crate::adapter::{self, answer_body, error_body, error_status, response_to_chunks, ChatRequest};
 use crate::http_json::{http_request_json, http_response_json};
 use crate::provider::{ChunkStream, Provider};
-use crate::turns::Turns;
+use crate::reload::{Current, Live};
 
 /// Log target of the per-request line.
 pub const REQUEST_LOG_TARGET: &str = "bifrost_wasm_gateway::request";
 
 /// Shared by all handlers.
 pub(crate) struct AppState {
-    chain: Arc<Chain>,
-    turns: Turns,
+    /// The chain requests run on; a request takes it once, when it arrives.
+    pub(crate) current: Arc<Current>,
     pub(crate) provider: Provider,
     max_body: usize,
-    /// Whether any plugin has an HTTP-level hook (else the HTTP request JSON is not built).
-    http_hooks: bool,
-    http_post_hooks: bool,
-    chunk_hooks: bool,
-    /// Whether any plugin has `pre_hook` or `post_hook` (else no Bifrost request is built).
-    llm_hooks: bool,
     id_prefix: String,
     counter: AtomicU64,
 }
 
 impl AppState {
-    pub(crate) fn new(chain: Arc<Chain>, turns: Turns, provider: Provider, max_body: usize) -> Self {
-        let any = |hook: Hook| chain.any_implements(hook);
+    pub(crate) fn new(current: Arc<Current>, provider: Provider, max_body: usize) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         AppState {
-            http_hooks: any(Hook::HttpPreHook) || any(Hook::HttpPostHook) || any(Hook::HttpStreamChunkHook),
-            http_post_hooks: any(Hook::HttpPostHook),
-            chunk_hooks: any(Hook::HttpStreamChunkHook),
-            llm_hooks: any(Hook::PreHook) || any(Hook::PostHook),
-            chain,
-            turns,
+            current,
             provider,
             max_body,
             id_prefix: format!("{:x}", nanos ^ u64::from(std::process::id())),
@@ -142,9 +130,10 @@ impl Answer {
     }
 }
 
-/// One request in flight: what the log line needs.
+/// One request in flight: what the log line needs, and the chain it runs on.
 struct Ctx {
     state: Arc<AppState>,
+    live: Arc<Live>,
     started: Instant,
     method: Method,
     path: String,
@@ -156,6 +145,7 @@ impl Ctx {
     fn new(state: &Arc<AppState>, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> Ctx {
         Ctx {
             request_id: state.request_id(headers),
+            live: state.current.get(),
             state: state.clone(),
             started: Instant::now(),
             method: method.clone(),
@@ -186,9 +176,9 @@ impl Ctx {
     /// Runs `http_post_hook` (non-streaming answers), logs, and builds the response.
     async fn finish(&self, run: Option<RequestRun>, answer: Answer) -> Response {
         let (run, answer) = match run {
-            Some(run) if self.state.http_post_hooks => {
+            Some(run) if self.live.http_post_hooks => {
                 let response = http_response_json(answer.status, &answer.headers, &answer.body);
-                let (run, replaced) = self.state.turns.drive(run, HttpPostHooks::new(response)).await;
+                let (run, replaced) = self.live.turns.drive(run, HttpPostHooks::new(response)).await;
                 (Some(run), replaced.map(Answer::from_http).unwrap_or(answer))
             }
             other => (other, answer),
@@ -233,7 +223,7 @@ async fn http_pre(
     parts: &axum::http::request::Parts,
     body: Bytes,
 ) -> Result<(RequestRun, Bytes), Response> {
-    if !ctx.state.http_hooks {
+    if !ctx.live.http_hooks {
         return Ok((run, body));
     }
     let request = http_request_json(
@@ -243,7 +233,7 @@ async fn http_pre(
         &parts.headers,
         &body,
     );
-    let (run, outcome) = ctx.state.turns.drive(run, HttpPreHooks::new(request)).await;
+    let (run, outcome) = ctx.live.turns.drive(run, HttpPreHooks::new(request)).await;
     let rewritten = run
         .stats()
         .iter()
@@ -284,7 +274,7 @@ async fn begin(state: &Arc<AppState>, request: Request) -> Result<(Ctx, RequestR
     let (parts, body) = request.into_parts();
     let ctx = Ctx::new(state, &parts.method, &parts.uri, &parts.headers);
     let body = read_body(&ctx, body).await?;
-    let mut run = RequestRun::new(state.chain.clone(), &ctx.request_id);
+    let mut run = RequestRun::new(ctx.live.chain.clone(), &ctx.request_id);
     seed_context_from_headers(&mut run, &parts.headers);
     let (run, body) = http_pre(&ctx, run, &parts, body).await?;
     Ok((ctx, run, body))
@@ -312,12 +302,12 @@ async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) 
     };
     drop(body);
     let stream = request.stream;
-    if !state.llm_hooks {
+    if !ctx.live.llm_hooks {
         let result = call_provider(&ctx, Ok(request)).await;
         return respond(ctx, run, result, stream).await;
     }
-    let shaped = request.to_bifrost(state.chain.shape());
-    let (run, outcome) = state.turns.drive(run, PreHooks::new(shaped)).await;
+    let shaped = request.to_bifrost(ctx.live.chain.shape());
+    let (run, outcome) = ctx.live.turns.drive(run, PreHooks::new(shaped)).await;
     let result = match outcome {
         PreOutcome::ShortCircuit(result) => Provided::Done(result, None),
         // Nothing a plugin did changes what the provider gets: the client's request as parsed.
@@ -361,7 +351,7 @@ async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provi
     } else {
         match provider.complete(&request, &ctx.request_id).await {
             Ok(chat) => Provided::Done(
-                LlmResult::Response(adapter::wrap_response(&chat, ctx.state.chain.shape())),
+                LlmResult::Response(adapter::wrap_response(&chat, ctx.live.chain.shape())),
                 Some(chat),
             ),
             Err(e) => Provided::Done(LlmResult::Error(e), None),
@@ -374,8 +364,8 @@ async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, stream: bool) ->
         Provided::Stream(chunks) => return stream_response(ctx, run, chunks, true),
         Provided::Done(result, chat) => (result, chat),
     };
-    let (run, result) = if ctx.state.llm_hooks {
-        ctx.state.turns.drive(run, PostHooks::new(result)).await
+    let (run, result) = if ctx.live.llm_hooks {
+        ctx.live.turns.drive(run, PostHooks::new(result)).await
     } else {
         (run, result)
     };
@@ -421,7 +411,7 @@ fn sse_data(json: &str) -> Bytes {
 /// One chunk through the plugins: `post_hook` (when the chunk comes from the provider) and
 /// `http_stream_chunk_hook`.
 async fn chunk_through_plugins(
-    state: &AppState,
+    state: &Live,
     run: RequestRun,
     item: Result<RawJson, RawJson>,
     post_hooks: bool,
@@ -468,7 +458,7 @@ fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hook
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let request_id = ctx.request_id.clone();
     tokio::spawn(async move {
-        let state = ctx.state.clone();
+        let state = ctx.live.clone();
         let mut run = run;
         let mut note = String::new();
         let mut sent = 0u64;
@@ -538,7 +528,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     body.extend_from_slice(b"{\"status\":\"ok\",\"provider\":");
     scan::write_string(&mut body, state.provider.name());
     body.extend_from_slice(b",\"plugins\":[");
-    for (i, p) in state.chain.plugins().iter().enumerate() {
+    for (i, p) in state.current.get().chain.plugins().iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }

@@ -18,18 +18,21 @@
 //! on the worker, where a few microseconds of wasm cost less than a thread hop.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use bifrost_wasm_chain::{Poll, RequestRun, Step};
 use tokio::sync::{Mutex, Notify};
 
-/// The turns at one plugin: as many as it has instances.
-struct Gate {
+/// The turns at one plugin: as many as it has instances. Shared between the chains before and
+/// after a reload for a plugin that was kept, so its instances are never over-booked.
+pub(crate) struct Gate {
     free: AtomicUsize,
     returned: Notify,
 }
 
 impl Gate {
-    fn new(turns: usize) -> Self {
+    /// A gate with `turns` turns (at least one).
+    pub(crate) fn new(turns: usize) -> Self {
         Gate {
             free: AtomicUsize::new(turns.max(1)),
             returned: Notify::new(),
@@ -81,7 +84,7 @@ impl Drop for Turn<'_> {
 /// How the gateway takes turns at its plugins.
 pub(crate) struct Turns {
     /// Per plugin, one turn per instance.
-    gates: Vec<Gate>,
+    gates: Vec<Arc<Gate>>,
     /// Per plugin: its hooks run on the blocking pool (WASI).
     blocking: Vec<bool>,
     /// One lock held for every whole step, all plugins at once: how the gateway ran before
@@ -91,9 +94,16 @@ pub(crate) struct Turns {
 
 impl Turns {
     /// Turns for plugins with `instances[i]` instances each; `blocking[i]` for WASI plugins.
+    #[cfg(test)]
     pub(crate) fn new(instances: &[usize], blocking: Vec<bool>, serialize_steps: bool) -> Self {
+        let gates = instances.iter().map(|&n| Arc::new(Gate::new(n))).collect();
+        Turns::with_gates(gates, blocking, serialize_steps)
+    }
+
+    /// Turns at these gates (one per plugin, in chain order); `blocking[i]` for WASI plugins.
+    pub(crate) fn with_gates(gates: Vec<Arc<Gate>>, blocking: Vec<bool>, serialize_steps: bool) -> Self {
         Turns {
-            gates: instances.iter().map(|&n| Gate::new(n)).collect(),
+            gates,
             blocking,
             serialized: serialize_steps.then(|| Mutex::new(())),
         }

@@ -20,7 +20,7 @@ pub enum ProviderArg {
 }
 
 /// Arguments of `serve`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = crate::common::EXIT_CODES_HELP,
     long_about = "Run a local OpenAI-compatible gateway (POST /v1/chat/completions, with stream: true \
@@ -98,6 +98,18 @@ pub struct Args {
     /// Keep secret header values in recordings (with --record).
     #[arg(long, requires = "record")]
     pub record_secrets: bool,
+
+    /// Reload plugins while serving: when a plugin's .wasm or the config file changes, the
+    /// changed plugins are compiled and `init`ed off the request path and swapped in
+    /// atomically (requests in flight finish on the old instances, whose `cleanup` then runs);
+    /// a broken file or a failing `init` keeps the running plugin and logs why.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// How often --watch looks at the files, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500, requires = "watch",
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub watch_interval_ms: u64,
 }
 
 /// The gateway configuration: the file (if any), then the flags on top.
@@ -231,7 +243,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let provider = config.provider.name().to_string();
         let shape = config.request_shape;
-        let gateway = Gateway::bind(config).await.map_err(gateway_error)?;
+        let mut gateway = Gateway::bind(config).await.map_err(gateway_error)?;
+        if args.watch {
+            let again = args.clone();
+            gateway = gateway.with_watch(
+                args.config.clone(),
+                move || gateway_config(&again).map_err(|e| format!("{e:#}")),
+                std::time::Duration::from_millis(args.watch_interval_ms),
+            );
+        }
         let plugins = gateway.plugin_names();
         println!(
             "bifrost-wasm gateway listening on http://{} (plugins: {}; provider: {provider}; request shape: {shape})",

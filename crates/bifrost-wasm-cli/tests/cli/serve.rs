@@ -288,3 +288,153 @@ fn a_recording_replays_clean_against_the_same_plugin_and_shows_diffs_against_ano
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("recorded: "), "{}", out.stderr);
 }
+
+#[test]
+fn watch_swaps_a_rebuilt_plugin_under_load_without_a_failed_request() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("plugin.wasm");
+    std::fs::copy(hello(), &plugin).unwrap();
+    let pass_through = test_support::plugin_wasm("pass-through");
+    let mut server = Server::start(&[
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--watch",
+        "--watch-interval-ms",
+        "50",
+    ]);
+    let addr = server.addr.clone();
+    // One log line per request: read them as they come, or the pipe fills and the server waits.
+    let pipe = server.child.stderr.take().unwrap();
+    let logged = Arc::new(std::sync::Mutex::new(String::new()));
+    let log = {
+        let logged = logged.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let line = line.unwrap();
+                if !line.contains("POST /v1/chat/completions 200") {
+                    let mut logged = logged.lock().unwrap();
+                    logged.push_str(&line);
+                    logged.push('\n');
+                }
+            }
+        })
+    };
+
+    // Four clients send requests back to back for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, via_hello) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let post = |addr: &str| -> Result<String, String> {
+        let body = r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "swap"}]}"#;
+        let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            stream,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .map_err(|e| e.to_string())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+        if response.starts_with("HTTP/1.1 200") {
+            Ok(response)
+        } else {
+            Err(response)
+        }
+    };
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, stop, ok, failed, via_hello) = (
+                addr.clone(),
+                stop.clone(),
+                ok.clone(),
+                failed.clone(),
+                via_hello.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match post(&addr) {
+                        Ok(response) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                            if response.contains("(via rust-wasm)") {
+                                via_hello.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            failures.push(e);
+                        }
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("hello-world answers", &|| via_hello.load(Ordering::Relaxed) > 20);
+
+    // A rebuilt plugin lands the way cargo and editors write files: a new file renamed over.
+    let staged = dir.path().join("plugin.wasm.new");
+    std::fs::copy(&pass_through, &staged).unwrap();
+    std::fs::rename(&staged, &plugin).unwrap();
+    let swapped_at = ok.load(Ordering::Relaxed);
+    // After the swap no answer goes through hello-world's post_hook any more.
+    wait_for("the swap", &|| {
+        let before = via_hello.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        ok.load(Ordering::Relaxed) > swapped_at + 20 && via_hello.load(Ordering::Relaxed) == before
+    });
+
+    // A broken file keeps the running plugin.
+    std::fs::write(&staged, b"\0asm but not really").unwrap();
+    std::fs::rename(&staged, &plugin).unwrap();
+    wait_for("the broken file's report", &|| {
+        logged
+            .lock()
+            .unwrap()
+            .contains("failed; the running plugins stay")
+    });
+    let broken_at = ok.load(Ordering::Relaxed);
+    wait_for("requests after the broken file", &|| {
+        ok.load(Ordering::Relaxed) > broken_at + 50
+    });
+
+    stop.store(true, Ordering::Relaxed);
+    let failures: Vec<String> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let (code, _) = server.terminate();
+    log.join().unwrap();
+    let stderr = logged.lock().unwrap().clone();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        failures.is_empty(),
+        "{} failed requests, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(stderr.contains("reloaded after"), "{stderr}");
+    assert!(stderr.contains("1 replaced"), "{stderr}");
+    assert!(
+        stderr.contains("failed; the running plugins stay"),
+        "the broken file is reported: {stderr}"
+    );
+    // The replaced hello-world instance was cleaned up once its last request was done.
+    assert!(
+        stderr.matches("cleanup done").count() >= 2,
+        "cleanup on the replaced and on the final instance: {stderr}"
+    );
+}
