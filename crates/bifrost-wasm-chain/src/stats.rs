@@ -76,6 +76,12 @@ pub struct HookStat {
     pub context_keys: Vec<String>,
     /// The first error or failure message, with what the chain did about it.
     pub error: Option<(String, ErrorAction)>,
+    /// For a failed call: the host's error code of the first failure (`trap`, `timeout`,
+    /// `memory_limit`, ... see `HostError::code`; `invalid_output` when the output could not
+    /// be read).
+    pub failure: Option<&'static str>,
+    /// How many failed calls cost the plugin its instance (replaced by a fresh one).
+    pub replacements: u32,
 }
 
 impl HookStat {
@@ -88,6 +94,8 @@ impl HookStat {
             duration: Duration::ZERO,
             context_keys: Vec::new(),
             error: None,
+            failure: None,
+            replacements: 0,
         }
     }
 

@@ -7,7 +7,8 @@
 //! ([`adapter`]), the providers ([`provider`]) and server-sent events ([`sse`]).
 //!
 //! `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`, ending with
-//! `data: [DONE]`), `GET /v1/models` and `GET /health`. Each chat request goes through the hooks
+//! `data: [DONE]`), `GET /v1/models`, `GET /health` and `GET /metrics` (Prometheus text format;
+//! the metrics are listed below). Each chat request goes through the hooks
 //! in Bifrost's order (see [`bifrost_wasm_chain`]):
 //!
 //! ```text
@@ -47,6 +48,22 @@
 //! that traps or times out is replaced by a fresh one (fresh state). On shutdown every plugin's
 //! `cleanup` runs.
 //!
+//! # Metrics
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `bifrost_wasm_requests_total` | counter | `route`, `kind`, `status` |
+//! | `bifrost_wasm_hook_duration_seconds` | histogram | `plugin`, `hook` |
+//! | `bifrost_wasm_hook_calls_total` | counter | `plugin`, `hook`, `outcome` |
+//! | `bifrost_wasm_instance_replacements_total` | counter | `plugin` |
+//! | `bifrost_wasm_plugin_memory_bytes` | gauge | `plugin`, `instance` |
+//! | `bifrost_wasm_upstream_duration_seconds` | histogram | `provider`, `outcome` |
+//! | `bifrost_wasm_reloads_total` | counter | `result` |
+//!
+//! Hook outcomes are `passed`, `changed`, `short_circuited`, `dropped`, `error` (reported by the
+//! plugin) and, for failed calls, `trap`, `timeout`, `limit` (memory, stack, input or output
+//! cap) and `invalid_output`. Memory is read at scrape time (a pool's idle instances).
+//!
 //! # Reloading
 //!
 //! A request takes the chain current when it arrives and keeps it to its end.
@@ -70,6 +87,7 @@ pub use config::{
 pub mod adapter;
 pub mod config;
 mod http_json;
+mod metrics;
 mod plugins;
 pub mod provider;
 mod reload;
@@ -297,10 +315,12 @@ impl Gateway {
                 source,
             })?;
         let addr = listener.local_addr().map_err(GatewayError::Serve)?;
+        let metrics = Arc::new(metrics::Metrics::new());
         let live = reload::Live::new(
             loaded.plugins,
             config.request_shape,
             recorder.as_ref(),
+            &metrics,
             config.serialize_plugin_steps,
         );
         let plugins = live.plugins.len();
@@ -309,6 +329,7 @@ impl Gateway {
             current.clone(),
             provider,
             config.limits.max_body_bytes,
+            metrics,
         ));
         tracing::info!(
             "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {plugins} plugin(s), body limit {} bytes)",
@@ -388,6 +409,7 @@ impl Gateway {
                 watch,
                 current.clone(),
                 recorder.clone(),
+                state.metrics.clone(),
                 shape,
                 serialize_steps,
             ))

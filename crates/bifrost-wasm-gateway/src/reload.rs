@@ -20,6 +20,7 @@ use std::time::Duration;
 use bifrost_wasm_chain::record::Recorder;
 use bifrost_wasm_chain::{Chain, Hook, RequestShape};
 
+use crate::metrics::{Metrics, PluginMetrics};
 use crate::plugins::{self, LivePlugin, LoadedSlot, Stamp};
 use crate::turns::Turns;
 use crate::{GatewayConfig, GatewayError};
@@ -36,6 +37,8 @@ pub(crate) struct Live {
     pub(crate) llm_hooks: bool,
     /// The plugins, in chain order.
     pub(crate) plugins: Vec<LivePlugin>,
+    /// Their metrics handles, in chain order.
+    pub(crate) metrics: Vec<PluginMetrics>,
 }
 
 impl Live {
@@ -44,6 +47,7 @@ impl Live {
         plugins: Vec<LivePlugin>,
         shape: RequestShape,
         recorder: Option<&Arc<Recorder>>,
+        metrics: &Metrics,
         serialize_steps: bool,
     ) -> Live {
         let mut chain = Chain::new(plugins.iter().map(|p| p.member.clone()).collect(), shape);
@@ -63,6 +67,7 @@ impl Live {
             llm_hooks: any(Hook::PreHook) || any(Hook::PostHook),
             chain: Arc::new(chain),
             turns,
+            metrics: plugins.iter().map(|p| metrics.plugin(&p.entry.name)).collect(),
             plugins,
         }
     }
@@ -118,6 +123,7 @@ pub(crate) async fn watch(
     watch: Watch,
     current: Arc<Current>,
     recorder: Option<Arc<Recorder>>,
+    metrics: Arc<Metrics>,
     shape: RequestShape,
     serialize_steps: bool,
 ) {
@@ -164,11 +170,13 @@ pub(crate) async fn watch(
         let (config, loaded) = match loaded {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
+                metrics.reload(false);
                 tracing::error!("reload after {why} failed; the running plugins stay: {e}");
                 failed = changed_files.iter().map(|p| (p.clone(), Stamp::of(p))).collect();
                 continue;
             }
             Err(e) => {
+                metrics.reload(false);
                 tracing::error!("reload after {why} panicked; the running plugins stay: {e}");
                 continue;
             }
@@ -185,8 +193,10 @@ pub(crate) async fn watch(
             loaded.plugins,
             shape,
             recorder.as_ref(),
+            &metrics,
             serialize_steps,
         ));
+        metrics.reload(true);
         let old = current.replace(new.clone());
         let replaced: Vec<LoadedSlot> = old
             .plugins

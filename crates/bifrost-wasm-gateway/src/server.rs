@@ -23,6 +23,7 @@ use futures_util::StreamExt;
 
 use crate::adapter::{self, answer_body, error_body, error_status, response_to_chunks, ChatRequest};
 use crate::http_json::{http_request_json, http_response_json};
+use crate::metrics::Metrics;
 use crate::provider::{ChunkStream, Provider};
 use crate::reload::{Current, Live};
 
@@ -37,10 +38,16 @@ pub(crate) struct AppState {
     max_body: usize,
     id_prefix: String,
     counter: AtomicU64,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub(crate) fn new(current: Arc<Current>, provider: Provider, max_body: usize) -> Self {
+    pub(crate) fn new(
+        current: Arc<Current>,
+        provider: Provider,
+        max_body: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -50,6 +57,7 @@ impl AppState {
             max_body,
             id_prefix: format!("{:x}", nanos ^ u64::from(std::process::id())),
             counter: AtomicU64::new(0),
+            metrics,
         }
     }
 
@@ -73,6 +81,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(models))
         .route("/models", get(models))
         .route("/health", get(health))
+        .route("/metrics", get(metrics_page))
         .route("/healthz", get(health))
         .fallback(not_found)
         .with_state(state)
@@ -134,6 +143,10 @@ impl Answer {
 struct Ctx {
     state: Arc<AppState>,
     live: Arc<Live>,
+    /// The route matched, for metrics (`unmatched` for an unknown path).
+    route: &'static str,
+    /// The request kind, for metrics (`chat_completion`, `list_models`, ...).
+    kind: &'static str,
     started: Instant,
     method: Method,
     path: String,
@@ -146,6 +159,8 @@ impl Ctx {
         Ctx {
             request_id: state.request_id(headers),
             live: state.current.get(),
+            route: route_of(uri.path()),
+            kind: kind_of(route_of(uri.path())),
             state: state.clone(),
             started: Instant::now(),
             method: method.clone(),
@@ -154,6 +169,10 @@ impl Ctx {
     }
 
     fn log(&self, status: u16, note: &str, run: Option<&RequestRun>) {
+        self.state.metrics.request(self.route, self.kind, status);
+        if let Some(run) = run {
+            Metrics::hooks(&self.live.metrics, run.stats());
+        }
         if !tracing::enabled!(target: REQUEST_LOG_TARGET, tracing::Level::INFO) {
             return;
         }
@@ -288,7 +307,7 @@ fn changed_by(run: &RequestRun, hook: Hook) -> bool {
 }
 
 async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (ctx, run, body) = match begin(&state, request).await {
+    let (mut ctx, run, body) = match begin(&state, request).await {
         Ok(v) => v,
         Err(response) => return response,
     };
@@ -302,6 +321,9 @@ async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) 
     };
     drop(body);
     let stream = request.stream;
+    if stream {
+        ctx.kind = "chat_completion_stream";
+    }
     if !ctx.live.llm_hooks {
         let result = call_provider(&ctx, Ok(request)).await;
         return respond(ctx, run, result, stream).await;
@@ -343,7 +365,8 @@ async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provi
         }
     };
     let provider = &ctx.state.provider;
-    if request.stream {
+    let started = Instant::now();
+    let provided = if request.stream {
         match provider.stream(&request, &ctx.request_id).await {
             Ok(s) => Provided::Stream(s),
             Err(e) => Provided::Done(LlmResult::Error(e), None),
@@ -356,7 +379,10 @@ async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provi
             ),
             Err(e) => Provided::Done(LlmResult::Error(e), None),
         }
-    }
+    };
+    let ok = !matches!(provided, Provided::Done(LlmResult::Error(_), _));
+    ctx.state.metrics.upstream(provider.name(), ok, started.elapsed());
+    provided
 }
 
 async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, stream: bool) -> Response {
@@ -521,6 +547,42 @@ async fn models(State(state): State<Arc<AppState>>, request: Request) -> Respons
         Err(e) => Answer::from_error(e),
     };
     ctx.finish(Some(run), answer).await
+}
+
+/// The metrics route of a path (a fixed set, so that unknown paths cannot grow the labels).
+fn route_of(path: &str) -> &'static str {
+    match path {
+        "/v1/chat/completions" => "/v1/chat/completions",
+        "/chat/completions" => "/chat/completions",
+        "/v1/models" => "/v1/models",
+        "/models" => "/models",
+        _ => "unmatched",
+    }
+}
+
+/// The request kind a route serves (Bifrost's `RequestType` names); a chat request that asks
+/// for a stream becomes `chat_completion_stream` once read.
+fn kind_of(route: &str) -> &'static str {
+    match route {
+        "/v1/chat/completions" | "/chat/completions" => "chat_completion",
+        "/v1/models" | "/models" => "list_models",
+        _ => "none",
+    }
+}
+
+async fn metrics_page(State(state): State<Arc<AppState>>) -> Response {
+    let live = state.current.get();
+    let metrics = state.metrics.clone();
+    // Reading a shared instance's memory waits for its current call: off the async workers.
+    let page = tokio::task::spawn_blocking(move || metrics.render(&live.plugins))
+        .await
+        .unwrap_or_default();
+    let mut response = Response::new(Body::from(page));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {

@@ -884,3 +884,59 @@ async fn with_a_cache_dir_the_second_start_takes_compiled_plugins_from_it() {
     assert_eq!(loaded("(compiled module from the cache)"), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_hook_outcomes_replacements_and_upstream_time() {
+    let server = Server::start(config_with(vec![
+        entry("hello", hello_world(), None, 0),
+        entry("trapper", fixture("trap.wat"), None, 1),
+    ]))
+    .await;
+    // hello-world short-circuits mock-model; the trapper's pre_hook never runs then.
+    let (status, _) = server.chat("m-1", user("mock-model", "hi")).await;
+    assert_eq!(status, 200);
+    // The trapper traps (skipped by default) and its instance is replaced.
+    let (status, _) = server.chat("m-2", user("gpt-4o", "hi")).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = server
+        .stream("m-3", serde_json::json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "a b"}]}))
+        .await;
+    assert_eq!(status, 200);
+    let response = client()
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let page = response.text().await.unwrap();
+    for line in [
+        r#"bifrost_wasm_requests_total{kind="chat_completion",route="/v1/chat/completions",status="200"} 2"#,
+        r#"bifrost_wasm_requests_total{kind="chat_completion_stream",route="/v1/chat/completions",status="200"} 1"#,
+        r#"bifrost_wasm_hook_calls_total{hook="pre_hook",outcome="short_circuited",plugin="hello"} 1"#,
+        r#"bifrost_wasm_hook_calls_total{hook="pre_hook",outcome="trap",plugin="trapper"} 2"#,
+        r#"bifrost_wasm_hook_calls_total{hook="http_stream_chunk_hook",outcome="trap",plugin="trapper"} 1"#,
+        // Two pre_hook traps and one chunk trap, each costing the instance.
+        r#"bifrost_wasm_instance_replacements_total{plugin="trapper"} 3"#,
+        r#"bifrost_wasm_upstream_duration_seconds_count{outcome="ok",provider="mock"} 2"#,
+        r#"bifrost_wasm_plugin_memory_bytes{instance="0",plugin="hello"}"#,
+    ] {
+        assert!(page.contains(line), "missing {line:?} in\n{page}");
+    }
+    // The hook histogram counted every call of hello's post_hook (one per answer and per chunk).
+    let count = page
+        .lines()
+        .find(|l| {
+            l.starts_with(r#"bifrost_wasm_hook_duration_seconds_count{hook="post_hook",plugin="hello"}"#)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(count >= 3, "{count}");
+    // The page itself is not a request through the chain.
+    assert!(!page.contains(r#"route="unmatched""#), "{page}");
+    server.stop().await;
+}

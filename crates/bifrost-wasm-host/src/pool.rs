@@ -231,6 +231,16 @@ impl InstancePool {
         }
     }
 
+    /// The linear memory size in bytes of each instance idle now (checked-out instances are
+    /// busy and not looked at), for metrics.
+    pub fn idle_memory_sizes(&self) -> Vec<usize> {
+        lock(&self.inner.state)
+            .idle
+            .iter()
+            .map(PluginInstance::memory_size)
+            .collect()
+    }
+
     /// Takes an instance, creating one if the pool is below its bound, else waiting
     /// up to the configured checkout timeout ([`ErrorKind::PoolExhausted`] after it).
     pub fn checkout(&self) -> Result<PooledInstance, HostError> {

@@ -414,7 +414,12 @@ mod tests {
                 )
                 .plugin("b", FailurePolicy::Default, all_pass());
             let mut run = RequestRun::new(b.build(RequestShape::GoEnvelope), "r");
-            match run.http_pre_hook(raw(HTTP_REQ)) {
+            let outcome = run.http_pre_hook(raw(HTTP_REQ));
+            // What a metrics exporter reads: the host's error code, and that the trap cost
+            // the instance.
+            assert_eq!(run.stats()[0].failure, Some("trap"));
+            assert_eq!(run.stats()[0].replacements, 1);
+            match outcome {
                 HttpPreOutcome::Respond(answer) => {
                     assert!(expect_answer, "{policy}");
                     assert_eq!(answer.status, 500);

@@ -112,6 +112,8 @@ pub trait Step {
 pub struct RequestRun {
     pub(crate) chain: Arc<Chain>,
     request_id: String,
+    /// The host's error code of the call that just failed, and whether it cost the instance.
+    failure: Option<(&'static str, bool)>,
     pub(crate) context: Context,
     /// The HTTP request JSON as the last `http_pre_hook` left it (input of later HTTP hooks).
     pub(crate) http_request: RawJson,
@@ -276,6 +278,7 @@ impl RequestRun {
         RequestRun {
             chain,
             request_id: request_id.to_string(),
+            failure: None,
             context,
             http_request: RawJson::null(),
             http_pre_ran: n,
@@ -432,7 +435,10 @@ impl RequestRun {
         let output = match result {
             Ok(false) => return Read::Absent,
             Ok(true) => std::mem::take(&mut self.output),
-            Err(e) => return Read::Failed(e.to_string()),
+            Err(e) => {
+                self.failure = Some((e.code(), e.instance_replaced()));
+                return Read::Failed(e.to_string());
+            }
         };
         let name = &self.chain.plugins()[plugin].name;
         let read = match outputs::envelope(name, hook, &output) {
@@ -526,7 +532,13 @@ impl RequestRun {
             Problem::Returned => HookOutcome::Error,
             Problem::Failed => HookOutcome::Failed,
         };
+        let failure = self.failure.take();
         let stat = self.record_call(plugin, hook, outcome, started, Vec::new(), Some(message));
+        if problem == Problem::Failed {
+            let (code, replaced) = failure.unwrap_or(("invalid_output", false));
+            stat.failure.get_or_insert(code);
+            stat.replacements += u32::from(replaced);
+        }
         if stat.error.is_none() {
             stat.error = Some((message.to_string(), action));
         }
