@@ -109,25 +109,35 @@ fn inside_the_checkout_the_crate_uses_path_dependencies_and_has_every_file() {
 }
 
 #[test]
-fn outside_a_checkout_the_crate_uses_registry_versions() {
+fn outside_a_checkout_the_crate_uses_the_tree_this_tool_was_built_from_or_the_registry_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("my_guard");
     let out = new(&["my_guard", "--path", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cargo = read(&dir, "Cargo.toml");
-    // The requirement is this tool's major.minor (`0.2` for 0.2.x).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    let sdk = format!(
+        "bifrost-wasm-sdk = {{ path = \"{}\" }}",
+        root.join("crates/bifrost-wasm-sdk").display()
+    );
+    assert!(cargo.contains(&sdk), "{cargo}");
+    assert!(dir.join("Cargo.lock").is_file());
+    assert_eq!(metadata(&dir)["packages"][0]["name"], "my_guard");
+
+    // --registry: the published crates at this tool's major.minor (`0.2` for 0.2.x).
+    let published = tmp.path().join("published");
+    let out = new(&["published", "--path", published.to_str().unwrap(), "--registry"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cargo = read(&published, "Cargo.toml");
     let version = env!("CARGO_PKG_VERSION");
     let requirement = &version[..version.rfind('.').unwrap()];
-    assert!(
-        cargo.contains(&format!("bifrost-wasm-sdk = \"{requirement}\"")),
-        "{cargo}"
-    );
-    assert!(
-        cargo.contains(&format!("bifrost-wasm-host = \"{requirement}\"")),
-        "{cargo}"
-    );
-    assert!(read(&dir, "README.md").contains("--repo /path/to/bifrost-wasm"));
-    assert_eq!(metadata(&dir)["packages"][0]["name"], "my_guard");
+    for krate in ["bifrost-wasm-sdk", "bifrost-wasm-host"] {
+        assert!(cargo.contains(&format!("{krate} = \"{requirement}\"")), "{cargo}");
+    }
+    assert!(read(&published, "README.md").contains("--vendor"));
 
     // --repo points an outside crate at a checkout.
     let pinned = tmp.path().join("pinned");
@@ -171,4 +181,67 @@ fn bad_names_busy_directories_and_workspace_member_folders_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("member of the repository's workspace"));
     assert!(!plugins.exists(), "the refused directory is not left behind");
+}
+
+#[test]
+fn vendored_crate_carries_the_sdk_resolves_offline_and_builds_for_wasm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("myplug");
+    let out = new(&["myplug", "--path", dir.to_str().unwrap(), "--vendor"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("written into vendor/"));
+    let cargo = read(&dir, "Cargo.toml");
+    assert!(
+        cargo.contains("bifrost-wasm-sdk = { path = \"vendor/bifrost-wasm-sdk\" }"),
+        "{cargo}"
+    );
+    assert!(cargo.contains("exclude = [\"vendor\"]"), "{cargo}");
+    for krate in ["bifrost-wasm-types", "bifrost-wasm-sdk", "bifrost-wasm-host"] {
+        let manifest = read(&dir, &format!("vendor/{krate}/Cargo.toml"));
+        assert!(
+            !manifest.contains("workspace = true") && !manifest.contains(".workspace"),
+            "{manifest}"
+        );
+        assert!(dir.join(format!("vendor/{krate}/src/lib.rs")).is_file());
+    }
+    // The whole graph (the host and wasmtime included) resolves offline, from the lock file
+    // the crate came with.
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo_bin)
+        .args(["metadata", "--offline", "--format-version", "1"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let host = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "bifrost-wasm-host")
+        .expect("the host is in the graph");
+    assert!(host["manifest_path"]
+        .as_str()
+        .unwrap()
+        .contains("vendor/bifrost-wasm-host"));
+    // The plugin itself builds for wasm32 offline (the host and its tests are the scaffold
+    // check's job: scripts/scaffold-check.sh).
+    let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/plugins");
+    let out = Command::new(&cargo_bin)
+        .args([
+            "build",
+            "--offline",
+            "--quiet",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(target_dir
+        .join("wasm32-unknown-unknown/debug/myplug.wasm")
+        .is_file());
 }

@@ -11,11 +11,20 @@
 //! | `Makefile` | `build` → `build/NAME.wasm`, `build-optimized` (wasm-opt), `clean` |
 //! | `README.md`, `.gitignore` | |
 //!
-//! **Where the SDK comes from.** When the new crate lies inside a checkout of this repository
-//! (a directory above it holds `crates/bifrost-wasm-sdk`), or `--repo DIR` names one, the SDK
-//! and the host are path dependencies into that checkout. Otherwise they are registry
-//! dependencies at this tool's version (`bifrost-wasm-sdk = "0.1"`), for when the crates are
-//! published.
+//! **Where the SDK comes from.** It must build anywhere, offline, without a registry that has
+//! our crates. In order:
+//!
+//! 1. `--repo DIR`, or a checkout of this repository above the new crate: path dependencies
+//!    into that checkout;
+//! 2. the source tree this `bifrost-wasm` was built from, while it still exists: path
+//!    dependencies into it;
+//! 3. otherwise (or with `--vendor`): the SDK, types and host sources embedded in this binary
+//!    (at its own version), written into `vendor/` next to the crate as path dependencies;
+//! 4. `--registry`: registry dependencies at this tool's version, for when the crates are
+//!    published.
+//!
+//! Outside the registry case the workspace's `Cargo.lock` comes along, so the crate resolves
+//! the versions this tool was built with (already in the cargo cache, so `--offline` works).
 
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -37,10 +46,27 @@ pub struct Args {
     pub path: Option<PathBuf>,
 
     /// Use the SDK and host crates of the bifrost-wasm repository checked out at DIR (path
-    /// dependencies), instead of finding one above the new crate or using registry versions.
-    #[arg(long, value_name = "DIR")]
+    /// dependencies), instead of finding one above the new crate.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["vendor", "registry"])]
     pub repo: Option<PathBuf>,
+
+    /// Write the SDK, types and host sources embedded in this binary into `vendor/` and use
+    /// them (path dependencies): the crate then builds without this repository [default when
+    /// the source tree this tool was built from is gone].
+    #[arg(long, conflicts_with = "registry")]
+    pub vendor: bool,
+
+    /// Depend on the published crates at this tool's version instead (registry dependencies).
+    #[arg(long)]
+    pub registry: bool,
 }
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/vendored.rs"));
+}
+
+/// Where `vendor` puts the embedded crates, relative to the new crate.
+pub const VENDOR_DIR: &str = "vendor";
 
 const CARGO_TOML: &str = include_str!("../../templates/plugin/Cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("../../templates/plugin/lib.rs.tmpl");
@@ -169,8 +195,19 @@ pub enum SdkSource {
     /// Path dependencies into a checkout of this repository; the path is relative to the new
     /// crate when possible.
     Repo(PathBuf),
+    /// The embedded sources, written into `vendor/`.
+    Vendored,
     /// Registry dependencies at this version requirement.
     Version(String),
+}
+
+/// The checkout this binary was built from, if it is still there.
+pub fn build_tree() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.join("crates/bifrost-wasm-sdk/Cargo.toml")
+        .is_file()
+        .then(|| root.canonicalize().ok())
+        .flatten()
 }
 
 /// The repository root at or above `dir`: a directory holding `crates/bifrost-wasm-sdk`.
@@ -216,30 +253,44 @@ pub fn render(name: &str, source: &SdkSource) -> Vec<(&'static str, String)> {
             (
                 path("bifrost-wasm-sdk"),
                 path("bifrost-wasm-host"),
-                format!(
-                    "The SDK of the bifrost-wasm checkout at {} (generated inside it).",
-                    root.display()
-                ),
+                format!("The SDK of the bifrost-wasm checkout at {}.", root.display()),
                 format!(
                     "The SDK and the host are path dependencies into the bifrost-wasm checkout at\n`{}`; \
-                     to build this crate elsewhere, replace them with registry versions\n\
-                     (`bifrost-wasm-sdk = \"{v}\"`, `bifrost-wasm-host = \"{v}\"`) or fix the paths.",
-                    root.display(),
-                    v = registry_version()
+                     to build this crate without it, regenerate with `bifrost-wasm new {name} --vendor`\n\
+                     (the sources are then copied into `vendor/`).",
+                    root.display()
                 ),
             )
         }
+        SdkSource::Vendored => (
+            format!("{{ path = \"{VENDOR_DIR}/bifrost-wasm-sdk\" }}"),
+            format!("{{ path = \"{VENDOR_DIR}/bifrost-wasm-host\" }}"),
+            format!(
+                "The SDK {} as `bifrost-wasm new` carries it, in vendor/ (no registry needed).",
+                env!("CARGO_PKG_VERSION")
+            ),
+            format!(
+                "The SDK, its wire types and the host ({}) are in `vendor/`, copied there by\n\
+                 `bifrost-wasm new`, so this crate builds anywhere, offline. To update them, run a newer\n\
+                 `bifrost-wasm new {name} --vendor --path /tmp/x` and copy its `vendor/` over this one.",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
         SdkSource::Version(v) => (
             toml_string(v),
             toml_string(v),
-            "The published SDK. Inside a bifrost-wasm checkout, `bifrost-wasm new` uses path dependencies instead."
-                .to_string(),
+            "The published SDK.".to_string(),
             format!(
-                "The SDK and the host are registry dependencies (`{v}`). To build against a\n\
-                 checkout of the bifrost-wasm repository instead, regenerate with\n\
-                 `bifrost-wasm new {name} --repo /path/to/bifrost-wasm` or point both at its `crates/`."
+                "The SDK and the host are registry dependencies (`{v}`). Without a registry that has\n\
+                 them, regenerate with `bifrost-wasm new {name} --vendor`."
             ),
         ),
+    };
+    let workspace_extra = match source {
+        SdkSource::Vendored => {
+            "\n# The vendored SDK crates are path dependencies, not members.\nexclude = [\"vendor\"]"
+        }
+        _ => "",
     };
     let fill = |template: &str| {
         template
@@ -250,6 +301,7 @@ pub fn render(name: &str, source: &SdkSource) -> Vec<(&'static str, String)> {
             .replace("{{host_dep}}", &host_dep)
             .replace("{{dep_note}}", &note)
             .replace("{{dep_readme}}", &readme_note)
+            .replace("{{workspace_extra}}", workspace_extra)
     };
     vec![
         ("Cargo.toml", fill(CARGO_TOML)),
@@ -259,6 +311,18 @@ pub fn render(name: &str, source: &SdkSource) -> Vec<(&'static str, String)> {
         ("README.md", fill(README)),
         (".gitignore", fill(GITIGNORE)),
     ]
+}
+
+/// Writes the embedded crates into `dest/vendor/`.
+fn write_vendored(dest: &Path) -> anyhow::Result<()> {
+    for (file, contents) in embedded::VENDORED {
+        let path = dest.join(VENDOR_DIR).join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// The registry version requirement matching this tool (`0.1` for 0.1.x).
@@ -326,12 +390,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ))
             })?)
         }
-        None => dest.parent().and_then(find_repo),
+        None if args.vendor || args.registry => None,
+        None => dest.parent().and_then(find_repo).or_else(build_tree),
     };
     let source = match &repo {
         Some(root) => SdkSource::Repo(relative_path(&dest, root)),
-        None => SdkSource::Version(registry_version()),
+        None if args.registry => SdkSource::Version(registry_version()),
+        None => SdkSource::Vendored,
     };
+    if source == SdkSource::Vendored {
+        write_vendored(&dest)?;
+    }
+    if !matches!(source, SdkSource::Version(_)) {
+        // The versions this tool was built and tested with, already in the cargo cache.
+        std::fs::write(dest.join("Cargo.lock"), embedded::LOCKFILE)
+            .with_context(|| format!("cannot write {}", dest.join("Cargo.lock").display()))?;
+    }
 
     for (file, content) in render(&args.name, &source) {
         let path = dest.join(file);
@@ -351,6 +425,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         SdkSource::Repo(root) => println!(
             "  bifrost-wasm-sdk and bifrost-wasm-host: path dependencies into the checkout at {}",
             root.display()
+        ),
+        SdkSource::Vendored => println!(
+            "  bifrost-wasm-sdk and bifrost-wasm-host: {} from this tool, written into {}/",
+            env!("CARGO_PKG_VERSION"),
+            VENDOR_DIR
         ),
         SdkSource::Version(v) => {
             println!("  bifrost-wasm-sdk and bifrost-wasm-host: registry dependencies, version {v}")
