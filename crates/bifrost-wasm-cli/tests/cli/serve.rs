@@ -438,3 +438,49 @@ fn watch_swaps_a_rebuilt_plugin_under_load_without_a_failed_request() {
         "cleanup on the replaced and on the final instance: {stderr}"
     );
 }
+
+#[test]
+fn watch_applies_an_edited_config_file_and_keeps_what_did_not_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let write = |mock_model: &str| {
+        let text = serde_json::json!({
+            "plugins": [{"path": hello(), "name": "hw", "enabled": true, "config": {"mock_model": mock_model}}]
+        })
+        .to_string();
+        let staged = dir.path().join("config.json.new");
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, &config).unwrap();
+    };
+    write("fake-1");
+    let server = Server::start(&[config.to_str().unwrap(), "--watch", "--watch-interval-ms", "50"]);
+    let ask = |model: &str| {
+        let (status, body) = server.request(
+            "POST",
+            "/v1/chat/completions",
+            &format!(r#"{{"model": "{model}", "messages": [{{"role": "user", "content": "Hi"}}]}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+        body.contains("This is a mock response!")
+    };
+    assert!(ask("fake-1"));
+    assert!(!ask("fake-2"));
+    write("fake-2");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ask("fake-2") {
+        assert!(Instant::now() < deadline, "the new config was not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!ask("fake-1"));
+    // A config that does not parse keeps the running plugins.
+    std::fs::write(&config, "{ not json").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(ask("fake-2"));
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("reloaded after the config file changed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cannot read the configuration again"), "{stderr}");
+}
