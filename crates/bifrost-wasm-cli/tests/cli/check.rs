@@ -4,7 +4,7 @@ use crate::support::{hello, redact, run};
 use crate::wat;
 
 /// Rows of a human report: (check, result, reason).
-fn rows(report: &str) -> Vec<(String, String, String)> {
+pub fn rows(report: &str) -> Vec<(String, String, String)> {
     report
         .lines()
         .skip_while(|l| !l.starts_with("CHECK"))
@@ -23,7 +23,8 @@ fn rows(report: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn row<'a>(rows: &'a [(String, String, String)], check: &str) -> &'a (String, String, String) {
+/// The row named `check`.
+pub fn row<'a>(rows: &'a [(String, String, String)], check: &str) -> &'a (String, String, String) {
     rows.iter()
         .find(|r| r.0 == check)
         .unwrap_or_else(|| panic!("no row {check:?} in {rows:#?}"))

@@ -2,34 +2,9 @@
 //! which respelled numbers are real losses, what a refused `null` config means, and one
 //! definition of "changed". Each behaviour has its own small WAT plugin.
 
+use crate::check::{row, rows};
 use crate::support::{run, TempFile};
 use crate::wat;
-
-/// Rows of a human report: (check, result, reason).
-fn rows(report: &str) -> Vec<(String, String, String)> {
-    report
-        .lines()
-        .skip_while(|l| !l.starts_with("CHECK"))
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .map(|l| {
-            let (check, rest) = l.split_once("  ").expect("a row");
-            let rest = rest.trim_start();
-            let (result, reason) = rest.split_once("  ").unwrap_or((rest, ""));
-            (
-                check.trim().to_string(),
-                result.to_string(),
-                reason.trim().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn row<'a>(rows: &'a [(String, String, String)], check: &str) -> &'a (String, String, String) {
-    rows.iter()
-        .find(|r| r.0 == check)
-        .unwrap_or_else(|| panic!("no row {check:?} in {rows:#?}"))
-}
 
 fn check(name: &str, wat: &str, extra: &[&str]) -> (TempFile, Vec<(String, String, String)>) {
     let file = wat::file(name, wat);
@@ -50,34 +25,10 @@ fn data(at: u32, text: &str) -> String {
     format!(r#"(data (i32.const {at}) "{escaped}")"#)
 }
 
-/// Memory, an allocator handing out one block at 64 KiB (grown to fit twice the request),
-/// a no-op `free(ptr, len)` and `get_name`.
+/// Memory, an allocator handing out one block at 64 KiB, a no-op `free(ptr, len)`,
+/// `get_name` and the echo helpers (see `wat::base`).
 fn base(name: &str) -> String {
-    format!(
-        r#"
-  (memory (export "memory") 2)
-  {name_data}
-  (func (export "malloc") (param $size i32) (result i32)
-    (local $need i32) (local $have i32)
-    (local.set $need (i32.add (i32.const 65552) (i32.shl (local.get $size) (i32.const 1))))
-    (local.set $have (i32.shl (memory.size) (i32.const 16)))
-    (if (i32.gt_u (local.get $need) (local.get $have))
-      (then
-        (if (i32.eq
-              (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $need) (local.get $have)) (i32.const 16))
-                                    (i32.const 1)))
-              (i32.const -1))
-          (then (return (i32.const 0))))))
-    (i32.const 65536))
-  (func (export "free") (param i32 i32))
-  (func $pack (param $ptr i32) (param $len i32) (result i64)
-    (i64.or (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32))
-            (i64.extend_i32_u (local.get $len))))
-  (func (export "get_name") (result i64) (call $pack (i32.const 16) (i32.const {len})))
-"#,
-        name_data = data(16, name),
-        len = name.len()
-    )
+    wat::base(name, r#"(func (export "free") (param i32 i32))"#)
 }
 
 /// A plugin whose hooks echo their input with same-length substitutions: `subst` lists, per

@@ -8,7 +8,7 @@
 use crate::support::TempFile;
 
 /// Memory, allocator, `get_name` and the helpers the hooks use.
-fn base(name: &str, free: &str) -> String {
+pub fn base(name: &str, free: &str) -> String {
     format!(
         r#"
   (memory (export "memory") 2)
