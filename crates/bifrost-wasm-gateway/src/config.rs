@@ -18,6 +18,13 @@
 //! }
 //! ```
 //!
+//! An upstream instead of the mock: `{"kind": "openai_compatible", "base_url":
+//! "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY", "connect_timeout_ms": 10000,
+//! "first_byte_timeout_ms": 120000, "stream_idle_timeout_ms": 60000, "timeout_ms": 300000}`
+//! (those are the defaults). When a timeout fires the client gets Bifrost's error JSON with
+//! status 504 and type `upstream_timeout`, saying which timeout it was, and the post hooks
+//! see that error; a stream that stalls ends with it as its last event.
+//!
 //! Everything else at the top level of the file (Bifrost's `providers`, `client`, ...) is
 //! ignored, so one file can serve both Bifrost and the local gateway. [`FileConfig::parse`]
 //! reports every mistake with where it is (`plugins[2] ("redact").placement`,
@@ -59,10 +66,46 @@ pub enum ProviderConfig {
         /// An unset variable means requests are sent without `Authorization`.
         #[serde(default = "default_key_env")]
         api_key_env: String,
-        /// Timeout of one upstream request in milliseconds (default 300000).
+        /// Timeout of one upstream request as a whole, in milliseconds (default 300000).
         #[serde(default = "default_upstream_timeout_ms")]
         timeout_ms: u64,
+        /// How long connecting to the upstream may take, in milliseconds (default 10000).
+        #[serde(default = "default_connect_timeout_ms")]
+        connect_timeout_ms: u64,
+        /// How long the upstream may take to start answering (its response headers) once the
+        /// request is sent, in milliseconds (default 120000: a non-streaming completion's
+        /// headers come when it is done).
+        #[serde(default = "default_first_byte_timeout_ms")]
+        first_byte_timeout_ms: u64,
+        /// Longest silence between two pieces of a stream, in milliseconds (default 60000).
+        #[serde(default = "default_stream_idle_timeout_ms")]
+        stream_idle_timeout_ms: u64,
     },
+}
+
+/// The upstream's timeouts, in the config's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamTimeouts {
+    /// The whole request (`timeout_ms`).
+    pub total: std::time::Duration,
+    /// Connecting (`connect_timeout_ms`).
+    pub connect: std::time::Duration,
+    /// To the response headers (`first_byte_timeout_ms`).
+    pub first_byte: std::time::Duration,
+    /// Between two pieces of a stream (`stream_idle_timeout_ms`).
+    pub stream_idle: std::time::Duration,
+}
+
+impl Default for UpstreamTimeouts {
+    fn default() -> Self {
+        let ms = std::time::Duration::from_millis;
+        UpstreamTimeouts {
+            total: ms(default_upstream_timeout_ms()),
+            connect: ms(default_connect_timeout_ms()),
+            first_byte: ms(default_first_byte_timeout_ms()),
+            stream_idle: ms(default_stream_idle_timeout_ms()),
+        }
+    }
 }
 
 fn default_mock_name() -> String {
@@ -77,6 +120,15 @@ fn default_key_env() -> String {
 fn default_upstream_timeout_ms() -> u64 {
     300_000
 }
+fn default_connect_timeout_ms() -> u64 {
+    10_000
+}
+fn default_first_byte_timeout_ms() -> u64 {
+    120_000
+}
+fn default_stream_idle_timeout_ms() -> u64 {
+    60_000
+}
 
 impl Default for ProviderConfig {
     fn default() -> Self {
@@ -87,6 +139,28 @@ impl Default for ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// An upstream's timeouts (`None` for the mock).
+    pub fn upstream_timeouts(&self) -> Option<UpstreamTimeouts> {
+        match self {
+            ProviderConfig::Mock { .. } => None,
+            ProviderConfig::OpenaiCompatible {
+                timeout_ms,
+                connect_timeout_ms,
+                first_byte_timeout_ms,
+                stream_idle_timeout_ms,
+                ..
+            } => {
+                let ms = std::time::Duration::from_millis;
+                Some(UpstreamTimeouts {
+                    total: ms(*timeout_ms),
+                    connect: ms(*connect_timeout_ms),
+                    first_byte: ms(*first_byte_timeout_ms),
+                    stream_idle: ms(*stream_idle_timeout_ms),
+                })
+            }
+        }
+    }
+
     /// The name used for requests whose `model` has no `provider/` prefix.
     pub fn name(&self) -> &str {
         match self {
@@ -305,7 +379,10 @@ mod tests {
                 name: "openai".into(),
                 base_url: "http://127.0.0.1:9/v1".into(),
                 api_key_env: "MY_KEY".into(),
-                timeout_ms: 300_000
+                timeout_ms: 300_000,
+                connect_timeout_ms: 10_000,
+                first_byte_timeout_ms: 120_000,
+                stream_idle_timeout_ms: 60_000,
             }
         );
         assert_eq!(g.limits.max_body_bytes, 1024);

@@ -81,7 +81,7 @@ use std::time::Duration;
 
 pub use config::{
     ConfigError, FailurePolicy, FileConfig, LimitsConfig, Placement, PluginEntry, ProviderConfig,
-    RequestShape,
+    RequestShape, UpstreamTimeouts,
 };
 
 pub mod adapter;

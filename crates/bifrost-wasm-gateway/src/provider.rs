@@ -4,7 +4,7 @@
 //! error JSON (`{"error": {...}, "status_code": N}`) on failure, which the gateway runs through
 //! the plugins' `post_hook` like any other result.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bifrost_wasm_types::error::ErrorJson;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
@@ -14,7 +14,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use serde_json::json;
 
 use crate::adapter::{error_body, ChatRequest};
-use crate::config::ProviderConfig;
+use crate::config::{ProviderConfig, UpstreamTimeouts};
 use crate::sse::SseParser;
 
 /// A stream of chunks (raw chat completion chunk objects) or one final error.
@@ -46,9 +46,14 @@ impl Provider {
                 name,
                 base_url,
                 api_key_env,
-                timeout_ms,
-            } => UpstreamProvider::new(name, base_url, api_key_env, Duration::from_millis(*timeout_ms))
-                .map(Provider::Upstream),
+                ..
+            } => UpstreamProvider::new(
+                name,
+                base_url,
+                api_key_env,
+                config.upstream_timeouts().unwrap_or_default(),
+            )
+            .map(Provider::Upstream),
         }
     }
 
@@ -248,11 +253,17 @@ pub struct UpstreamProvider {
     base_url: String,
     api_key: Option<String>,
     client: reqwest::Client,
+    timeouts: UpstreamTimeouts,
 }
 
 impl UpstreamProvider {
     /// A forwarder; the key is read from `api_key_env` now (unset: no `Authorization`).
-    pub fn new(name: &str, base_url: &str, api_key_env: &str, timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        api_key_env: &str,
+        timeouts: UpstreamTimeouts,
+    ) -> Result<Self, String> {
         let base_url = base_url.trim_end_matches('/').to_string();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(format!(
@@ -260,8 +271,8 @@ impl UpstreamProvider {
             ));
         }
         let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeouts.total)
+            .connect_timeout(timeouts.connect)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(UpstreamProvider {
@@ -269,6 +280,7 @@ impl UpstreamProvider {
             base_url,
             api_key: std::env::var(api_key_env).ok().filter(|k| !k.is_empty()),
             client,
+            timeouts,
         })
     }
 
@@ -284,8 +296,34 @@ impl UpstreamProvider {
         req
     }
 
+    /// Sends `request`, waiting at most the first-byte timeout for the response headers.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, RawJson> {
+        match tokio::time::timeout(self.timeouts.first_byte, request.send()).await {
+            Ok(sent) => sent.map_err(|e| self.transport_error(&e)),
+            Err(_) => Err(error_json(
+                504,
+                "upstream_timeout",
+                &format!(
+                    "the upstream {} did not start answering within {} ms (first_byte_timeout_ms)",
+                    self.base_url,
+                    self.timeouts.first_byte.as_millis()
+                ),
+            )),
+        }
+    }
+
     fn transport_error(&self, e: &reqwest::Error) -> RawJson {
-        if e.is_timeout() {
+        if e.is_connect() && e.is_timeout() {
+            error_json(
+                504,
+                "upstream_timeout",
+                &format!(
+                    "cannot connect to the upstream {} within {} ms (connect_timeout_ms): {e}",
+                    self.base_url,
+                    self.timeouts.connect.as_millis()
+                ),
+            )
+        } else if e.is_timeout() {
             error_json(
                 504,
                 "upstream_timeout",
@@ -301,11 +339,7 @@ impl UpstreamProvider {
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<RawJson, RawJson> {
-        let response = self
-            .post(request.to_openai())
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
+        let response = self.send(self.post(request.to_openai())).await?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.transport_error(&e))?;
         if !(200..300).contains(&status) {
@@ -329,21 +363,54 @@ impl UpstreamProvider {
 
     async fn stream(&self, request: &ChatRequest) -> Result<ChunkStream, RawJson> {
         let response = self
-            .post(request.to_openai())
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
+            .send(
+                self.post(request.to_openai())
+                    .header("accept", "text/event-stream"),
+            )
+            .await?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             let body = response.bytes().await.unwrap_or_default();
             return Err(upstream_error(status, &body));
         }
         let base_url = self.base_url.clone();
-        let bytes = response.bytes_stream().boxed();
-        Ok(sse_chunks(bytes.map(move |r| {
-            r.map_err(|e| format!("the stream from {base_url} broke: {e}"))
-        })))
+        let idle = self.timeouts.stream_idle;
+        // Each piece must come within the idle timeout; a silence ends the stream with a 504.
+        let bytes = stream::unfold(
+            (response.bytes_stream().boxed(), false),
+            move |(mut bytes, ended)| {
+                let base_url = base_url.clone();
+                async move {
+                    if ended {
+                        return None;
+                    }
+                    match tokio::time::timeout(idle, bytes.next()).await {
+                        Ok(Some(Ok(piece))) => Some((Ok(piece), (bytes, false))),
+                        Ok(Some(Err(e))) => Some((
+                            Err(error_json(
+                                502,
+                                "upstream_stream_broken",
+                                &format!("the stream from {base_url} broke: {e}"),
+                            )),
+                            (bytes, true),
+                        )),
+                        Ok(None) => None,
+                        Err(_) => Some((
+                            Err(error_json(
+                                504,
+                                "upstream_timeout",
+                                &format!(
+                                    "the stream from {base_url} stalled: nothing for {} ms (stream_idle_timeout_ms)",
+                                    idle.as_millis()
+                                ),
+                            )),
+                            (bytes, true),
+                        )),
+                    }
+                }
+            },
+        );
+        Ok(sse_chunks(bytes))
     }
 
     async fn models(&self) -> Result<RawJson, RawJson> {
@@ -351,7 +418,7 @@ impl UpstreamProvider {
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
         }
-        let response = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let response = self.send(req).await?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| self.transport_error(&e))?;
         if !(200..300).contains(&status) {
@@ -429,7 +496,7 @@ pub fn upstream_error(status: u16, body: &[u8]) -> RawJson {
 /// Turns an SSE byte stream into chunks: `data: [DONE]` ends it, an event carrying an `error`
 /// object becomes the final `Err`, a broken or garbled stream ends with a 502 error.
 pub fn sse_chunks(
-    bytes: impl futures_util::Stream<Item = Result<Bytes, String>> + Send + 'static,
+    bytes: impl futures_util::Stream<Item = Result<Bytes, RawJson>> + Send + 'static,
 ) -> ChunkStream {
     struct State<S> {
         bytes: S,
@@ -483,9 +550,9 @@ pub fn sse_chunks(
             }
             let events = match st.bytes.next().await {
                 Some(Ok(b)) => st.parser.feed(&b),
-                Some(Err(message)) => {
+                Some(Err(error)) => {
                     st.done = true;
-                    return Some((Err(error_json(502, "upstream_stream_broken", &message)), st));
+                    return Some((Err(error), st));
                 }
                 None => {
                     st.done = true;
@@ -606,7 +673,7 @@ mod tests {
         assert!(out[0].as_ref().unwrap_err().as_str().contains("overloaded"));
         let s = stream::iter(vec![
             Ok(Bytes::from_static(b"data: {\"a\":1}\n\n")),
-            Err("connection reset".to_string()),
+            Err(error_json(502, "upstream_stream_broken", "connection reset")),
         ]);
         let out: Vec<_> = sse_chunks(s).collect().await;
         assert_eq!(out.len(), 2);

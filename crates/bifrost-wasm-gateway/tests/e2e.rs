@@ -653,6 +653,9 @@ async fn upstream_forwarder_sends_the_key_keeps_bytes_and_streams_split_events()
         base_url: base_url.clone(),
         api_key_env: env.into(),
         timeout_ms: 10_000,
+        connect_timeout_ms: 10_000,
+        first_byte_timeout_ms: 10_000,
+        stream_idle_timeout_ms: 10_000,
     };
     let config =
         config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(provider("E2E_UPSTREAM_KEY"));
@@ -698,6 +701,9 @@ async fn upstream_forwarder_sends_the_key_keeps_bytes_and_streams_split_events()
         base_url: "http://127.0.0.1:9/v1".into(),
         api_key_env: "E2E_UPSTREAM_KEY".into(),
         timeout_ms: 5_000,
+        connect_timeout_ms: 5_000,
+        first_byte_timeout_ms: 5_000,
+        stream_idle_timeout_ms: 5_000,
     };
     let server = Server::start(GatewayConfig::default().with_provider(dead)).await;
     let (status, reply) = server.chat("up-4", user("gpt-4o", "hi")).await;
@@ -939,4 +945,112 @@ async fn metrics_count_requests_hook_outcomes_replacements_and_upstream_time() {
     // The page itself is not a request through the chain.
     assert!(!page.contains(r#"route="unmatched""#), "{page}");
     server.stop().await;
+}
+
+/// An upstream that accepts and then: never answers a plain request; answers a stream with
+/// one chunk and then nothing.
+async fn stalling_upstream() -> String {
+    use axum::body::Body;
+    use axum::routing::post;
+
+    async fn chat(body: String) -> axum::response::Response {
+        use futures_util::StreamExt as _;
+        let request: Value = serde_json::from_str(&body).unwrap();
+        if request["stream"] == Value::Bool(true) {
+            let first = "data: {\"id\":\"s\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"one \"}}]}\n\n";
+            let pieces = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(first))])
+                .chain(futures_util::stream::pending());
+            return axum::response::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(pieces))
+                .unwrap();
+        }
+        std::future::pending::<()>().await;
+        unreachable!()
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::Router::new().route("/v1/chat/completions", post(chat)),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_timeouts_answer_504_and_the_post_hooks_see_the_error() {
+    let upstream = |base_url: String| ProviderConfig::OpenaiCompatible {
+        name: "openai".into(),
+        base_url,
+        api_key_env: "E2E_NO_KEY".into(),
+        timeout_ms: 30_000,
+        connect_timeout_ms: 300,
+        first_byte_timeout_ms: 300,
+        stream_idle_timeout_ms: 300,
+    };
+    let stalling = stalling_upstream().await;
+    let config = config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(upstream(stalling));
+    let server = Server::start(config).await;
+
+    // First byte: the upstream accepted and never answered.
+    let started = Instant::now();
+    let (status, reply) = server.chat("to-1", user("gpt-4o", "hi")).await;
+    assert_eq!(status, 504, "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(reply["error"]["type"], "upstream_timeout");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("first_byte_timeout_ms"), "{message}");
+    // hello-world's post_hook saw the error (it tags error messages).
+    assert!(message.ends_with("(via rust plugin)"), "{message}");
+    assert!(
+        request_log("to-1").contains("hello.post_hook="),
+        "{}",
+        request_log("to-1")
+    );
+
+    // Stream idle: one chunk, then silence; the stream ends with the error as its last event.
+    let mut body = user("gpt-4o", "hi");
+    body["stream"] = Value::Bool(true);
+    let (status, _, data) = server.stream("to-2", body).await;
+    assert_eq!(status, 200);
+    assert!(data[0].contains("one "), "{data:?}");
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["type"], "upstream_timeout", "{data:?}");
+    assert!(last["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("stream_idle_timeout_ms"));
+    server.stop().await;
+
+    // Connect: a listener whose accept queue is full drops new connections' SYNs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(c)) =
+            tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await
+        {
+            held.push(c);
+        }
+    }
+    let config = GatewayConfig::default().with_provider(upstream(format!("http://{addr}/v1")));
+    let server = Server::start(config).await;
+    let (status, reply) = server.chat("to-3", user("gpt-4o", "hi")).await;
+    assert_eq!(status, 504, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connect_timeout_ms"),
+        "{reply}"
+    );
+    server.stop().await;
+    drop((held, listener));
 }

@@ -180,42 +180,37 @@ pub fn gateway_config(args: &Args) -> anyhow::Result<GatewayConfig> {
                 config = config.with_provider(ProviderConfig::default());
             }
         }
-        Some(ProviderArg::Upstream) => {
-            let (name, base_url, key_env, timeout_ms) = match &config.provider {
-                ProviderConfig::OpenaiCompatible {
-                    name,
-                    base_url,
-                    api_key_env,
-                    timeout_ms,
-                } => (
-                    Some(name.clone()),
-                    Some(base_url.clone()),
-                    Some(api_key_env.clone()),
-                    Some(*timeout_ms),
-                ),
-                ProviderConfig::Mock { .. } => (None, None, None, None),
-            };
-            let Some(base_url) = args.upstream_url.clone().or(base_url) else {
-                return Err(usage(
-                    "--provider upstream needs --upstream-url (e.g. https://api.openai.com/v1) or a \
-                     `gateway.provider.base_url` in the config file",
-                ));
-            };
-            // Built through the config file's own format, so its defaults apply.
-            let mut provider = serde_json::json!({"kind": "openai_compatible", "base_url": base_url});
-            if let Some(name) = name {
-                provider["name"] = name.into();
+        Some(ProviderArg::Upstream) => match &mut config.provider {
+            // The config file's upstream, with the flags on top (its timeouts and name stay).
+            ProviderConfig::OpenaiCompatible {
+                base_url,
+                api_key_env,
+                ..
+            } => {
+                if let Some(url) = &args.upstream_url {
+                    base_url.clone_from(url);
+                }
+                if let Some(key_env) = &args.api_key_env {
+                    api_key_env.clone_from(key_env);
+                }
             }
-            if let Some(key_env) = args.api_key_env.clone().or(key_env) {
-                provider["api_key_env"] = key_env.into();
+            ProviderConfig::Mock { .. } => {
+                let Some(base_url) = args.upstream_url.clone() else {
+                    return Err(usage(
+                        "--provider upstream needs --upstream-url (e.g. https://api.openai.com/v1) or a \
+                         `gateway.provider.base_url` in the config file",
+                    ));
+                };
+                // Built through the config file's own format, so its defaults apply.
+                let mut provider = serde_json::json!({"kind": "openai_compatible", "base_url": base_url});
+                if let Some(key_env) = &args.api_key_env {
+                    provider["api_key_env"] = key_env.clone().into();
+                }
+                let provider: ProviderConfig =
+                    serde_json::from_value(provider).map_err(|e| usage(format!("upstream provider: {e}")))?;
+                config = config.with_provider(provider);
             }
-            if let Some(ms) = timeout_ms {
-                provider["timeout_ms"] = ms.into();
-            }
-            let provider: ProviderConfig =
-                serde_json::from_value(provider).map_err(|e| usage(format!("upstream provider: {e}")))?;
-            config = config.with_provider(provider);
-        }
+        },
         None => {
             if args.api_key_env.is_some()
                 && !matches!(config.provider, ProviderConfig::OpenaiCompatible { .. })
