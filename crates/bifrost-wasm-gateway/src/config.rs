@@ -181,7 +181,23 @@ pub struct LimitsConfig {
     pub max_memory_bytes: Option<u64>,
     /// Largest output a hook may return, in bytes.
     pub max_output_bytes: Option<u64>,
+    /// Requests handled at once (a stream counts until it ends); past it the gateway answers
+    /// 503 with `Retry-After` at once instead of queueing (default 1024).
+    pub max_concurrent_requests: usize,
+    /// How long a client may take to send a request's headers before the connection is
+    /// dropped, in milliseconds (default 10000; a slowloris client holds nothing longer).
+    pub header_read_timeout_ms: u64,
+    /// Largest request head (request line and headers) in bytes; a larger one is answered 431
+    /// (default 65536; at least 8192).
+    pub max_header_bytes: usize,
 }
+
+/// Default of [`LimitsConfig::max_concurrent_requests`].
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+/// Default of [`LimitsConfig::header_read_timeout_ms`].
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default of [`LimitsConfig::max_header_bytes`].
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 
 impl Default for LimitsConfig {
     fn default() -> Self {
@@ -190,6 +206,9 @@ impl Default for LimitsConfig {
             hook_timeout_ms: None,
             max_memory_bytes: None,
             max_output_bytes: None,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         }
     }
 }
@@ -318,7 +337,8 @@ fn parse_gateway(raw: &RawValue) -> Result<GatewaySection, ConfigError> {
                 }),
                 "limits" => serde_json::from_str::<LimitsConfig>(v.get()).err().map(|e| {
                     format!(
-                        "{}; limits accept max_body_bytes, hook_timeout_ms, max_memory_bytes, max_output_bytes",
+                        "{}; limits accept max_body_bytes, hook_timeout_ms, max_memory_bytes, max_output_bytes, \
+                         max_concurrent_requests, header_read_timeout_ms, max_header_bytes",
                         strip_position(&e.to_string())
                     )
                 }),

@@ -87,6 +87,7 @@ pub use config::{
 pub mod adapter;
 pub mod config;
 mod http_json;
+mod listen;
 mod metrics;
 mod plugins;
 pub mod provider;
@@ -284,6 +285,7 @@ pub struct Gateway {
     watch: Option<reload::Watch>,
     shape: RequestShape,
     serialize_steps: bool,
+    limits: listen::ConnectionLimits,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -330,6 +332,7 @@ impl Gateway {
             provider,
             config.limits.max_body_bytes,
             metrics,
+            config.limits.max_concurrent_requests,
         ));
         tracing::info!(
             "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {plugins} plugin(s), body limit {} bytes)",
@@ -349,6 +352,10 @@ impl Gateway {
             watch: None,
             shape: config.request_shape,
             serialize_steps: config.serialize_plugin_steps,
+            limits: listen::ConnectionLimits {
+                header_read_timeout: Duration::from_millis(config.limits.header_read_timeout_ms),
+                max_header_bytes: config.limits.max_header_bytes,
+            },
         })
     }
 
@@ -402,6 +409,7 @@ impl Gateway {
             watch,
             shape,
             serialize_steps,
+            limits,
             ..
         } = self;
         let watcher = watch.map(|watch| {
@@ -415,9 +423,7 @@ impl Gateway {
             ))
         });
         let router = server::router(state.clone());
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        listen::serve(listener, router, limits, shutdown).await;
         if let Some(watcher) = watcher {
             watcher.abort();
             let _ = watcher.await;
@@ -443,7 +449,7 @@ impl Gateway {
             .ok();
         }
         tracing::info!("gateway stopped ({cleaned} plugin(s) cleaned up)");
-        served.map_err(GatewayError::Serve)
+        Ok(())
     }
 
     /// Serves until Ctrl-C or SIGTERM.

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -39,6 +40,9 @@ pub(crate) struct AppState {
     id_prefix: String,
     counter: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
+    /// One permit per request the gateway handles at once.
+    admission: Arc<tokio::sync::Semaphore>,
+    max_concurrent: usize,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
         provider: Provider,
         max_body: usize,
         metrics: Arc<Metrics>,
+        max_concurrent: usize,
     ) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -58,6 +63,8 @@ impl AppState {
             id_prefix: format!("{:x}", nanos ^ u64::from(std::process::id())),
             counter: AtomicU64::new(0),
             metrics,
+            admission: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
+            max_concurrent: max_concurrent.max(1),
         }
     }
 
@@ -75,16 +82,74 @@ impl AppState {
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    // Requests the admission limit applies to; /health and /metrics stay answerable when full.
+    let admitted = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
         .route("/models", get(models))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_page))
-        .route("/healthz", get(health))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admit));
+    Router::new()
+        .route("/health", get(health))
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics_page))
+        .merge(admitted)
         .with_state(state)
+}
+
+/// Admits a request if fewer than the limit are in flight, else answers 503 at once with
+/// `Retry-After`. The permit lives as long as the response body, so a stream counts until it
+/// ends.
+async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let Ok(permit) = state.admission.clone().try_acquire_owned() else {
+        let route = route_of(request.uri().path());
+        state.metrics.request(route, kind_of(route), 503);
+        let message = format!(
+            "the gateway is handling its limit of {} requests at once; retry shortly \
+             (gateway.limits.max_concurrent_requests)",
+            state.max_concurrent
+        );
+        let mut response = Answer::error(503, "overloaded", &message).into_response("overloaded");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    let (parts, body) = next.run(request).await.into_parts();
+    Response::from_parts(
+        parts,
+        Body::new(Admitted {
+            body,
+            _permit: permit,
+        }),
+    )
+}
+
+/// A response body holding its request's admission permit.
+struct Admitted {
+    body: Body,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl axum::body::HttpBody for Admitted {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// What the client finally gets, before `http_post_hook`.

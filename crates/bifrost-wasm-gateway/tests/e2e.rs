@@ -1054,3 +1054,108 @@ async fn upstream_timeouts_answer_504_and_the_post_hooks_see_the_error() {
     server.stop().await;
     drop((held, listener));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_request_limit_the_gateway_answers_503_at_once_and_health_stays_up() {
+    // Two streams that stall hold the two admissions.
+    let mut config = GatewayConfig::default().with_provider(ProviderConfig::OpenaiCompatible {
+        name: "openai".into(),
+        base_url: stalling_upstream().await,
+        api_key_env: "E2E_NO_KEY".into(),
+        timeout_ms: 60_000,
+        connect_timeout_ms: 5_000,
+        first_byte_timeout_ms: 30_000,
+        stream_idle_timeout_ms: 30_000,
+    });
+    config.limits.max_concurrent_requests = 2;
+    let server = Server::start(config).await;
+    let mut body = user("gpt-4o", "hi");
+    body["stream"] = Value::Bool(true);
+    let mut held = Vec::new();
+    for i in 0..2 {
+        let response = client()
+            .post(format!("{}/v1/chat/completions", server.base))
+            .header("x-request-id", format!("held-{i}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        held.push(response);
+    }
+    let started = Instant::now();
+    let response = client()
+        .post(format!("{}/v1/chat/completions", server.base))
+        .body(user("gpt-4o", "hi").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(started.elapsed() < Duration::from_secs(2), "answered at once");
+    assert_eq!(response.headers()["retry-after"], "1");
+    let reply: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(reply["error"]["type"], "overloaded", "{reply}");
+    assert!(reply["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_concurrent_requests"));
+    let health = client()
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    // The held streams end: their admissions come back.
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = client()
+            .get(format!("{}/v1/models", server.base))
+            .send()
+            .await
+            .unwrap();
+        if response.status().as_u16() != 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "admissions were not given back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_header_client_is_dropped_and_a_huge_header_gets_431() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = GatewayConfig::default();
+    config.limits.header_read_timeout_ms = 300;
+    let server = Server::start(config).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+
+    // Slowloris: a head that never ends.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the connection was not dropped");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A 1 MB header.
+    let mut big = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let _ = big.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), big.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
+
+    // Ordinary requests are unaffected.
+    let (status, _) = server.chat("fine", user("gpt-4o", "hi")).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
