@@ -226,6 +226,10 @@ pub struct GatewaySection {
     pub provider: ProviderConfig,
     /// Limits.
     pub limits: LimitsConfig,
+    /// Gateway keys: when set, every request but `/health` must carry one, as
+    /// `Authorization: Bearer <key>` or `x-bf-vk: <key>`. Required to listen on a
+    /// non-loopback address (unless `--allow-unauthenticated`).
+    pub keys: Vec<String>,
 }
 
 impl Default for GatewaySection {
@@ -235,6 +239,7 @@ impl Default for GatewaySection {
             request_shape: RequestShape::default(),
             provider: ProviderConfig::default(),
             limits: LimitsConfig::default(),
+            keys: Vec::new(),
         }
     }
 }
@@ -350,7 +355,7 @@ fn parse_gateway(raw: &RawValue) -> Result<GatewaySection, ConfigError> {
             Some((field, msg)) => ConfigError::new(format!("gateway.{field}"), msg),
             None => ConfigError::new(
                 "gateway",
-                format!("{message}; the gateway section accepts listen, request_shape, provider, limits"),
+                format!("{message}; the gateway section accepts listen, request_shape, provider, limits, keys"),
             ),
         }
     })

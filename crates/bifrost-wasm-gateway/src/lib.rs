@@ -123,6 +123,10 @@ pub struct GatewayConfig {
     pub record_dir: Option<PathBuf>,
     /// Keep secret header values in recordings (off: they are redacted).
     pub record_secrets: bool,
+    /// Gateway keys clients must present (see [`config::GatewaySection::keys`]).
+    pub keys: Vec<String>,
+    /// Listen on a non-loopback address without keys (`--allow-unauthenticated`).
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for GatewayConfig {
@@ -149,6 +153,8 @@ impl GatewayConfig {
             serialize_plugin_steps: false,
             record_dir: None,
             record_secrets: false,
+            keys: file.gateway.keys,
+            allow_unauthenticated: false,
         }
     }
 
@@ -265,6 +271,14 @@ pub enum GatewayError {
     /// Re-reading the configuration for a reload failed.
     #[error("cannot read the configuration again: {0}")]
     Reconfigure(String),
+    /// A non-loopback listen address without gateway keys.
+    #[error(
+        "refusing to listen on {0} without gateway keys: anyone who can reach it could use the \
+         provider and the plugins; set `gateway.keys` in the config file or \
+         BIFROST_WASM_GATEWAY_KEYS (comma-separated), listen on 127.0.0.1, or pass \
+         --allow-unauthenticated"
+    )]
+    Unauthenticated(SocketAddr),
     /// The recording folder cannot be written.
     #[error("cannot record hook calls in {dir}: {source}")]
     Record {
@@ -300,6 +314,9 @@ impl std::fmt::Debug for Gateway {
 impl Gateway {
     /// Loads and `init`s the plugins, builds the provider and binds the listen address.
     pub async fn bind(config: GatewayConfig) -> Result<Gateway, GatewayError> {
+        if !config.listen.ip().is_loopback() && config.keys.is_empty() && !config.allow_unauthenticated {
+            return Err(GatewayError::Unauthenticated(config.listen));
+        }
         let provider = provider::Provider::from_config(&config.provider).map_err(GatewayError::Provider)?;
         let load_config = config.clone();
         let (loaded, recorder) = tokio::task::spawn_blocking(move || {
@@ -333,6 +350,7 @@ impl Gateway {
             config.limits.max_body_bytes,
             metrics,
             config.limits.max_concurrent_requests,
+            config.keys.clone(),
         ));
         tracing::info!(
             "bifrost-wasm gateway listening on http://{addr} (provider {}, request shape {}, {plugins} plugin(s), body limit {} bytes)",

@@ -43,6 +43,8 @@ pub(crate) struct AppState {
     /// One permit per request the gateway handles at once.
     admission: Arc<tokio::sync::Semaphore>,
     max_concurrent: usize,
+    /// Gateway keys; empty: no key needed.
+    keys: Vec<String>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
         max_body: usize,
         metrics: Arc<Metrics>,
         max_concurrent: usize,
+        keys: Vec<String>,
     ) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -65,6 +68,7 @@ impl AppState {
             metrics,
             admission: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
             max_concurrent: max_concurrent.max(1),
+            keys,
         }
     }
 
@@ -90,12 +94,55 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/models", get(models))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), admit));
+    let keyed = Router::new()
+        .route("/metrics", get(metrics_page))
+        .merge(admitted)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/health", get(health))
         .route("/healthz", get(health))
-        .route("/metrics", get(metrics_page))
-        .merge(admitted)
+        .merge(keyed)
         .with_state(state)
+}
+
+/// The key a request presents: `Authorization: Bearer <key>` or `x-bf-vk: <key>`.
+fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let virtual_key = headers.get("x-bf-vk").map(HeaderValue::as_bytes);
+    bearer.into_iter().chain(virtual_key)
+}
+
+/// Refuses a request without a gateway key (when keys are configured) before it reaches a
+/// plugin or the provider. Keys are compared in constant time, every key every time.
+async fn authenticate(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if state.keys.is_empty() {
+        return next.run(request).await;
+    }
+    use subtle::ConstantTimeEq as _;
+    let mut known = subtle::Choice::from(0);
+    for presented in presented_keys(request.headers()) {
+        for key in &state.keys {
+            known |= key.as_bytes().ct_eq(presented);
+        }
+    }
+    if bool::from(known) {
+        return next.run(request).await;
+    }
+    let route = route_of(request.uri().path());
+    state.metrics.request(route, kind_of(route), 401);
+    let mut response = Answer::error(
+        401,
+        "unauthorized",
+        "this gateway needs a key: send `Authorization: Bearer <key>` or `x-bf-vk: <key>` with one of \
+         its gateway.keys",
+    )
+    .into_response("unauthorized");
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// Admits a request if fewer than the limit are in flight, else answers 503 at once with

@@ -1159,3 +1159,89 @@ async fn a_slow_header_client_is_dropped_and_a_huge_header_gets_431() {
     assert_eq!(status, 200);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_loopback_address_needs_gateway_keys_or_an_explicit_opt_out() {
+    let exposed = GatewayConfig::default().with_listen("0.0.0.0:0".parse().unwrap());
+    let error = Gateway::bind(exposed.clone()).await.unwrap_err().to_string();
+    assert!(
+        error.contains("refusing to listen on 0.0.0.0:0 without gateway keys"),
+        "{error}"
+    );
+    assert!(error.contains("--allow-unauthenticated"), "{error}");
+    let mut keyed = exposed.clone();
+    keyed.keys = vec!["k".into()];
+    assert!(Gateway::bind(keyed).await.is_ok());
+    let mut open = exposed;
+    open.allow_unauthenticated = true;
+    assert!(Gateway::bind(open).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_gateway_keys_a_request_without_one_never_reaches_a_plugin() {
+    let mut config = config_with(vec![entry("hello", hello_world(), None, 0)]);
+    config.keys = vec!["key-one".into(), "key-two".into()];
+    let server = Server::start(config).await;
+    let chat = |headers: Vec<(&'static str, &'static str)>| {
+        let mut request = client()
+            .post(format!("{}/v1/chat/completions", server.base))
+            .body(user("gpt-4o", "hi").to_string());
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let www = response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            (status, www, body)
+        }
+    };
+    let (status, www, body) = chat(vec![]).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(www.as_deref(), Some("Bearer"));
+    assert_eq!(body["error"]["type"], "unauthorized");
+    assert_eq!(chat(vec![("authorization", "Bearer key-nine")]).await.0, 401);
+    assert_eq!(chat(vec![("authorization", "Bearer key-two")]).await.0, 200);
+    assert_eq!(chat(vec![("x-bf-vk", "key-one")]).await.0, 200);
+    // /health answers without a key; /metrics does not.
+    assert_eq!(
+        client()
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client()
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let page = client()
+        .get(format!("{}/metrics", server.base))
+        .bearer_auth("key-one")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Only the two admitted requests reached the plugin.
+    assert!(
+        page.contains(
+            r#"bifrost_wasm_hook_calls_total{hook="http_pre_hook",outcome="passed",plugin="hello"} 2"#
+        ),
+        "{page}"
+    );
+    assert!(page.contains(r#"bifrost_wasm_requests_total{kind="chat_completion",route="/v1/chat/completions",status="401"} 2"#), "{page}");
+    server.stop().await;
+}

@@ -106,6 +106,11 @@ pub struct Args {
     #[arg(long)]
     pub watch: bool,
 
+    /// Listen on a non-loopback address without gateway keys (`gateway.keys` or
+    /// BIFROST_WASM_GATEWAY_KEYS): anyone who reaches the address can use the gateway.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+
     /// How often --watch looks at the files, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500, requires = "watch",
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
@@ -145,6 +150,16 @@ pub fn gateway_config(args: &Args) -> anyhow::Result<GatewayConfig> {
     if args.record.is_some() {
         config = config.with_record(args.record.clone(), args.record_secrets);
     }
+    // Gateway keys from the environment, on top of the config file's.
+    if let Ok(keys) = std::env::var("BIFROST_WASM_GATEWAY_KEYS") {
+        config.keys.extend(
+            keys.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from),
+        );
+    }
+    config.allow_unauthenticated = args.allow_unauthenticated;
     if let Some(shape) = args.shape {
         config = config.with_request_shape(shape.shape());
     }
@@ -266,7 +281,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Configuration mistakes are usage errors (exit 2); everything else is a failure (exit 1).
 fn gateway_error(error: GatewayError) -> anyhow::Error {
     match error {
-        GatewayError::Config(_) | GatewayError::Provider(_) => usage(error.to_string()),
+        GatewayError::Config(_) | GatewayError::Provider(_) | GatewayError::Unauthenticated(_) => {
+            usage(error.to_string())
+        }
         other => anyhow::Error::new(other),
     }
 }

@@ -484,3 +484,25 @@ fn watch_applies_an_edited_config_file_and_keeps_what_did_not_change() {
     );
     assert!(stderr.contains("cannot read the configuration again"), "{stderr}");
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_keys_and_starts_with_keys_from_the_environment() {
+    let out = run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("without gateway keys"), "{}", out.stderr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bifrost-wasm"))
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("BIFROST_WASM_GATEWAY_KEYS", "k1, k2")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening on http://0.0.0.0:"), "{line}");
+}
