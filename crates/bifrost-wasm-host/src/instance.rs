@@ -38,6 +38,13 @@ fn live_of<'a>(
 /// works (the plugin's in-memory state starts over). If re-creation fails, the next call
 /// tries again and returns that failure until it succeeds.
 ///
+/// It also degrades gracefully: an instance whose linear memory has grown past
+/// [`RECYCLE_PERCENT`] of the memory cap after a call (a plugin that leaks per call) is
+/// replaced by a fresh one right after that call, between requests, before the cap fails one;
+/// and a call that fails on the memory cap is retried once on the fresh instance before the
+/// error is returned. Both are counted ([`PluginInstance::recycles`],
+/// [`PluginInstance::retries`]) and logged.
+///
 /// Dropping an instance calls the plugin's `cleanup` (a non-zero result or a failure
 /// is logged as a warning); [`PluginInstance::cleanup`] does it explicitly.
 pub struct PluginInstance {
@@ -45,7 +52,12 @@ pub struct PluginInstance {
     config: Option<String>,
     live: Option<Live>,
     replacements: u64,
+    recycles: u64,
+    retries: u64,
 }
+
+/// The share of the memory cap (in percent) past which an instance is recycled after a call.
+pub const RECYCLE_PERCENT: usize = 80;
 
 impl fmt::Debug for PluginInstance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,6 +77,8 @@ impl PluginInstance {
             config,
             live: Some(live),
             replacements: 0,
+            recycles: 0,
+            retries: 0,
         })
     }
 
@@ -91,6 +105,16 @@ impl PluginInstance {
     /// How many times the wasm instance was replaced after a failure.
     pub fn replacements(&self) -> u64 {
         self.replacements
+    }
+
+    /// How many times the instance was recycled for using most of the memory cap.
+    pub fn recycles(&self) -> u64 {
+        self.recycles
+    }
+
+    /// How many calls that hit the memory cap were retried on a fresh instance.
+    pub fn retries(&self) -> u64 {
+        self.retries
     }
 
     /// Current linear memory size in bytes (0 while no live instance exists).
@@ -125,16 +149,9 @@ impl PluginInstance {
     /// A hook the plugin lacks is [`ErrorKind::HookNotImplemented`]; see
     /// [`PluginInstance::call_hook`] for the pass-through form.
     pub fn call(&mut self, hook: Hook, input: &[u8]) -> Result<String, HostError> {
-        let shared = &*self.plugin.inner;
-        let Some(export) = shared.abi.hooks[hook.index()] else {
-            return Err(shared.not_implemented(hook));
-        };
-        let result =
-            live_of(shared, &mut self.live, self.config.as_deref())?.call_hook(shared, hook, export, input);
-        if let Err(e) = &result {
-            self.after_failure(e);
-        }
-        result
+        self.guarded(hook, |live, shared, export| {
+            live.call_hook(shared, hook, export, input)
+        })
     }
 
     /// Calls `hook` with `input` and appends its output to `out` exactly as the plugin wrote
@@ -143,16 +160,80 @@ impl PluginInstance {
     /// with [`bifrost_wasm_types::codec::Envelope::parse_as`]), so that it is scanned once;
     /// everyone else wants [`PluginInstance::call`].
     pub fn call_into(&mut self, hook: Hook, input: &[u8], out: &mut Vec<u8>) -> Result<(), HostError> {
-        let shared = &*self.plugin.inner;
-        let Some(export) = shared.abi.hooks[hook.index()] else {
-            return Err(shared.not_implemented(hook));
+        let start = out.len();
+        self.guarded(hook, |live, shared, export| {
+            out.truncate(start);
+            live.call_hook_raw(shared, hook, export, input, out)
+        })
+    }
+
+    /// Runs one hook call with the instance's self-healing: replacement after a failure, one
+    /// retry on the fresh instance when the failure was the memory cap, and recycling when the
+    /// call left the instance near the cap.
+    fn guarded<T>(
+        &mut self,
+        hook: Hook,
+        mut call: impl FnMut(&mut Live, &crate::plugin::PluginShared, &'static str) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
+        let Some(export) = self.plugin.inner.abi.hooks[hook.index()] else {
+            return Err(self.plugin.inner.not_implemented(hook));
         };
-        let result = live_of(shared, &mut self.live, self.config.as_deref())?
-            .call_hook_raw(shared, hook, export, input, out);
-        if let Err(e) = &result {
-            self.after_failure(e);
+        let mut retried = false;
+        loop {
+            let shared = &*self.plugin.inner;
+            let result = call(
+                live_of(shared, &mut self.live, self.config.as_deref())?,
+                shared,
+                export,
+            );
+            match result {
+                Ok(value) => {
+                    self.recycle_if_near_cap(export);
+                    return Ok(value);
+                }
+                Err(e) => {
+                    self.after_failure(&e);
+                    let memory = matches!(e.kind(), ErrorKind::MemoryLimit { .. });
+                    if !memory || retried || self.live.is_none() {
+                        return Err(e);
+                    }
+                    retried = true;
+                    self.retries += 1;
+                    tracing::warn!(
+                        plugin = self.plugin.name(),
+                        "plugin {}: `{export}` hit the memory cap; retrying it once on a fresh instance: {e}",
+                        self.plugin.name()
+                    );
+                }
+            }
         }
-        result
+    }
+
+    /// Replaces the instance (between calls) when its memory has grown past
+    /// [`RECYCLE_PERCENT`] of the cap.
+    fn recycle_if_near_cap(&mut self, export: &str) {
+        let cap = self.plugin.inner.host.config.memory_limit;
+        let used = self.memory_size();
+        if used.saturating_mul(100) <= cap.saturating_mul(RECYCLE_PERCENT) {
+            return;
+        }
+        self.recycles += 1;
+        tracing::warn!(
+            plugin = self.plugin.name(),
+            "plugin {}: its instance uses {used} of its {cap}-byte memory cap after `{export}`; recycled \
+             (fresh instance, init again) before a call fails on the cap; a plugin whose memory grows \
+             per call leaks",
+            self.plugin.name()
+        );
+        // The old instance is done with: its `cleanup` runs (errors are logged inside).
+        let _ = self.run_cleanup();
+        match Live::create(&self.plugin.inner, self.config.as_deref()) {
+            Ok(live) => self.live = Some(live),
+            Err(e) => tracing::warn!(
+                plugin = self.plugin.name(),
+                "could not recycle the instance (the next call retries): {e}"
+            ),
+        }
     }
 
     /// Like [`PluginInstance::call`], but a hook the plugin does not implement gives

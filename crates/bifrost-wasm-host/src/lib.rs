@@ -101,7 +101,7 @@ pub use bifrost_wasm_types::hook::{Hook, UnknownHook};
 pub use config::{HostConfig, WARM_SLOTS};
 pub use error::{ErrorKind, HostError, LoadProblem};
 pub use host::Host;
-pub use instance::PluginInstance;
+pub use instance::{PluginInstance, RECYCLE_PERCENT};
 pub use plugin::{LoadReport, LoadedPlugin};
 pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};
 pub use toolchain::{Toolchain, ToolchainGuess};

@@ -7,6 +7,7 @@ mod abi;
 mod cache;
 mod calls;
 mod concurrency;
+mod degrade;
 mod hello_world;
 mod hostile;
 mod logs;
