@@ -104,7 +104,7 @@ pub use host::Host;
 pub use instance::{PluginInstance, RECYCLE_PERCENT};
 pub use plugin::{LoadReport, LoadedPlugin};
 pub use pool::{InstancePool, PoolCleanup, PoolConfig, PoolStats, PooledInstance, SharedInstance};
-pub use toolchain::{Toolchain, ToolchainGuess};
+pub use toolchain::{AssemblyScriptRuntime, Toolchain, ToolchainGuess};
 pub use typed::HookOutput;
 pub use wasi::PLUGIN_LOG_TARGET;
 

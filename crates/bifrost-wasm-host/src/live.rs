@@ -95,7 +95,9 @@ fn classify(
 
 /// For a trap in a hook: advice that fits the input that was sent. A trap on a valid JSON
 /// object is a failure on input the plugin must handle (for an AssemblyScript build, most
-/// often a missing json-as transform); a trap on bad input is a failure to reject it.
+/// often a missing json-as transform); a trap on bad input is a failure to reject it. Only
+/// the input's syntax is looked at: a caller that knows more (that the input was bad on
+/// purpose, say) replaces the hint with [`HostError::with_hint`].
 fn trap_hint(error: HostError, shared: &PluginShared, input: &[u8]) -> HostError {
     if !matches!(error.kind(), ErrorKind::Trap { .. }) {
         return error;
@@ -108,18 +110,20 @@ fn trap_hint(error: HostError, shared: &PluginShared, input: &[u8]) -> HostError
             Ok(()) => None,
         },
     };
+    let toolchain = &shared.info.toolchain;
     let hint = match problem {
         Some(problem) => {
             format!("The input was {problem}: a hook must answer bad input with an error field, never trap")
         }
-        None if shared.info.toolchain.toolchain == crate::Toolchain::AssemblyScript => {
-            "The input was a valid JSON object. This is an AssemblyScript build: a trap on valid input \
-             most often means the json-as transform was not applied when it was built (build with \
-             `--transform json-as/transform`)"
-                .to_string()
-        }
-        None => "The input was a valid JSON object, so this is a bug in the plugin: a hook must answer \
-                 every input it is given (with an error field when it cannot process one), never trap"
+        None if toolchain.toolchain == crate::Toolchain::AssemblyScript => format!(
+            "It trapped on a valid input (a JSON object), and this is an AssemblyScript build ({}): a trap \
+             on valid input most often means the json-as transform was not applied when it was built \
+             (build with `--transform json-as/transform`); otherwise it is a bug in the plugin, which \
+             must answer every input, never trap",
+            toolchain.signals()
+        ),
+        None => "It trapped on a valid input (a JSON object), so this is a bug in the plugin: a hook must \
+                 answer every input it is given (with an error field when it cannot process one), never trap"
             .to_string(),
     };
     error.with_hint(hint)

@@ -392,3 +392,98 @@ fn exhausted_pooling_slots_are_a_clear_instantiation_error() {
     drop(first);
     plugin.instantiate(None).unwrap();
 }
+
+#[test]
+fn a_trap_on_valid_input_is_not_blamed_on_bad_input() {
+    let mut instance = hostile(&[], "unreachable");
+    let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Trap { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.ends_with(
+            "the instance was discarded. It trapped on a valid input (a JSON object), so this is a bug in \
+             the plugin: a hook must answer every input it is given (with an error field when it cannot \
+             process one), never trap"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("bad input"), "{text}");
+    // The cause is still wasmtime's error.
+    assert!(std::error::Error::source(&err).is_some());
+    assert_serves_next_call(&mut instance);
+}
+
+#[test]
+fn a_trap_on_bad_input_says_what_was_wrong_with_it() {
+    let mut instance = hostile(&[], "unreachable");
+    let err = instance.call(Hook::PreHook, br#"{"context": "#).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("The input was not valid JSON ("), "{text}");
+    assert!(
+        text.ends_with("a hook must answer bad input with an error field, never trap"),
+        "{text}"
+    );
+    let err = instance.call(Hook::PreHook, b"[1, 2]").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("The input was JSON but not an object: a hook must answer bad input"),
+        "{err}"
+    );
+    // A caller that knows more about the input rewords the hint; the rest stays.
+    let reworded = err.clone().with_hint("Bad on purpose.");
+    assert_eq!(reworded.hint(), Some("Bad on purpose."));
+    assert!(reworded
+        .to_string()
+        .ends_with("the instance was discarded. Bad on purpose."));
+    assert!(std::error::Error::source(&reworded).is_some());
+}
+
+#[test]
+fn an_assemblyscript_trap_on_valid_input_points_at_the_json_as_transform() {
+    let mut instance = hostile(
+        &[
+            r#"(func (export "__new") (param i32 i32) (result i32) (i32.const 0))
+             (func (export "__pin") (param i32) (result i32) (local.get 0))"#,
+        ],
+        "unreachable",
+    );
+    let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "It trapped on a valid input (a JSON object), and this is an AssemblyScript build (exports \
+             __new, __pin): a trap on valid input most often means the json-as transform was not applied \
+             when it was built (build with `--transform json-as/transform`)"
+        ),
+        "{err}"
+    );
+    // On bad input, the transform is not the suspect.
+    let err = instance.call(Hook::PreHook, b"").unwrap_err();
+    assert!(!err.to_string().contains("json-as"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("a hook must answer bad input with an error field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_trap_outside_a_hook_keeps_the_general_advice() {
+    // `malloc` traps on the call's input buffer, before any hook runs.
+    let plugin = crate::load(&wat::module(
+        "",
+        &[
+            r#"(func (export "malloc") (param i32) (result i32) unreachable)
+               (func (export "free") (param i32 i32))"#,
+            &wat::echo("pre_hook"),
+        ],
+    ));
+    let mut instance = plugin.instantiate(None).unwrap();
+    let err = instance.call(Hook::PreHook, INPUT).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Trap { .. }), "{err}");
+    assert_eq!(err.function(), Some("malloc"));
+    assert!(
+        err.to_string()
+            .ends_with("This is a bug in the plugin: a plugin must never trap"),
+        "{err}"
+    );
+}
