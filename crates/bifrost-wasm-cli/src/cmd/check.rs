@@ -292,47 +292,84 @@ fn refusal(label: &str, code: i32, why: &str, accepted: &[&str]) -> String {
     )
 }
 
-/// What to do about memory that grows, fitted to the allocator the plugin exports and its
-/// toolchain.
+/// What to do about memory that grows (or will, for want of a `free`), fitted to the allocator
+/// the plugin exports (`free(ptr, len)`, `free(ptr)`, none, TinyGo's `plugin_free`) and to its
+/// toolchain: AssemblyScript's stub runtime never frees anything, whatever `free` does, and
+/// upstream's TinyGo example frees nothing either.
 fn memory_advice(info: &bifrost_wasm_host::PluginInfo) -> String {
+    use bifrost_wasm_host::{AssemblyScriptRuntime, Toolchain};
     let (malloc, free) = info.allocator.export_names();
-    if info.toolchain.toolchain == bifrost_wasm_host::Toolchain::AssemblyScript {
-        return format!(
-            "this is an AssemblyScript build: the host hands every input and output buffer back with \
-             `{}`, and with the stub runtime (or a `free` that does nothing, as in upstream's example) \
-             nothing is ever released; build with the incremental or minimal runtime and have `{}` \
-             unpin what `{malloc}` pinned (`__unpin`), or reset a bump allocator at the start of each \
-             call; do not keep per-call data",
-            free.unwrap_or("free"),
-            free.unwrap_or("free")
-        );
-    }
-    match (free, info.allocator.free_arity()) {
-        (Some(free), 2) => format!(
-            "free what the host frees with {free}(ptr, len) (it calls it for the input and the output of \
-             every call) and do not keep per-call data"
+    // The free function, or the one to export.
+    let free_name = free.unwrap_or(if malloc == "plugin_malloc" {
+        "plugin_free"
+    } else {
+        "free"
+    });
+    // What the host does with the buffers, or cannot do.
+    let host = match (free, info.allocator.free_arity()) {
+        (Some(free), 2) => {
+            format!("the host calls {free}(ptr, len) for the input and the output of every call")
+        }
+        (Some(free), _) => format!("the host calls {free}(ptr) for the input and the output of every call"),
+        (None, _) => format!(
+            "there is no `{free_name}` export, so the host can never hand the input and output buffers \
+             back and memory grows with every call; export {free_name}(ptr, len) (or {free_name}(ptr)) \
+             that releases what {malloc} handed out"
         ),
-        (Some(free), _) => format!(
-            "the host calls {free}(ptr) for the input and the output of every call: make it release what \
-             {malloc} handed out{}; do not keep per-call data",
-            if malloc == "plugin_malloc" {
-                " (TinyGo: drop the buffer from whatever keeps it alive, e.g. the map of pinned buffers)"
+    };
+    // A bump area for the host's buffers alone, rewound when the last one is freed.
+    let bump = format!(
+        "keep the host's buffers in a bump area of their own that {free_name} rewinds once none is live"
+    );
+    let collecting = format!(
+        "build with `--runtime incremental` (or `--runtime minimal` and call `__collect()` at the start \
+         of each hook), `__pin` in {malloc} and `__unpin` in {free_name}"
+    );
+    match info.toolchain.toolchain {
+        Toolchain::AssemblyScript => match info.toolchain.assemblyscript_runtime {
+            Some(AssemblyScriptRuntime::Stub) => format!(
+                "{host}; this is an AssemblyScript build with the stub runtime, which never frees memory: \
+                 nothing {malloc} hands out is given back, whatever {free_name} does; {collecting}, or \
+                 {bump}"
+            ),
+            Some(AssemblyScriptRuntime::Collecting) => format!(
+                "{host}; this is an AssemblyScript build with a collecting runtime (incremental or \
+                 minimal): have {free_name} `__unpin` what {malloc} pinned with `__pin` so that the \
+                 collector can take it back (with `--runtime minimal`, call `__collect()` at the start of \
+                 each hook), and do not keep per-call data in globals"
+            ),
+            None => format!(
+                "{host}; this is an AssemblyScript build: if it was built with `--runtime stub`, as \
+                 upstream's example is, the stub runtime never frees memory and nothing {malloc} hands \
+                 out is given back, whatever {free_name} does (upstream's free does nothing at all); \
+                 {collecting}, or {bump}"
+            ),
+        },
+        Toolchain::TinyGo => {
+            let release = if free.is_some() {
+                format!("; make {free_name} release what {malloc} handed out")
             } else {
-                ""
-            }
-        ),
-        (None, _) => {
-            let free = if malloc == "plugin_malloc" {
-                "plugin_free"
-            } else {
-                "free"
+                String::new()
             };
             format!(
-                "no `{free}` export: the host can never hand the input and output buffers back, so memory \
-                 grows with every call; export {free}(ptr, len) (or {free}(ptr)) that releases what \
-                 {malloc} handed out"
+                "{host}{release}: upstream's TinyGo example's plugin_free does nothing and its bump heap \
+                 is only rewound by plugin_reset, which the host never calls; count the live buffers in \
+                 {malloc} and {free_name} and rewind the heap when none is left, and do not keep per-call \
+                 data"
             )
         }
+        _ => match (free, info.allocator.free_arity()) {
+            (Some(free), 2) => format!(
+                "free what the host frees with {free}(ptr, len) (it calls it for the input and the output \
+                 of every call) and do not keep per-call data"
+            ),
+            (Some(_), _) => format!(
+                "{host}: make it release what {malloc} handed out (with one argument it must find the \
+                 block's size itself, e.g. in a header {malloc} writes before the block), and do not keep \
+                 per-call data"
+            ),
+            (None, _) => host,
+        },
     }
 }
 
@@ -664,6 +701,18 @@ impl Checker {
             for (hook, export) in &hooks {
                 let findings = match self.call(instance, *hook, &bad.bytes) {
                     Ok(output) => contract::examine_bad(*hook, &output, bad.error_expected),
+                    // The host words a trap by the input's syntax alone; this input is bad on
+                    // purpose even where it is a valid JSON object ("wrong types").
+                    Err(e) if matches!(e.kind(), ErrorKind::Trap { .. }) => Findings {
+                        failures: vec![e
+                            .with_hint(format!(
+                                "The input was bad on purpose ({}): a hook must answer bad input with an \
+                                 error field, never trap",
+                                bad.name
+                            ))
+                            .to_string()],
+                        ..Findings::default()
+                    },
                     Err(e) => Findings {
                         failures: vec![e.to_string()],
                         ..Findings::default()

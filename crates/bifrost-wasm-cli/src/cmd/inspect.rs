@@ -17,11 +17,17 @@ use crate::common::{fmt_bytes, HostArgs, EXIT_OK};
     after_help = crate::common::EXIT_CODES_HELP,
     long_about = "Show a plugin's name, size, ABI generation, allocator, WASI use, toolchain, memory, \
                   lifecycle exports, hooks, and every export and import with its type.\n\n`toolchain` \
-                  says which toolchain built the plugin as far as the module shows it, and from what: the \
-                  `producers` custom section (rustc, clang and TinyGo write one), AssemblyScript's runtime \
-                  exports (__new, __pin, __collect, ...) or imports (env.abort), TinyGo's plugin_malloc \
-                  with WASI; `unknown` when nothing says (a stripped module, a WAT fixture). It fits the \
-                  advice of `check` and of trap messages to the toolchain."
+                  says which toolchain built the plugin as far as the module shows it, and, in \
+                  parentheses, from what: the `producers` custom section (rustc, clang and TinyGo write \
+                  one unless the build strips it); AssemblyScript's runtime exports (__new, __pin, \
+                  __collect, ...), its env imports (env.abort, absent when built with --use abort=) or \
+                  its UTF-16 string objects in the data; the Rust standard library's source paths in \
+                  the data (panic locations, kept by stripped builds); TinyGo's plugin_malloc with \
+                  WASI. For AssemblyScript it also names the runtime when the module shows it (an \
+                  exported __collect that does nothing is the stub runtime's). `unknown` when nothing \
+                  says (a WAT fixture, say). It fits the advice of `check` and of trap messages to the \
+                  toolchain. In --json: `toolchain.toolchain`, `toolchain.evidence` and, when known, \
+                  `toolchain.assemblyscript_runtime` (stub or collecting)."
 )]
 pub struct Args {
     /// The plugin: a .wasm file (or .wat text).
@@ -207,7 +213,7 @@ pub fn render(info: &PluginInfo) -> String {
         ("allocator", describe_allocator(info.allocator).to_string()),
         ("wasi", wasi),
         // The toolchain that built it, with the signals it was read from (producers section,
-        // runtime exports, imports); `unknown` when none says.
+        // runtime exports, imports, data); `unknown` when none says.
         ("toolchain", info.toolchain.describe()),
         ("memory", memory),
         (

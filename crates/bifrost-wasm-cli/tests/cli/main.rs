@@ -8,5 +8,6 @@ mod errors;
 mod inspect;
 mod serve;
 mod support;
+mod toolchains;
 mod verdicts;
 mod wat;
