@@ -246,6 +246,10 @@ impl MockProvider {
     }
 }
 
+/// Largest upstream answer the gateway reads (a non-streaming body, or one stream event):
+/// larger ones end with a 502 instead of holding their size in memory.
+pub const MAX_UPSTREAM_RESPONSE_BYTES: usize = 64 << 20;
+
 /// Forwards to an OpenAI-compatible API (`{base_url}/chat/completions`, `{base_url}/models`).
 #[derive(Debug, Clone)]
 pub struct UpstreamProvider {
@@ -312,6 +316,35 @@ impl UpstreamProvider {
         }
     }
 
+    /// The response body, refused (502) past [`MAX_UPSTREAM_RESPONSE_BYTES`] without reading
+    /// more of it than that.
+    async fn bounded_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, RawJson> {
+        let too_large = || {
+            error_json(
+                502,
+                "upstream_response_too_large",
+                &format!(
+                    "the upstream {} answered with more than {} bytes; the gateway reads at most that",
+                    self.base_url, MAX_UPSTREAM_RESPONSE_BYTES
+                ),
+            )
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_UPSTREAM_RESPONSE_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(&e))? {
+            if body.len() + chunk.len() > MAX_UPSTREAM_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     fn transport_error(&self, e: &reqwest::Error) -> RawJson {
         if e.is_connect() && e.is_timeout() {
             error_json(
@@ -341,7 +374,7 @@ impl UpstreamProvider {
     async fn complete(&self, request: &ChatRequest) -> Result<RawJson, RawJson> {
         let response = self.send(self.post(request.to_openai())).await?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let body = self.bounded_body(response).await?;
         if !(200..300).contains(&status) {
             return Err(upstream_error(status, &body));
         }
@@ -370,7 +403,7 @@ impl UpstreamProvider {
             .await?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let body = response.bytes().await.unwrap_or_default();
+            let body = self.bounded_body(response).await.unwrap_or_default();
             return Err(upstream_error(status, &body));
         }
         let base_url = self.base_url.clone();
@@ -420,7 +453,7 @@ impl UpstreamProvider {
         }
         let response = self.send(req).await?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let body = self.bounded_body(response).await?;
         if !(200..300).contains(&status) {
             return Err(upstream_error(status, &body));
         }
@@ -549,7 +582,17 @@ pub fn sse_chunks(
                 return None;
             }
             let events = match st.bytes.next().await {
-                Some(Ok(b)) => st.parser.feed(&b),
+                Some(Ok(b)) => {
+                    let events = st.parser.feed(&b);
+                    if st.parser.pending_bytes() > MAX_UPSTREAM_RESPONSE_BYTES {
+                        st.done = true;
+                        let message = format!(
+                            "the upstream sent a stream event larger than {MAX_UPSTREAM_RESPONSE_BYTES} bytes"
+                        );
+                        return Some((Err(error_json(502, "upstream_response_too_large", &message)), st));
+                    }
+                    events
+                }
                 Some(Err(error)) => {
                     st.done = true;
                     return Some((Err(error), st));

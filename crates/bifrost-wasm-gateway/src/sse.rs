@@ -37,6 +37,12 @@ impl SseParser {
         SseParser::default()
     }
 
+    /// Bytes held for an event not yet complete (the unfinished line and the event's data so
+    /// far): what a stream that never ends its event costs in memory.
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len() + self.data.len()
+    }
+
     /// Adds bytes; returns the events completed by them.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         self.buf.extend_from_slice(bytes);

@@ -1245,3 +1245,192 @@ async fn with_gateway_keys_a_request_without_one_never_reaches_a_plugin() {
     assert!(page.contains(r#"bifrost_wasm_requests_total{kind="chat_completion",route="/v1/chat/completions",status="401"} 2"#), "{page}");
     server.stop().await;
 }
+
+/// An upstream that fails the way its `model` says.
+async fn faulty_upstream() -> String {
+    use axum::body::Body;
+    use axum::routing::post;
+    use futures_util::StreamExt as _;
+
+    async fn chat(body: String) -> axum::response::Response {
+        let request: Value = serde_json::from_str(&body).unwrap();
+        let reply = |status: u16, content_type: &str, body: Body| {
+            axum::response::Response::builder()
+                .status(status)
+                .header("content-type", content_type)
+                .body(body)
+                .unwrap()
+        };
+        match request["model"].as_str().unwrap() {
+            "json-503" => reply(
+                503,
+                "application/json",
+                Body::from(r#"{"error":{"message":"overloaded","type":"server_error"}}"#),
+            ),
+            "html-502" => reply(
+                502,
+                "text/html",
+                Body::from("<html><body>Bad gateway</body></html>"),
+            ),
+            "invalid-json" => reply(200, "application/json", Body::from("not json {")),
+            "cut-stream" => {
+                let first = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"half \"}}]}\n\n";
+                // The first chunk, then (once it is surely out) the connection breaks.
+                let pieces = futures_util::stream::unfold(0, move |step| async move {
+                    match step {
+                        0 => Some((Ok(bytes::Bytes::from(first)), 1)),
+                        1 => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Some((Err(std::io::Error::other("cut")), 2))
+                        }
+                        _ => None,
+                    }
+                });
+                reply(200, "text/event-stream", Body::from_stream(pieces))
+            }
+            "huge" => {
+                // 100 MB of JSON-ish bytes, no Content-Length.
+                let piece = bytes::Bytes::from(vec![b' '; 1 << 20]);
+                let pieces = futures_util::stream::repeat(piece)
+                    .take(100)
+                    .map(Ok::<_, std::io::Error>);
+                reply(200, "application/json", Body::from_stream(pieces))
+            }
+            other => panic!("no fault {other}"),
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            axum::Router::new().route("/v1/chat/completions", post(chat)),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_faults_become_bifrost_errors_the_post_hooks_see() {
+    let provider = ProviderConfig::OpenaiCompatible {
+        name: "openai".into(),
+        base_url: faulty_upstream().await,
+        api_key_env: "E2E_NO_KEY".into(),
+        timeout_ms: 60_000,
+        connect_timeout_ms: 5_000,
+        first_byte_timeout_ms: 30_000,
+        stream_idle_timeout_ms: 30_000,
+    };
+    let config = config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(provider);
+    let server = Server::start(config).await;
+    for (model, status, error_type, needle) in [
+        ("json-503", 503, "server_error", "overloaded"),
+        ("html-502", 502, "", "Bad gateway"),
+        ("invalid-json", 502, "upstream_invalid_response", "invalid JSON"),
+        (
+            "huge",
+            502,
+            "upstream_response_too_large",
+            "more than 67108864 bytes",
+        ),
+    ] {
+        let (got, reply) = server.chat(&format!("fault-{model}"), user(model, "hi")).await;
+        assert_eq!(got, status, "{model}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{model}: {reply}");
+        // hello-world's post_hook saw the error.
+        assert!(message.ends_with("(via rust plugin)"), "{model}: {reply}");
+        if !error_type.is_empty() {
+            assert_eq!(reply["error"]["type"], error_type, "{model}: {reply}");
+        }
+    }
+    let mut body = user("cut-stream", "hi");
+    body["stream"] = Value::Bool(true);
+    let (status, _, data) = server.stream("fault-cut", body).await;
+    assert_eq!(status, 200);
+    assert!(data[0].contains("half "), "{data:?}");
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["type"], "upstream_stream_broken", "{data:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plugin_that_traps_on_one_request_in_a_hundred_leaves_every_answer_well_formed() {
+    // pre_hook echoes, except every 100th call, which traps; the default policy skips it.
+    let wat = r#"(module
+  (memory (export "memory") 2)
+  (data (i32.const 16) "flaky")
+  (global $calls (mut i32) (i32.const 0))
+  (func (export "malloc") (param $size i32) (result i32)
+    (local $need i32) (local $have i32)
+    (local.set $need (i32.add (i32.const 65552) (i32.shl (local.get $size) (i32.const 1))))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $need) (local.get $have))
+      (then (drop (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $need) (local.get $have)) (i32.const 16)) (i32.const 1))))))
+    (i32.const 65536))
+  (func (export "free") (param i32 i32))
+  (func $pack (param $ptr i32) (param $len i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $ptr)) (i64.const 32)) (i64.extend_i32_u (local.get $len))))
+  (func (export "get_name") (result i64) (call $pack (i32.const 16) (i32.const 5)))
+  (func (export "pre_hook") (param $p i32) (param $l i32) (result i64)
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (if (i32.eqz (i32.rem_u (global.get $calls) (i32.const 100))) (then unreachable))
+    (memory.copy (i32.add (local.get $p) (local.get $l)) (local.get $p) (local.get $l))
+    (call $pack (i32.add (local.get $p) (local.get $l)) (local.get $l)))
+)"#;
+    let dir = tempfile_dir();
+    let path = dir.join("flaky.wat");
+    std::fs::write(&path, wat).unwrap();
+    let server = Server::start(config_with(vec![entry("flaky", path, None, 0)])).await;
+    let base = server.base.clone();
+    let clients: Vec<_> = (0..32)
+        .map(|c| {
+            let base = base.clone();
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for i in 0..10 {
+                    let response = tokio::time::timeout(
+                        Duration::from_secs(30),
+                        client()
+                            .post(format!("{base}/v1/chat/completions"))
+                            .body(user("gpt-4o", &format!("m-{c}-{i}")).to_string())
+                            .send(),
+                    )
+                    .await
+                    .expect("no request hangs")
+                    .unwrap();
+                    let status = response.status().as_u16();
+                    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap())
+                        .expect("every answer is JSON");
+                    assert!(
+                        body["choices"][0]["message"]["content"] == format!("m-{c}-{i}")
+                            || body["error"].is_object(),
+                        "{body}"
+                    );
+                    statuses.push(status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for client in clients {
+        for status in client.await.unwrap() {
+            assert!(status == 200, "{status}");
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 320);
+    // The server kept serving: a last request after the burst.
+    assert_eq!(server.chat("after", user("gpt-4o", "still up")).await.0, 200);
+    server.stop().await;
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bifrost-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
