@@ -30,11 +30,13 @@ struct Args {
     requests: Option<u64>,
     model: String,
     label: String,
+    /// Every Nth request of a connection asks for a stream (0: none).
+    stream_every: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: loadgen --url http://127.0.0.1:PORT/v1/chat/completions [--concurrency N] [--duration SECS] [--requests N-per-connection] [--model NAME] [--label TEXT]"
+        "usage: loadgen --url http://127.0.0.1:PORT/v1/chat/completions [--concurrency N] [--duration SECS] [--requests N-per-connection] [--model NAME] [--label TEXT] [--stream-every N]"
     );
     std::process::exit(2)
 }
@@ -46,6 +48,7 @@ fn parse_args() -> Args {
     let mut requests = None;
     let mut model = "mock-echo".to_string();
     let mut label = String::new();
+    let mut stream_every = 0;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -56,6 +59,7 @@ fn parse_args() -> Args {
             "--requests" | "-n" => requests = Some(value().parse().unwrap_or_else(|_| usage())),
             "--model" => model = value(),
             "--label" => label = value(),
+            "--stream-every" => stream_every = value().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -85,6 +89,7 @@ fn parse_args() -> Args {
         requests,
         model,
         label,
+        stream_every,
     }
 }
 
@@ -120,8 +125,9 @@ async fn worker(id: usize, args: &Args, deadline: Instant) -> WorkerResult {
     while Instant::now() < deadline && args.requests.is_none_or(|n| seq < n) {
         seq += 1;
         let marker = format!("lg-{id}-{seq}");
+        let stream = args.stream_every > 0 && seq % args.stream_every == 0;
         let body = format!(
-            r#"{{"model":"{}","messages":[{{"role":"user","content":"{marker}"}}]}}"#,
+            r#"{{"model":"{}","stream":{stream},"messages":[{{"role":"user","content":"{marker}"}}]}}"#,
             args.model
         );
         let request = Request::post(args.path.as_str())
@@ -150,8 +156,14 @@ async fn worker(id: usize, args: &Args, deadline: Instant) -> WorkerResult {
         match result {
             Ok((status, body)) if status.is_success() => {
                 out.latencies_us.push(elapsed.as_micros() as u64);
-                let expected = format!("\"content\":\"{marker}\"");
-                if !body.windows(expected.len()).any(|w| w == expected.as_bytes()) {
+                // A stream's chunk may carry the word with a space; it must also end.
+                let expected = if stream {
+                    format!("\"content\":\"{marker}")
+                } else {
+                    format!("\"content\":\"{marker}\"")
+                };
+                let complete = !stream || body.ends_with(b"data: [DONE]\n\n");
+                if !complete || !body.windows(expected.len()).any(|w| w == expected.as_bytes()) {
                     out.mixed_up += 1;
                     out.first_error.get_or_insert_with(|| {
                         format!(
