@@ -125,7 +125,7 @@ async fn worker(id: usize, args: &Args, deadline: Instant) -> WorkerResult {
     while Instant::now() < deadline && args.requests.is_none_or(|n| seq < n) {
         seq += 1;
         let marker = format!("lg-{id}-{seq}");
-        let stream = args.stream_every > 0 && seq % args.stream_every == 0;
+        let stream = args.stream_every > 0 && seq.is_multiple_of(args.stream_every);
         let body = format!(
             r#"{{"model":"{}","stream":{stream},"messages":[{{"role":"user","content":"{marker}"}}]}}"#,
             args.model
