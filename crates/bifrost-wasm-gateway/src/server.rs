@@ -601,7 +601,17 @@ fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hook
         let mut note = String::new();
         let mut sent = 0u64;
         let mut client_gone = false;
-        while let Some(item) = chunks.next().await {
+        loop {
+            // A client that goes away is seen at once, not when the next chunk comes: dropping
+            // `chunks` then cancels the upstream request.
+            let item = tokio::select! {
+                item = chunks.next() => item,
+                () = tx.closed() => {
+                    client_gone = true;
+                    break;
+                }
+            };
+            let Some(item) = item else { break };
             let (r, outcome) = chunk_through_plugins(&state, run, item, post_hooks).await;
             run = r;
             match outcome {
@@ -628,7 +638,25 @@ fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hook
             let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
         }
         if client_gone {
+            drop(chunks);
             note = format!(" (client disconnected after {sent} chunk(s))");
+            // The plugins learn that the stream ended, as from an upstream error, so per-request
+            // state they hold for it (redact's held-back text) is dropped now, not evicted later.
+            let error = error_body(
+                499,
+                "client_disconnected",
+                "the client disconnected before the stream ended",
+            );
+            if post_hooks && state.llm_hooks {
+                run = state
+                    .turns
+                    .drive(run, PostHooks::new(LlmResult::Error(error.clone())))
+                    .await
+                    .0;
+            }
+            if state.chunk_hooks {
+                run = state.turns.drive(run, ChunkHooks::new(error)).await.0;
+            }
         }
         drop(tx);
         ctx.log(200, &note, Some(&run));

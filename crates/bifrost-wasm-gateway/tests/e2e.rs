@@ -1434,3 +1434,54 @@ fn tempfile_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_mid_stream_ends_it_for_the_plugins_at_once() {
+    use futures_util::StreamExt as _;
+    let record = tempfile_dir().join("disconnect-record");
+    let _ = std::fs::remove_dir_all(&record);
+    let provider = ProviderConfig::OpenaiCompatible {
+        name: "openai".into(),
+        base_url: stalling_upstream().await,
+        api_key_env: "E2E_NO_KEY".into(),
+        timeout_ms: 60_000,
+        connect_timeout_ms: 5_000,
+        first_byte_timeout_ms: 30_000,
+        stream_idle_timeout_ms: 30_000,
+    };
+    let config = config_with(vec![entry(
+        "redact",
+        test_support::plugin_wasm("redact"),
+        None,
+        0,
+    )])
+    .with_provider(provider)
+    .with_record(Some(record.clone()), false);
+    let server = Server::start(config).await;
+    let mut body = user("gpt-4o", "hi");
+    body["stream"] = Value::Bool(true);
+    let response = client()
+        .post(format!("{}/v1/chat/completions", server.base))
+        .header("x-request-id", "leaver")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut chunks = response.bytes_stream();
+    let first = chunks.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("one "));
+    // The upstream stalls (its idle timeout is 30 s); the client leaves now.
+    drop(chunks);
+    let line = log_line(&[" id=leaver ", "client disconnected after 1 chunk(s)"]);
+    assert!(line.contains("redact.http_stream_chunk_hook="), "{line}");
+    server.stop().await;
+    // redact's stream hook got the end of the stream: an error chunk for this request, which
+    // drops what it held for it.
+    let records = bifrost_wasm_chain::record::read_dir(&record).unwrap();
+    assert!(
+        records.iter().any(|r| r.request_id == "leaver"
+            && r.hook == "http_stream_chunk_hook"
+            && r.input.get().contains("client_disconnected")),
+        "{records:#?}"
+    );
+}
