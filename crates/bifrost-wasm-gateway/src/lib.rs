@@ -60,9 +60,15 @@
 //! | `bifrost_wasm_upstream_duration_seconds` | histogram | `provider`, `outcome` |
 //! | `bifrost_wasm_reloads_total` | counter | `result` |
 //!
-//! Hook outcomes are `passed`, `changed`, `short_circuited`, `dropped`, `error` (reported by the
-//! plugin) and, for failed calls, `trap`, `timeout`, `limit` (memory, stack, input or output
-//! cap) and `invalid_output`. Memory is read at scrape time (a pool's idle instances).
+//! `route` is one of the chat and model routes or `unmatched`; `kind` is Bifrost's `RequestType`
+//! name, `chat_completion`, `chat_completion_stream` or `list_models` (`none` for an unmatched
+//! path). Hook outcomes are `passed`, `changed`, `short_circuited`, `dropped`, `error` (reported
+//! by the plugin) and, for failed calls, `trap`, `timeout`, `limit` (memory, stack, input or
+//! output cap) and `invalid_output`; a stream's chunk calls enter the duration histogram at
+//! their per-request mean. A replacement is a failed call that cost the instance. Memory is
+//! read at scrape time (a pool's idle instances). The upstream histogram's `outcome` is `ok` or
+//! `error`, and a stream's time is the time to its start; a reload's `result` is `ok` or
+//! `failed`. `GET /metrics` itself runs no plugin and is not counted.
 //!
 //! # Reloading
 //!

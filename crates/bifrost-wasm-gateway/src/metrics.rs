@@ -13,12 +13,22 @@
 //! Hook outcomes: `passed`, `changed`, `short_circuited`, `dropped` (a stream chunk skipped),
 //! `error` (the plugin reported one), and for calls that failed: `trap`, `timeout`, `limit`
 //! (memory, stack, input or output cap) and `invalid_output`. A hook's duration includes
-//! waiting for the plugin's instance. Memory is read when the page is scraped: the shared
-//! instance of each plugin (`instance="0"`), or a pool's instances that are idle then.
+//! waiting for the plugin's instance; the stream chunk calls of one request are aggregated by
+//! the chain, so they enter the histogram as that many observations of their mean. A
+//! replacement is counted per failed call that cost the instance (trap, timeout, memory cap,
+//! stack overflow); the host's own recycling of an instance near its memory cap, and a
+//! memory-cap failure whose retry on the fresh instance succeeded, are not (the chain sees no
+//! failed call). Memory is read when the page is scraped: the shared instance of each plugin
+//! (`instance="0"`), or a pool's instances that are idle then (numbered in the order they
+//! wait, not a stable identity).
 //!
 //! Per-request recording takes the run's per-hook stats (what the log line shows) and
-//! updates handles resolved once per plugin and hook when the chain is built, so the request
-//! path does no label lookups.
+//! updates handles resolved once per plugin and hook when the chain is built: hooks cost no
+//! label lookup. The request counter and the upstream histogram take one hashed lookup of
+//! borrowed labels under a read lock each (no allocation). Measured (`cost_per_request`, release, one
+//! thread): ~170 ns per request for two plugins' `pre_hook` and `post_hook`, the request and
+//! the upstream call (~400 ns with both cores recording into the same series at once), where
+//! a hello-world request takes ~110 µs of the machine's two cores in the load test.
 
 use std::time::Duration;
 
@@ -310,5 +320,96 @@ mod tests {
         ] {
             assert!(page.contains(line), "missing {line:?} in\n{page}");
         }
+    }
+
+    /// A plugin that implements `pre_hook` and `post_hook` and passes both through.
+    struct Pass;
+
+    impl bifrost_wasm_chain::HookRunner for Pass {
+        fn plugin_name(&self) -> &str {
+            "pass"
+        }
+        fn implements(&self, hook: Hook) -> bool {
+            matches!(hook, Hook::PreHook | Hook::PostHook)
+        }
+        fn call_hook(&self, _: Hook, input: &[u8]) -> Result<Option<String>, bifrost_wasm_chain::HostError> {
+            let input = std::str::from_utf8(input).expect("UTF-8");
+            let context = bifrost_wasm_types::scan::member(input, "context", true).expect("context");
+            Ok(Some(format!(r#"{{"context":{context}}}"#)))
+        }
+    }
+
+    fn drive<S: bifrost_wasm_chain::Step>(
+        run: &mut bifrost_wasm_chain::RequestRun,
+        mut step: S,
+    ) -> S::Output {
+        loop {
+            match step.poll(run) {
+                bifrost_wasm_chain::Poll::Ready(output) => return output,
+                bifrost_wasm_chain::Poll::Call(call) => {
+                    let result = run.call(call);
+                    step.resume(run, result);
+                }
+            }
+        }
+    }
+
+    /// What recording one request costs: `cargo test --release -p bifrost-wasm-gateway --lib
+    /// cost_per_request -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement"]
+    fn cost_per_request() {
+        use bifrost_wasm_chain::{
+            Chain, ChainPlugin, FailurePolicy, LlmResult, PostHooks, PreHooks, RequestRun,
+        };
+        use bifrost_wasm_types::{RawJson, RequestShape};
+        use std::sync::Arc;
+        let chain = Arc::new(Chain::new(
+            vec![
+                ChainPlugin::new("a", FailurePolicy::Default, Arc::new(Pass)),
+                ChainPlugin::new("b", FailurePolicy::Default, Arc::new(Pass)),
+            ],
+            RequestShape::Flat,
+        ));
+        let mut run = RequestRun::new(chain, "r");
+        drive(
+            &mut run,
+            PreHooks::new(RawJson::from_validated(r#"{"model":"m","input":[]}"#)),
+        );
+        drive(
+            &mut run,
+            PostHooks::new(LlmResult::Response(RawJson::from_validated(r#"{"id":"x"}"#))),
+        );
+        let stats = run.stats();
+        assert_eq!(stats.len(), 4);
+        let metrics = Metrics::new();
+        let plugins = [metrics.plugin("a"), metrics.plugin("b")];
+        let one_request = || {
+            metrics.request("/v1/chat/completions", "chat_completion", 200);
+            Metrics::hooks(&plugins, std::hint::black_box(stats));
+            metrics.upstream("mock", true, Duration::from_micros(40));
+        };
+        let n = 1_000_000u32;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            (0..n).for_each(|_| one_request());
+            eprintln!("one thread: {:?} per request", started.elapsed() / n);
+        }
+        // Both cores recording into the same series at once (the worst case for the atomics).
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let started = std::time::Instant::now();
+                    (0..n).for_each(|_| one_request());
+                    eprintln!("two threads: {:?} per request", started.elapsed() / n);
+                });
+            }
+        });
+        let page = metrics.render(&[]);
+        let line = format!(
+            r#"bifrost_wasm_hook_calls_total{{hook="pre_hook",outcome="passed",plugin="a"}} {}"#,
+            5 * n
+        );
+        assert!(page.contains(&line), "missing {line:?} in\n{page}");
     }
 }

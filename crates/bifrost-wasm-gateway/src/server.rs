@@ -748,7 +748,7 @@ async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> Resp
             404,
             "not_found",
             &format!(
-                "no route for {} {}; the gateway serves POST /v1/chat/completions, GET /v1/models and GET /health",
+                "no route for {} {}; the gateway serves POST /v1/chat/completions, GET /v1/models, GET /health and GET /metrics",
                 ctx.method, ctx.path
             ),
         ),

@@ -33,6 +33,12 @@ def main():
         page = response.read().decode()
 
     families = {f.name: f for f in text_string_to_metric_families(page)}
+    # Every sample line became exactly one sample, without a timestamp (the gateway writes
+    # none): the parser skipped or merged nothing.
+    lines = [l for l in page.splitlines() if l.strip() and not l.startswith("#")]
+    samples = [s for f in families.values() for s in f.samples]
+    assert len(samples) == len(lines), (len(samples), len(lines))
+    assert all(s.timestamp is None for s in samples), [s for s in samples if s.timestamp is not None]
     for name, kind in [
         ("bifrost_wasm_requests", "counter"),
         ("bifrost_wasm_hook_duration_seconds", "histogram"),
