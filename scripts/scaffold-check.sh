@@ -5,11 +5,14 @@
 # source tree it was built from is gone), and runs in the new crate, with CARGO_NET_OFFLINE:
 #   make build, make build-optimized (when wasm-opt is installed), cargo test (native tests and
 #   the built .wasm through the host), cargo clippy -D warnings, bifrost-wasm check.
-# Then it checks the default mode (path dependencies into this tree) the same way, and that
-# `cargo package` succeeds for the crates a registry release would publish.
-# Slow the first time: the new crate's tests compile the host and wasmtime. It shares this
-# workspace's target directory (same lock file, same profiles), so a workspace that has built
-# the host reuses those artifacts.
+# It checks that a second `new` into the now non-empty folder is refused. Then it checks the
+# default mode (path dependencies into this tree) the same way, and that `cargo package`
+# succeeds for the crates a registry release would publish (nothing is published).
+# (`cargo test -p bifrost-wasm-cli --test new` proves the --vendor case in CI, without clippy
+# and with unoptimised dependencies.)
+# Slow the first time: the new crate's tests compile the host and wasmtime. It uses this
+# workspace's target directory (same lock file, same profiles), so later runs reuse those
+# artifacts (the workspace's own builds unify other features, so they are not reused).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,6 +53,12 @@ check_crate() {
 
 step "bifrost-wasm new $name --vendor, in an empty folder outside the repository"
 (cd "$work" && "$cli" new "$name" --vendor)
+step "bifrost-wasm new $name again: refused, the folder is not empty"
+if (cd "$work" && "$cli" new "$name" --vendor 2>"$work/refused.txt"); then
+  echo "a second \`new\` into the same folder succeeded"; exit 1
+fi
+grep -q "already exists and is not empty" "$work/refused.txt"
+cat "$work/refused.txt"
 check_crate "$work/$name"
 
 step "bifrost-wasm new $name-tree (path dependencies into the tree the CLI was built from)"

@@ -4,8 +4,10 @@
 //!
 //! Their manifests are made standalone here: `*.workspace = true` replaced by the workspace's
 //! values, our crates as `path = "../<crate>"`, and what only this repository has (dev-
-//! dependencies, benches, lints) left out. The workspace's `Cargo.lock` is embedded too, so a
-//! generated crate resolves the same versions (the ones already in the cargo cache).
+//! dependencies, benches, lints) left out; the readme it names is embedded as `README.md`. A
+//! manifest that keeps any workspace inheritance fails this build rather than a user's. The
+//! workspace's `Cargo.lock` is embedded too, so a generated crate resolves the same versions
+//! (the ones already in the cargo cache).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,16 @@ fn main() {
         println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("a crate manifest");
         let standalone = standalone_manifest(&manifest, &workspace);
+        if let Some(line) = standalone
+            .lines()
+            .find(|l| l.contains("workspace = true") || l.contains(".workspace"))
+        {
+            panic!(
+                "build.rs cannot make the manifest of {krate} standalone: `{}` is left; \
+                 teach standalone_manifest that form of workspace inheritance",
+                line.trim()
+            );
+        }
         let generated = out.join(format!("{krate}.Cargo.toml"));
         std::fs::write(&generated, standalone).expect("write the manifest");
         let _ = writeln!(
@@ -35,6 +47,24 @@ fn main() {
             format!("{krate}/Cargo.toml"),
             generated.display().to_string()
         );
+        // The readme the manifest names (it is written as `README.md` next to the manifest).
+        if let Some((_, value)) = section(&manifest, "package")
+            .into_iter()
+            .find(|(k, _)| k == "readme")
+        {
+            let readme = dir.join(value.trim_matches('"'));
+            println!("cargo:rerun-if-changed={}", readme.display());
+            let _ = writeln!(
+                files,
+                "    ({:?}, include_bytes!({:?})),",
+                format!("{krate}/README.md"),
+                readme
+                    .canonicalize()
+                    .expect("the readme exists")
+                    .display()
+                    .to_string()
+            );
+        }
         for sub in ["src", "fixtures"] {
             let base = dir.join(sub);
             if !base.is_dir() {
@@ -194,6 +224,10 @@ fn standalone_manifest(manifest: &str, workspace: &str) -> String {
         }
         let dependency_section = current.ends_with("dependencies]");
         match trimmed.split_once('=') {
+            // main() writes the readme next to the manifest.
+            Some((key, _)) if current == "[package]" && key.trim() == "readme" => {
+                out.push_str("readme = \"README.md\"\n");
+            }
             Some((key, _)) if current == "[package]" && key.trim().ends_with(".workspace") => {
                 let key = key.trim().trim_end_matches(".workspace");
                 let value = package

@@ -1,5 +1,5 @@
-//! `bifrost-wasm new NAME [--path DIR] [--repo DIR]`: scaffold a plugin crate that builds and
-//! passes its tests as generated.
+//! `bifrost-wasm new NAME [--path DIR] [--repo DIR | --vendor | --registry]`: scaffold a plugin
+//! crate that builds and passes its tests as generated.
 //!
 //! The crate is standalone (its own `[workspace]`), with:
 //!
@@ -23,8 +23,15 @@
 //! 4. `--registry`: registry dependencies at this tool's version, for when the crates are
 //!    published.
 //!
-//! Outside the registry case the workspace's `Cargo.lock` comes along, so the crate resolves
-//! the versions this tool was built with (already in the cargo cache, so `--offline` works).
+//! Outside the registry case a `Cargo.lock` comes along (the checkout's for path dependencies,
+//! the one this tool was built with for `vendor/`), so the crate resolves the third-party
+//! versions the SDK and host were tested with. After `cargo install --locked --path
+//! crates/bifrost-wasm-cli` those are in the cargo cache and the crate builds `--offline`;
+//! otherwise its first build downloads them from crates.io.
+//!
+//! Every refusal names what to do instead: a target that exists and is not an empty folder, a
+//! folder the repository's workspace would take as a member, a `--repo` without the SDK. When
+//! writing fails half-way, what was written is removed again.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -45,8 +52,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
 
-    /// Use the SDK and host crates of the bifrost-wasm repository checked out at DIR (path
-    /// dependencies), instead of finding one above the new crate.
+    /// Use the SDK and host crates of the bifrost-wasm repository checked out at DIR (its root,
+    /// or its crates/bifrost-wasm-sdk) as path dependencies, instead of finding one above the
+    /// new crate.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["vendor", "registry"])]
     pub repo: Option<PathBuf>,
 
@@ -271,7 +279,9 @@ pub fn render(name: &str, source: &SdkSource) -> Vec<(&'static str, String)> {
             ),
             format!(
                 "The SDK, its wire types and the host ({}) are in `vendor/`, copied there by\n\
-                 `bifrost-wasm new`, so this crate builds anywhere, offline. To update them, run a newer\n\
+                 `bifrost-wasm new`: no registry has to carry them. `Cargo.lock` pins the third-party\n\
+                 versions they were tested with; once those are in the cargo cache (`cargo install --locked`\n\
+                 of bifrost-wasm puts them there) the crate builds offline. To update the SDK, run a newer\n\
                  `bifrost-wasm new {name} --vendor --path /tmp/x` and copy its `vendor/` over this one.",
                 env!("CARGO_PKG_VERSION")
             ),
@@ -335,11 +345,68 @@ pub fn registry_version() -> String {
     }
 }
 
+/// `--repo DIR` as the checkout's root: DIR itself, or the checkout whose
+/// `crates/bifrost-wasm-sdk` DIR is.
+fn repo_arg(dir: &Path) -> anyhow::Result<PathBuf> {
+    let canonical = dir
+        .canonicalize()
+        .map_err(|e| usage(format!("--repo {}: {e}", dir.display())))?;
+    find_repo(&canonical)
+        .filter(|root| *root == canonical || root.join("crates/bifrost-wasm-sdk") == canonical)
+        .ok_or_else(|| {
+            usage(format!(
+                "--repo {}: no crates/bifrost-wasm-sdk there; pass the root of a bifrost-wasm checkout \
+                 (or its crates/bifrost-wasm-sdk), or leave --repo out to use the SDK this tool carries",
+                dir.display()
+            ))
+        })
+}
+
+/// Every file of the new crate, written into `dest`: the vendored crates, the lock file, the
+/// rendered templates.
+fn write_crate(dest: &Path, name: &str, source: &SdkSource, lock: Option<&[u8]>) -> anyhow::Result<()> {
+    if *source == SdkSource::Vendored {
+        write_vendored(dest)?;
+    }
+    if let Some(lock) = lock {
+        let path = dest.join("Cargo.lock");
+        std::fs::write(&path, lock).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for (file, content) in render(name, source) {
+        let path = dest.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes everything inside `dir`.
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+        } else {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates the plugin crate.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     validate_name(&args.name).map_err(usage)?;
     let dest = args.path.clone().unwrap_or_else(|| PathBuf::from(&args.name));
-    if dest.exists() {
+    let existed = dest.exists();
+    if existed && !dest.is_dir() {
+        return Err(usage(format!(
+            "{} exists and is not a folder; choose another --path",
+            dest.display()
+        )));
+    }
+    if existed {
         let mut entries = std::fs::read_dir(&dest).map_err(|e| {
             usage(format!(
                 "{} exists and is not a readable directory: {e}",
@@ -373,23 +440,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    std::fs::create_dir_all(&dest).with_context(|| format!("cannot create {}", dest.display()))?;
+    // Also before creating anything, so that a bad --repo leaves nothing behind.
+    let repo_flag = args.repo.as_deref().map(repo_arg).transpose()?;
+
+    std::fs::create_dir_all(&dest).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create {}: {e}; choose a --path in a folder you can write to",
+            dest.display()
+        )
+    })?;
     let dest = dest
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", dest.display()))?;
 
-    let repo = match &args.repo {
-        Some(dir) => {
-            let dir = dir
-                .canonicalize()
-                .map_err(|e| usage(format!("--repo {}: {e}", dir.display())))?;
-            Some(find_repo(&dir).filter(|r| *r == dir).ok_or_else(|| {
-                usage(format!(
-                    "--repo {}: no crates/bifrost-wasm-sdk there; pass the root of a bifrost-wasm checkout",
-                    dir.display()
-                ))
-            })?)
-        }
+    let repo = match repo_flag {
+        Some(root) => Some(root),
         None if args.vendor || args.registry => None,
         None => dest.parent().and_then(find_repo).or_else(build_tree),
     };
@@ -398,21 +463,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None if args.registry => SdkSource::Version(registry_version()),
         None => SdkSource::Vendored,
     };
-    if source == SdkSource::Vendored {
-        write_vendored(&dest)?;
-    }
-    if !matches!(source, SdkSource::Version(_)) {
-        // The versions this tool was built and tested with, already in the cargo cache.
-        std::fs::write(dest.join("Cargo.lock"), embedded::LOCKFILE)
-            .with_context(|| format!("cannot write {}", dest.join("Cargo.lock").display()))?;
-    }
+    // The versions the SDK was built and tested with, already in the cargo cache: the
+    // checkout's own lock file for path dependencies into it, the one this tool was built
+    // with for the sources it carries, none for the registry.
+    let checkout_lock = repo
+        .as_ref()
+        .and_then(|root| std::fs::read(root.join("Cargo.lock")).ok());
+    let lock = match &source {
+        SdkSource::Repo(_) => Some(checkout_lock.as_deref().unwrap_or(embedded::LOCKFILE)),
+        SdkSource::Vendored => Some(embedded::LOCKFILE),
+        SdkSource::Version(_) => None,
+    };
 
-    for (file, content) in render(&args.name, &source) {
-        let path = dest.join(file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::write(&path, content).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Err(error) = write_crate(&dest, &args.name, &source, lock) {
+        // Leave the folder as it was: gone, or empty.
+        let cleaned = if existed {
+            empty_dir(&dest)
+        } else {
+            std::fs::remove_dir_all(&dest)
+        };
+        let advice = match cleaned {
+            Ok(()) => "nothing was left there; check that the folder is writable and its disk has space, \
+                       or choose another --path"
+                .to_string(),
+            Err(e) => format!(
+                "removing what was written failed too ({e}); remove {} by hand",
+                dest.display()
+            ),
+        };
+        return Err(error.context(format!(
+            "could not write the new crate into {}: {advice}",
+            dest.display()
+        )));
     }
 
     let shown = args.path.unwrap_or_else(|| PathBuf::from(&args.name));
@@ -427,7 +509,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             root.display()
         ),
         SdkSource::Vendored => println!(
-            "  bifrost-wasm-sdk and bifrost-wasm-host: {} from this tool, written into {}/",
+            "  bifrost-wasm-sdk and bifrost-wasm-host: {} from this tool, written into {}/ \
+             (no registry needed for them)",
             env!("CARGO_PKG_VERSION"),
             VENDOR_DIR
         ),
@@ -488,6 +571,7 @@ mod tests {
     fn every_placeholder_is_filled() {
         for source in [
             SdkSource::Repo(PathBuf::from("../..")),
+            SdkSource::Vendored,
             SdkSource::Version("0.1".into()),
         ] {
             for (file, content) in render("my-plugin", &source) {
