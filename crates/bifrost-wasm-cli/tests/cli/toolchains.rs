@@ -4,23 +4,10 @@
 //! plugin has, and `inspect` names the toolchain from the signals the module carries. Each
 //! case is a small WAT plugin that imitates what the toolchain emits.
 
-use crate::check::{row, rows};
+use crate::check::row;
 use crate::support::{hello, run, TempFile};
+use crate::verdicts::check;
 use crate::wat;
-
-/// Runs `check` on `wat` (with `extra` arguments, `--calls 20` unless given) and returns its rows.
-fn check(name: &str, wat: &str, extra: &[&str]) -> (TempFile, Vec<(String, String, String)>) {
-    let file = wat::file(name, wat);
-    let mut args = vec!["check", file.arg()];
-    if !extra.contains(&"--calls") {
-        args.extend_from_slice(&["--calls", "20"]);
-    }
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    let rows = rows(&out.stdout);
-    assert!(!rows.is_empty(), "{out:#?}");
-    (file, rows)
-}
 
 /// The `toolchain` line of `inspect` and the JSON's `toolchain` object.
 fn inspect_toolchain(wat: &str) -> (String, serde_json::Value) {

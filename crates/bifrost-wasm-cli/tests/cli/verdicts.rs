@@ -6,7 +6,8 @@ use crate::check::{row, rows};
 use crate::support::{run, TempFile};
 use crate::wat;
 
-fn check(name: &str, wat: &str, extra: &[&str]) -> (TempFile, Vec<(String, String, String)>) {
+/// Runs `check` on `wat` (with `extra` arguments, `--calls 20` unless given) and returns its rows.
+pub fn check(name: &str, wat: &str, extra: &[&str]) -> (TempFile, Vec<(String, String, String)>) {
     let file = wat::file(name, wat);
     let mut args = vec!["check", file.arg()];
     if !extra.contains(&"--calls") {
