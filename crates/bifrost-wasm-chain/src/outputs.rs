@@ -18,7 +18,7 @@ use bifrost_wasm_types::http::decode_base64;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
 use bifrost_wasm_types::scan::{self, Member};
 use bifrost_wasm_types::shape::{
-    wrap_chat_request, wrap_chat_response, LlmRequest, LlmResponse, RequestShape, ResponseShape,
+    wrap_request, wrap_response, LlmRequest, LlmResponse, RequestShape, ResponseShape,
 };
 
 use crate::answer::{HttpAnswer, LlmResult};
@@ -278,7 +278,8 @@ fn is_empty_value(v: &str) -> bool {
 /// A request given back in another shape, re-wrapped in the chain's shape.
 fn normalize_request(request: &str, before: &RawJson, shape: RequestShape) -> RawJson {
     let shaped = LlmRequest::new(RawJson::from_validated(request));
-    if shaped.shape() == shape || !shaped.is_chat() {
+    let kind = shaped.kind();
+    if shaped.shape() == shape || kind.go_request_member().is_none() {
         return shaped.into_raw();
     }
     let Some(inner) = shaped.inner() else {
@@ -287,7 +288,7 @@ fn normalize_request(request: &str, before: &RawJson, shape: RequestShape) -> Ra
     let stream = LlmRequest::new(before.clone())
         .request_type()
         .is_some_and(|t| t.ends_with("_stream"));
-    RawJson::from_validated(wrap_chat_request(inner, shape, stream))
+    RawJson::from_validated(wrap_request(inner, &kind, shape, stream))
 }
 
 /// A response in another shape, re-wrapped in the shape that answers the chain's requests.
@@ -296,11 +297,13 @@ fn normalize_response(response: LlmResponse, shape: RequestShape) -> RawJson {
         RequestShape::GoEnvelope => ResponseShape::GoEnvelope,
         RequestShape::Flat | RequestShape::Snake => ResponseShape::Snake,
     };
-    if response.shape() == wanted || !response.has_chat() {
+    let (Some(kind), Some(inner)) = (response.kind(), response.inner_raw()) else {
+        return response.into_raw();
+    };
+    if response.shape() == wanted {
         return response.into_raw();
     }
-    let chat = response.chat_raw().expect("has_chat");
-    RawJson::from_validated(wrap_chat_response(chat, shape))
+    RawJson::from_validated(wrap_response(inner, &kind, shape, response.is_stream_event()))
 }
 
 /// What a `post_hook` output asks for: go on, with this result if it changed.

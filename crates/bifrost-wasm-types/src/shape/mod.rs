@@ -125,6 +125,155 @@ impl RequestKind {
     }
 }
 
+impl RequestKind {
+    /// The kinds the gateway serves and [`wrap_request`] writes, in the order of Go's
+    /// `BifrostRequest` members.
+    pub const KNOWN: [RequestKind; 7] = [
+        RequestKind::TextCompletion,
+        RequestKind::Chat,
+        RequestKind::Responses,
+        RequestKind::Embedding,
+        RequestKind::Speech,
+        RequestKind::Transcription,
+        RequestKind::ImageGeneration,
+    ];
+
+    /// The names of a known kind: `(RequestType, Go request member, snake request member,
+    /// Go response member, Go stream response member)`.
+    fn names(
+        &self,
+    ) -> Option<(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    )> {
+        Some(match self {
+            RequestKind::Chat => (
+                "chat_completion",
+                "ChatRequest",
+                "chat_request",
+                "ChatResponse",
+                "ChatResponse",
+            ),
+            RequestKind::TextCompletion => (
+                "text_completion",
+                "TextCompletionRequest",
+                "text_completion_request",
+                "TextCompletionResponse",
+                "TextCompletionResponse",
+            ),
+            RequestKind::Responses => (
+                "responses",
+                "ResponsesRequest",
+                "responses_request",
+                "ResponsesResponse",
+                "ResponsesStreamResponse",
+            ),
+            RequestKind::Embedding => (
+                "embedding",
+                "EmbeddingRequest",
+                "embedding_request",
+                "EmbeddingResponse",
+                "EmbeddingResponse",
+            ),
+            RequestKind::Speech => (
+                "speech",
+                "SpeechRequest",
+                "speech_request",
+                "SpeechResponse",
+                "SpeechStreamResponse",
+            ),
+            RequestKind::Transcription => (
+                "transcription",
+                "TranscriptionRequest",
+                "transcription_request",
+                "TranscriptionResponse",
+                "TranscriptionStreamResponse",
+            ),
+            RequestKind::ImageGeneration => (
+                "image_generation",
+                "ImageGenerationRequest",
+                "image_generation_request",
+                "ImageGenerationResponse",
+                "ImageGenerationStreamResponse",
+            ),
+            RequestKind::Other(_) => return None,
+        })
+    }
+
+    /// Bifrost's `RequestType` of this kind, with `_stream` when `stream` (embeddings have no
+    /// stream variant). Another kind is named by what it was read from.
+    pub fn request_type(&self, stream: bool) -> String {
+        match (self, self.names()) {
+            (RequestKind::Embedding, Some((rt, ..))) => rt.to_string(),
+            (_, Some((rt, ..))) if stream => format!("{rt}_stream"),
+            (_, Some((rt, ..))) => rt.to_string(),
+            (RequestKind::Other(name), None) => name.clone(),
+            (_, None) => String::new(),
+        }
+    }
+
+    /// The member of Go's `BifrostRequest` that holds a request of this kind
+    /// (`TextCompletionRequest`); `None` for another kind.
+    pub fn go_request_member(&self) -> Option<&'static str> {
+        self.names().map(|n| n.1)
+    }
+
+    /// The snake-case wrapper of a request of this kind (`text_completion_request`).
+    pub fn snake_request_member(&self) -> Option<&'static str> {
+        self.names().map(|n| n.2)
+    }
+
+    /// The member of Go's `BifrostResponse` that holds a response of this kind; a stream's
+    /// chunks of Responses, speech, transcription and image kinds have their own member
+    /// (`ResponsesStreamResponse`), chat and text-completion chunks use the response's.
+    pub fn go_response_member(&self, stream: bool) -> Option<&'static str> {
+        self.names().map(|n| if stream { n.4 } else { n.3 })
+    }
+
+    /// The snake-case wrapper of a response of this kind (`responses_stream_response`).
+    pub fn snake_response_member(&self, stream: bool) -> Option<String> {
+        self.go_response_member(stream).map(go_to_snake)
+    }
+}
+
+/// `TextCompletionResponse` → `text_completion_response`.
+fn go_to_snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The kind and stream-ness a response member names (`ResponsesStreamResponse`,
+/// `chat_response`, any case), if it is one of the known kinds' members.
+fn response_member_kind(key: &str) -> Option<(RequestKind, bool)> {
+    let norm: String = key
+        .chars()
+        .filter(|c| *c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let base = norm.strip_suffix("response")?;
+    let (base, stream) = match base.strip_suffix("stream") {
+        Some(b) => (b, true),
+        None => (base, false),
+    };
+    match RequestKind::from_member(base) {
+        RequestKind::Other(_) => None,
+        kind => Some((kind, stream)),
+    }
+}
+
 /// Members of Go's `BifrostRequest` at the time of the WASM examples, written as `null` when a
 /// Go host marshals a chat request.
 const GO_REQUEST_MEMBERS: &[&str] = &[
@@ -288,24 +437,39 @@ fn detect_request_members<'a, I: Iterator<Item = scan::Member<'a>>>(members: Opt
 
 /// Wraps the JSON text of a flat chat request in `shape`.
 pub fn wrap_chat_request(flat: &str, shape: RequestShape, stream: bool) -> String {
+    wrap_request(flat, &RequestKind::Chat, shape, stream)
+}
+
+/// Wraps the JSON text of a flat request of `kind` in `shape`: Go's envelope
+/// (`{"RequestType":"text_completion","TextCompletionRequest":{…},<other kinds>:null}`), the
+/// snake wrapper (`{"text_completion_request":{…}}`) or flat as it is. A kind outside
+/// [`RequestKind::KNOWN`] has no member to go in and stays flat.
+pub fn wrap_request(flat: &str, kind: &RequestKind, shape: RequestShape, stream: bool) -> String {
+    let (Some(go), Some(snake)) = (kind.go_request_member(), kind.snake_request_member()) else {
+        return flat.to_string();
+    };
     match shape {
         RequestShape::Flat => flat.to_string(),
-        RequestShape::Snake => format!("{{\"chat_request\":{flat}}}"),
+        RequestShape::Snake => {
+            let mut out = String::with_capacity(flat.len() + snake.len() + 5);
+            out.push_str("{\"");
+            out.push_str(snake);
+            out.push_str("\":");
+            out.push_str(flat);
+            out.push('}');
+            out
+        }
         RequestShape::GoEnvelope => {
-            let rt = if stream {
-                "chat_completion_stream"
-            } else {
-                "chat_completion"
-            };
+            let rt = kind.request_type(stream);
             let mut out = String::with_capacity(flat.len() + 256);
             out.push_str("{\"RequestType\":\"");
-            out.push_str(rt);
+            out.push_str(&rt);
             out.push('"');
             for m in GO_REQUEST_MEMBERS {
                 out.push_str(",\"");
                 out.push_str(m);
                 out.push_str("\":");
-                out.push_str(if *m == "ChatRequest" { flat } else { "null" });
+                out.push_str(if *m == go { flat } else { "null" });
             }
             out.push('}');
             out
@@ -316,9 +480,21 @@ pub fn wrap_chat_request(flat: &str, shape: RequestShape, stream: bool) -> Strin
 /// Wraps the JSON text of a chat completion response in the response shape that answers a
 /// request of `shape` (Go envelope for Go, `{"chat_response": …}` otherwise).
 pub fn wrap_chat_response(chat: &str, shape: RequestShape) -> String {
+    wrap_response(chat, &RequestKind::Chat, shape, false)
+}
+
+/// Wraps the JSON text of a response (or, with `stream`, a stream chunk) of `kind` in the
+/// response shape that answers a request of `shape`: Go's envelope
+/// (`{"ResponsesStreamResponse":{…},<others>:null}`) for Go, the snake wrapper
+/// (`{"responses_stream_response":{…}}`) otherwise. A kind outside [`RequestKind::KNOWN`] is
+/// returned as it is.
+pub fn wrap_response(inner: &str, kind: &RequestKind, shape: RequestShape, stream: bool) -> String {
+    let Some(go) = kind.go_response_member(stream) else {
+        return inner.to_string();
+    };
     match shape {
         RequestShape::GoEnvelope => {
-            let mut out = String::with_capacity(chat.len() + 320);
+            let mut out = String::with_capacity(inner.len() + 320);
             out.push('{');
             for (i, m) in GO_RESPONSE_MEMBERS.iter().enumerate() {
                 if i > 0 {
@@ -327,12 +503,21 @@ pub fn wrap_chat_response(chat: &str, shape: RequestShape) -> String {
                 out.push('"');
                 out.push_str(m);
                 out.push_str("\":");
-                out.push_str(if *m == "ChatResponse" { chat } else { "null" });
+                out.push_str(if *m == go { inner } else { "null" });
             }
             out.push('}');
             out
         }
-        RequestShape::Flat | RequestShape::Snake => format!("{{\"chat_response\":{chat}}}"),
+        RequestShape::Flat | RequestShape::Snake => {
+            let snake = go_to_snake(go);
+            let mut out = String::with_capacity(inner.len() + snake.len() + 5);
+            out.push_str("{\"");
+            out.push_str(&snake);
+            out.push_str("\":");
+            out.push_str(inner);
+            out.push('}');
+            out
+        }
     }
 }
 
@@ -419,11 +604,20 @@ pub enum ResponseShape {
 #[derive(Debug, Clone)]
 struct ResponseLayout {
     shape: ResponseShape,
-    /// Key holding the chat response; `None` for flat or when there is no chat response.
+    /// Key holding the inner response (the first known member with an object value, else
+    /// the chat member); `None` for flat or when there is none.
     member: Option<String>,
     /// Byte range of that member's value in the response text.
     span: Option<(usize, usize)>,
-    has_chat: bool,
+    /// The kind of the inner response and whether its member is a stream member, when there
+    /// is an inner response object.
+    kind: Option<(RequestKind, bool)>,
+}
+
+impl ResponseLayout {
+    fn has_chat(&self) -> bool {
+        matches!(self.kind, Some((RequestKind::Chat, _)))
+    }
 }
 
 fn detect_response(text: &str) -> ResponseLayout {
@@ -439,47 +633,70 @@ fn detect_response_members<'a, I: Iterator<Item = scan::Member<'a>>>(members: Op
         shape: ResponseShape::Snake,
         member: None,
         span: None,
-        has_chat: false,
+        kind: None,
     };
     let Some(members) = members else {
         return none;
     };
-    let mut snake: Option<scan::Member<'a>> = None;
+    // The first member of a known kind holding an object, per spelling; the chat member
+    // even when null (so the shape is known).
+    let mut snake: Option<(scan::Member<'a>, Option<(RequestKind, bool)>)> = None;
     let mut go = false;
-    let mut go_chat: Option<scan::Member<'a>> = None;
+    let mut go_found: Option<(scan::Member<'a>, Option<(RequestKind, bool)>)> = None;
     let mut choices = false;
     for m in members {
         let key = m.key();
-        if key == "chat_response" {
-            snake = Some(m);
-            break;
-        }
-        if !key.contains('_') && ends_with_ignore_case(&key, "response") && key.len() > "response".len() {
+        let object = JsonKind::of(m.value) == JsonKind::Object;
+        if key.contains('_') {
+            if key.ends_with("_response") {
+                if let Some(kind) = response_member_kind(&key) {
+                    let found = object.then_some(kind);
+                    if snake.as_ref().is_none_or(|(_, k)| k.is_none() && found.is_some()) {
+                        snake = Some((m, found));
+                    }
+                }
+            }
+        } else if ends_with_ignore_case(&key, "response") && key.len() > "response".len() {
             go = true;
-            if go_chat.is_none() && key.eq_ignore_ascii_case("ChatResponse") {
-                go_chat = Some(m);
+            if let Some(kind) = response_member_kind(&key) {
+                let found = object.then_some(kind.clone());
+                let better = match &go_found {
+                    None => found.is_some() || kind.0 == RequestKind::Chat,
+                    Some((_, k)) => k.is_none() && found.is_some(),
+                };
+                if better {
+                    go_found = Some((m, found));
+                }
             }
         }
         choices |= key == "choices";
     }
-    let layout = |shape, m: Option<scan::Member<'a>>| ResponseLayout {
-        shape,
-        member: m.as_ref().map(|m| m.key().into_owned()),
-        span: m.as_ref().map(value_span),
-        has_chat: m.is_some_and(|m| JsonKind::of(m.value) == JsonKind::Object),
+    let layout = |shape, found: Option<(scan::Member<'a>, Option<(RequestKind, bool)>)>| match found {
+        Some((m, kind)) => ResponseLayout {
+            shape,
+            member: Some(m.key().into_owned()),
+            span: Some(value_span(&m)),
+            kind,
+        },
+        None => ResponseLayout {
+            shape,
+            member: None,
+            span: None,
+            kind: None,
+        },
     };
     if snake.is_some() {
         return layout(ResponseShape::Snake, snake);
     }
     if go {
-        return layout(ResponseShape::GoEnvelope, go_chat);
+        return layout(ResponseShape::GoEnvelope, go_found);
     }
     if choices {
         return ResponseLayout {
             shape: ResponseShape::Flat,
             member: None,
             span: None,
-            has_chat: true,
+            kind: Some((RequestKind::Chat, false)),
         };
     }
     none

@@ -79,13 +79,66 @@ impl LlmResponse {
 
     /// True when there is a chat response object inside.
     pub fn has_chat(&self) -> bool {
-        self.layout().has_chat
+        self.layout().has_chat()
+    }
+
+    /// The kind of the response inside (the first member of a known kind holding an object;
+    /// a bare object with `choices` is a chat completion), if any.
+    pub fn kind(&self) -> Option<RequestKind> {
+        self.layout().kind.as_ref().map(|(k, _)| k.clone())
+    }
+
+    /// True when the response inside sits in a stream member (`ResponsesStreamResponse`,
+    /// `speech_stream_response`, ...): it is one event of a stream.
+    pub fn is_stream_event(&self) -> bool {
+        self.layout().kind.as_ref().is_some_and(|(_, stream)| *stream)
+    }
+
+    /// A response carrying `inner` (JSON text of a response of `kind`, or with `stream` a
+    /// stream chunk of it), in the response shape that answers a request of `shape`.
+    pub fn from_inner(
+        inner: &str,
+        kind: &RequestKind,
+        shape: RequestShape,
+        stream: bool,
+    ) -> Result<Self, JsonError> {
+        LlmResponse::from_json(&wrap_response(inner, kind, shape, stream))
+    }
+
+    /// Raw text of the response object inside, of whichever kind (see [`LlmResponse::kind`]).
+    pub fn inner_raw(&self) -> Option<&str> {
+        let layout = self.layout();
+        layout.kind.as_ref()?;
+        if let Some((start, end)) = layout.span {
+            return self.raw.as_str().get(start..end);
+        }
+        match &layout.member {
+            Some(m) => member_valid(self.raw.as_str(), m, false).map(|(_, v)| v),
+            None => Some(self.raw.as_str()),
+        }
+    }
+
+    /// Replaces the response object inside with `inner` (valid JSON text of the same kind),
+    /// in place: the envelope and its other members stay as they are. Errors if there is none.
+    pub fn set_inner_raw(&mut self, inner: &str) -> Result<(), JsonError> {
+        let layout = self.layout().clone();
+        if layout.kind.is_none() {
+            return Err(JsonError("response has no inner response".into()));
+        }
+        self.layout = OnceCell::new();
+        match layout.member {
+            Some(m) => self.raw.set_path_raw(&[&m], inner),
+            None => {
+                self.raw = RawJson::from_string(inner.to_string())?;
+                Ok(())
+            }
+        }
     }
 
     /// Raw text of the chat response object, if any.
     pub fn chat_raw(&self) -> Option<&str> {
         let layout = self.layout();
-        if !layout.has_chat {
+        if !layout.has_chat() {
             return None;
         }
         if let Some((start, end)) = layout.span {
@@ -113,7 +166,7 @@ impl LlmResponse {
     /// Sets field `name` of the chat response, splicing it in. Errors if there is none.
     pub fn set_chat_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
         let layout = self.layout();
-        if !layout.has_chat {
+        if !layout.has_chat() {
             return Err(JsonError("response has no chat response".into()));
         }
         let (span, member) = (layout.span, layout.member.clone());

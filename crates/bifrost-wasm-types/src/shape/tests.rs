@@ -130,3 +130,69 @@ fn short_circuit_parts_accept_both_key_spellings() {
     let p = ShortCircuitParts::parse(&seed).unwrap();
     assert!(p.response.is_some() && p.error.is_none());
 }
+
+#[test]
+fn every_known_kind_is_wrapped_in_every_shape_and_read_back_as_that_kind() {
+    let inner = r#"{"provider":"openai","model":"m","input":{"input":"hi"},"params":{"x":1.0}}"#;
+    for kind in RequestKind::KNOWN {
+        for stream in [false, true] {
+            for shape in RequestShape::ALL {
+                let text = wrap_request(inner, &kind, shape, stream);
+                let req = LlmRequest::from_json(&text).unwrap();
+                assert_eq!(req.shape(), shape, "{text}");
+                assert_eq!(req.inner(), Some(inner), "{text}");
+                if shape == RequestShape::Flat {
+                    continue;
+                }
+                assert_eq!(req.kind(), kind, "{text}");
+                if shape == RequestShape::GoEnvelope {
+                    assert_eq!(req.request_type(), Some(kind.request_type(stream).as_str()));
+                }
+            }
+        }
+    }
+    assert_eq!(
+        RequestKind::TextCompletion.request_type(true),
+        "text_completion_stream"
+    );
+    assert_eq!(RequestKind::Embedding.request_type(true), "embedding");
+    assert_eq!(
+        RequestKind::Responses.snake_response_member(true).as_deref(),
+        Some("responses_stream_response")
+    );
+    assert_eq!(
+        RequestKind::ImageGeneration.go_response_member(false),
+        Some("ImageGenerationResponse")
+    );
+}
+
+#[test]
+fn every_known_kind_of_response_is_found_with_its_kind_and_stream_member() {
+    let inner = r#"{"id":"r","output":[],"n":12345678901234567890}"#;
+    for kind in RequestKind::KNOWN {
+        for stream in [false, true] {
+            for shape in RequestShape::ALL {
+                let text = wrap_response(inner, &kind, shape, stream);
+                let mut r = LlmResponse::from_json(&text).unwrap();
+                assert_eq!(r.kind(), Some(kind.clone()), "{text}");
+                assert_eq!(r.inner_raw(), Some(inner), "{text}");
+                let stream_member = kind.go_response_member(true) != kind.go_response_member(false);
+                assert_eq!(r.is_stream_event(), stream && stream_member, "{text}");
+                assert_eq!(r.has_chat(), kind == RequestKind::Chat);
+                r.set_inner_raw(r#"{"id":"s"}"#).unwrap();
+                assert_eq!(r.inner_raw(), Some(r#"{"id":"s"}"#));
+                assert_eq!(r.kind(), Some(kind.clone()));
+            }
+        }
+    }
+    // The Go envelope marks the non-null member, wherever it is.
+    let r = LlmResponse::from_json(
+        r#"{"ChatResponse":null,"EmbeddingResponse":{"data":[]},"SpeechResponse":null}"#,
+    )
+    .unwrap();
+    assert_eq!(r.kind(), Some(RequestKind::Embedding));
+    assert!(r.chat_raw().is_none());
+    let none = LlmResponse::from_json(r#"{"ChatResponse":null}"#).unwrap();
+    assert_eq!((none.kind(), none.inner_raw()), (None, None));
+    assert_eq!(none.shape(), ResponseShape::GoEnvelope);
+}
