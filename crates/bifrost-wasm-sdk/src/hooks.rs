@@ -21,7 +21,7 @@ use crate::types::error::{BifrostError, LlmError};
 use crate::types::http::{HttpRequest, HttpResponse};
 use crate::types::raw::{JsonError, JsonKind};
 use crate::types::response::{BifrostChatResponse, BifrostResponse};
-use crate::types::shape::{short_circuit_json, wrap_chat_response, LlmRequest, LlmResponse};
+use crate::types::shape::{short_circuit_json, wrap_chat_response, wrap_response, LlmRequest, LlmResponse};
 use crate::types::{scan, BifrostChatRequest, RawJson};
 
 /// The string member `name` of the object `raw` (`None` if absent or not a string).
@@ -335,6 +335,29 @@ impl PreHookInput {
             )));
         }
         let response = wrap_chat_response(chat, self.request.shape());
+        Ok(self.short_circuit_with(LlmResponse::new(RawJson::from_validated(response))))
+    }
+
+    /// Answer with a response of the request's own kind, given as the JSON text of the inner
+    /// (flat) response object — a text completion, a Responses response, an embedding list,
+    /// ... — byte for byte, wrapped in the response member of that kind
+    /// (`TextCompletionResponse` / `text_completion_response`, ...) and the short-circuit
+    /// shape that match the request's shape. Errors when `inner` is not a JSON object or the
+    /// request's kind has no response member (an unknown kind).
+    pub fn short_circuit_with_inner(self, inner: &str) -> Result<PreHookOutput, JsonError> {
+        if JsonKind::of(inner) != JsonKind::Object || scan::validate(inner).is_err() {
+            return Err(JsonError(format!(
+                "a response must be a JSON object, found {}",
+                JsonKind::of(inner).name()
+            )));
+        }
+        let kind = self.request.kind();
+        if kind.go_response_member(false).is_none() {
+            return Err(JsonError(format!(
+                "no response member for a request of kind {kind:?}"
+            )));
+        }
+        let response = wrap_response(inner, &kind, self.request.shape(), false);
         Ok(self.short_circuit_with(LlmResponse::new(RawJson::from_validated(response))))
     }
 

@@ -117,6 +117,11 @@
 //!   names are unchanged.
 //! * Text walkers and structural edits are methods ([`Texts`], [`RequestEdits`],
 //!   [`ChunkEdits`]); per-request state has a helper ([`RequestMap`]).
+//! * Every request kind, not only chat: [`kinds`] has a typed view of each kind's request
+//!   and response ([`RequestKinds`], [`ResponseKinds`]: text completions, Responses-API
+//!   requests and stream events, embeddings, speech, transcriptions, images), and [`Texts`] /
+//!   [`ChunkEdits`] walk the texts of text completions and Responses requests, responses and
+//!   streams too.
 //! * Everything a plugin needs is in [`prelude`]; the memory ABI and the runtime are
 //!   implementation details of [`export_plugin!`].
 
@@ -130,6 +135,7 @@ mod context;
 pub mod edit;
 pub mod hooks;
 mod json;
+pub mod kinds;
 #[doc(hidden)]
 pub mod memory;
 mod plugin;
@@ -146,6 +152,7 @@ pub use context::{BifrostContext, GO_REQUEST_ID_KEY, REQUEST_ID_KEY, VIRTUAL_KEY
 pub use edit::RequestEdits;
 pub use hooks::*;
 pub use json::ToJson;
+pub use kinds::{RequestKinds, ResponseKinds};
 pub use plugin::{HookError, HookResult, Plugin};
 pub use state::RequestMap;
 pub use text::{ChunkChoice, ChunkEdits, TextField, TextSpot, Texts};
@@ -167,6 +174,12 @@ pub mod prelude {
         StreamChunkOutput,
     };
     pub use crate::json::ToJson;
+    pub use crate::kinds::{
+        CompletionChoice, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, GeneratedImage,
+        ImageGenerationRequest, ImageGenerationResponse, RequestKinds, ResponseKinds, ResponsesItem,
+        ResponsesRequest, ResponsesResponse, ResponsesStreamEvent, SpeechRequest, SpeechResponse,
+        TextCompletionRequest, TextCompletionResponse, TranscriptionRequest, TranscriptionResponse,
+    };
     pub use crate::plugin::{HookError, HookResult, Plugin};
     pub use crate::state::RequestMap;
     pub use crate::text::{ChunkChoice, ChunkEdits, TextField, TextSpot, Texts};
