@@ -353,8 +353,11 @@ impl PreHookInput {
         }
         let kind = self.request.kind();
         if kind.go_response_member(false).is_none() {
+            // The kind's name as received, not `{:?}` (Debug string escaping would link
+            // Unicode tables into every plugin that calls this).
             return Err(JsonError(format!(
-                "no response member for a request of kind {kind:?}"
+                "no response member for a request of kind `{}`",
+                kind.request_type(false)
             )));
         }
         let response = wrap_response(inner, &kind, self.request.shape(), false);

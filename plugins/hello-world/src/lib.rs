@@ -7,9 +7,13 @@
 //!   `http_pre_hook_seen: true` in the context;
 //! * `pre_hook`: sets `plugin_processed: true` and `plugin_name`; a per-key rate limiter (off
 //!   until a budget is set) answers `Rate limit exceeded` (type `rate_limit`, code `429`,
-//!   status 429); model `mock-model` is answered with the seed's mock response;
+//!   status 429); model `mock-model` is answered with the seed's mock response, as a response
+//!   of the request's kind: a chat completion for chat, a text completion for a text
+//!   completion, a Responses-API response for a Responses request (other kinds go on to the
+//!   provider);
 //! * `post_hook`: sets `post_hook_completed: true`; appends ` (via rust plugin)` to an error
-//!   message, or ` (via rust-wasm)` to a chat response's model;
+//!   message, or ` (via rust-wasm)` to the model of a chat, text-completion or Responses
+//!   response (other kinds' responses pass through untouched);
 //! * `http_post_hook`, `http_stream_chunk_hook`: pass through, recording
 //!   `http_post_hook_seen: true` and a running `stream_chunks_seen` count;
 //! * `cleanup` returns 0.
@@ -17,6 +21,7 @@
 use std::collections::BTreeMap;
 
 use bifrost_wasm_sdk::prelude::*;
+use bifrost_wasm_sdk::types::scan::quote;
 
 /// The plugin's configuration (the `config` value of its Bifrost plugin entry).
 /// Unknown keys (such as the seed's `custom_option`) are accepted and ignored. (They are not
@@ -29,7 +34,8 @@ pub struct Config {
     pub mock: bool,
     /// Which model is mocked.
     pub mock_model: String,
-    /// Append ` (via rust-wasm)` to the model of chat responses.
+    /// Append ` (via rust-wasm)` to the model of chat, text-completion and Responses
+    /// responses.
     pub rewrite_model: bool,
     /// Append ` (via rust plugin)` to error messages.
     pub annotate_errors: bool,
@@ -129,23 +135,46 @@ pub struct HelloWorld {
     limiter: Option<RateLimiter>,
 }
 
-/// The seed's mock answer for `request_id`.
+/// The text of every mock answer.
+pub const MOCK_TEXT: &str = "This is a mock response!";
+
+/// The seed's mock answer for `request_id` (a chat request).
 pub fn mock_response(request_id: &str, model: &str) -> BifrostChatResponse {
     BifrostChatResponse {
         id: format!("mock-{request_id}"),
         model: model.to_string(),
         choices: vec![ResponseChoice {
             index: 0,
-            message: Some(ChatMessage::text(
-                ChatMessageRole::Assistant,
-                "This is a mock response!",
-            )),
+            message: Some(ChatMessage::text(ChatMessageRole::Assistant, MOCK_TEXT)),
             finish_reason: Some("stop".to_string()),
             ..Default::default()
         }],
         usage: Some(LlmUsage::new(10, 15, 25)),
         ..Default::default()
     }
+}
+
+/// The seed's mock answer for a text-completion request: the JSON text of an OpenAI text
+/// completion.
+pub fn mock_text_completion(request_id: &str, model: &str) -> String {
+    format!(
+        r#"{{"id":{},"object":"text_completion","created":0,"model":{},"choices":[{{"text":{},"index":0,"logprobs":null,"finish_reason":"stop"}}],"usage":{{"prompt_tokens":10,"completion_tokens":15,"total_tokens":25}}}}"#,
+        quote(&format!("mock-{request_id}")),
+        quote(model),
+        quote(MOCK_TEXT),
+    )
+}
+
+/// The seed's mock answer for a Responses-API request: the JSON text of a completed response
+/// with one assistant message.
+pub fn mock_responses_response(request_id: &str, model: &str) -> String {
+    format!(
+        r#"{{"id":{},"object":"response","created_at":0,"model":{},"status":"completed","output":[{{"type":"message","id":{},"role":"assistant","status":"completed","content":[{{"type":"output_text","text":{},"annotations":[]}}]}}],"usage":{{"input_tokens":10,"output_tokens":15,"total_tokens":25}}}}"#,
+        quote(&format!("mock-{request_id}")),
+        quote(model),
+        quote(&format!("msg-mock-{request_id}")),
+        quote(MOCK_TEXT),
+    )
 }
 
 /// The seed's rate-limit error.
@@ -195,8 +224,18 @@ impl Plugin for HelloWorld {
         }
         if self.config.mock && input.request.model().as_deref() == Some(self.config.mock_model.as_str()) {
             let id = input.context.request_id().unwrap_or_default().to_string();
-            let response = mock_response(&id, &self.config.mock_model);
-            return Ok(input.short_circuit_response(&response));
+            let model = &self.config.mock_model;
+            return Ok(match input.request.kind() {
+                RequestKind::Chat => input.short_circuit_response(&mock_response(&id, model)),
+                RequestKind::TextCompletion => {
+                    input.short_circuit_with_inner(&mock_text_completion(&id, model))?
+                }
+                RequestKind::Responses => {
+                    input.short_circuit_with_inner(&mock_responses_response(&id, model))?
+                }
+                // Embeddings, speech, ...: no mock of that kind; the provider answers.
+                _ => input.pass_through(),
+            });
         }
         Ok(input.pass_through())
     }
@@ -212,8 +251,12 @@ impl Plugin for HelloWorld {
                 }
             }
             LlmResult::Response(response) if self.config.rewrite_model => {
-                if let Some(model) = response.chat_field_str("model") {
-                    response.set_chat_field("model", &format!("{model} (via rust-wasm)"))?;
+                let text_kind = matches!(
+                    response.kind(),
+                    Some(RequestKind::Chat | RequestKind::TextCompletion | RequestKind::Responses)
+                );
+                if let Some(model) = response.response_model().filter(|_| text_kind) {
+                    response.set_response_field("model", &format!("{model} (via rust-wasm)"))?;
                 }
             }
             _ => {}
