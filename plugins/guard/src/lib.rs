@@ -9,11 +9,22 @@
 //!    over an allow match; a non-empty allow list admits only what it matches. A refused
 //!    request is answered with a Bifrost error, status 403, type `forbidden`, and never
 //!    reaches a provider.
-//! 3. **Token cap** (chat requests): `params.max_completion_tokens` above
-//!    `max_completion_tokens` is lowered to it, and set to it when absent (a provider's own
-//!    default may be larger); a legacy `params.max_tokens` above the cap is lowered too.
-//! 4. **System prompt** (chat requests): `system_prompt` is inserted as the first message
-//!    when no `system` or `developer` message is present.
+//! 3. **Token cap** (chat, text-completion and Responses requests): the request's token
+//!    limit above `max_completion_tokens` is lowered to it, and set to it when absent (a
+//!    provider's own default may be larger). The limit is `params.max_completion_tokens` for
+//!    chat (a legacy `params.max_tokens` above the cap is lowered too), `params.max_tokens`
+//!    for a text completion and `params.max_output_tokens` for a Responses request (what an
+//!    Anthropic `/v1/messages` request becomes).
+//! 4. **System prompt** (chat and Responses requests): `system_prompt` is inserted as the
+//!    first message when no `system` or `developer` message is present — for a Responses
+//!    request as a `{"type":"message","role":"system","content":…}` item, and not when its
+//!    `params.instructions` (the Responses API's system prompt) is set. Text completions have
+//!    no messages and get none.
+//!
+//! Embedding, speech, transcription and image requests get the alias, the lists and the
+//! fallbacks, and nothing else. A Responses request in the flat shape reads as chat (its
+//! `input` array looks like chat's): it is capped by `max_completion_tokens`, and its system
+//! prompt is a `{"role":"system","content":…}` message, which the Responses API accepts.
 //! 5. **Fallbacks**: the fallbacks configured for the (resolved) model are appended to the
 //!    request's `fallbacks`, skipping ones already there and ones the lists would refuse.
 //!
@@ -41,9 +52,11 @@ pub struct Config {
     pub deny_models: Vec<String>,
     /// Requested model → target (`model` or `provider/model`).
     pub aliases: BTreeMap<String, String>,
-    /// Cap on `params.max_completion_tokens` (chat requests).
+    /// Cap on the completion's tokens: `params.max_completion_tokens` (chat),
+    /// `params.max_tokens` (text completions), `params.max_output_tokens` (Responses).
     pub max_completion_tokens: Option<u64>,
-    /// System prompt inserted when a chat request has no system or developer message.
+    /// System prompt inserted when a chat or Responses request has no system or developer
+    /// message (nor, for Responses, `params.instructions`).
     pub system_prompt: Option<String>,
     /// Model pattern → fallbacks to append, each `provider/model`.
     pub fallbacks: BTreeMap<String, Vec<String>>,
@@ -166,6 +179,15 @@ struct Message<'a> {
     content: &'a str,
 }
 
+/// The system message item the plugin inserts into a Responses request.
+#[derive(Serialize)]
+struct Item<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    role: &'a str,
+    content: &'a str,
+}
+
 /// A fallback's `provider` and `model` (other members are skipped unread).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Pair {
@@ -187,6 +209,13 @@ impl Guard {
         let Some(cap) = self.max_completion_tokens else {
             return Ok(None);
         };
+        // The kind's own limit, and (chat) a legacy one that is only ever lowered.
+        let (limit, legacy) = match request.kind() {
+            RequestKind::Chat => ("max_completion_tokens", Some("max_tokens")),
+            RequestKind::TextCompletion => ("max_tokens", None),
+            RequestKind::Responses => ("max_output_tokens", None),
+            _ => return Ok(None),
+        };
         let mut params = match request.field::<RawJson>("params") {
             Some(p) if p.is_object() => p,
             _ => RawJson::empty_object(),
@@ -197,17 +226,19 @@ impl Guard {
             serde_json::from_str::<f64>(&text).ok().map(|n| (n, text))
         };
         let mut changes = Vec::new();
-        match number(&params, "max_completion_tokens") {
+        match number(&params, limit) {
             Some((n, _)) if n <= cap as f64 => {}
             current => {
-                params.set_path(&["max_completion_tokens"], &cap)?;
+                params.set_path(&[limit], &cap)?;
                 let from = current.map_or_else(|| "unset".to_string(), |(_, text)| text);
-                changes.push(format!("max_completion_tokens {from} -> {cap}"));
+                changes.push(format!("{limit} {from} -> {cap}"));
             }
         }
-        if let Some((_, text)) = number(&params, "max_tokens").filter(|(n, _)| *n > cap as f64) {
-            params.set_path(&["max_tokens"], &cap)?;
-            changes.push(format!("max_tokens {text} -> {cap}"));
+        if let Some(legacy) = legacy {
+            if let Some((_, text)) = number(&params, legacy).filter(|(n, _)| *n > cap as f64) {
+                params.set_path(&[legacy], &cap)?;
+                changes.push(format!("{legacy} {text} -> {cap}"));
+            }
         }
         if changes.is_empty() {
             return Ok(None);
@@ -221,6 +252,26 @@ impl Guard {
         let Some(prompt) = &self.system_prompt else {
             return Ok(false);
         };
+        if request.kind() == RequestKind::Responses {
+            let Some(view) = request.responses() else {
+                return Ok(false);
+            };
+            if view.has_system_prompt() {
+                return Ok(false);
+            }
+            request.insert_message(
+                0,
+                &Item {
+                    kind: "message",
+                    role: "system",
+                    content: prompt,
+                },
+            )?;
+            return Ok(true);
+        }
+        if !request.is_chat() {
+            return Ok(false);
+        }
         let Some(roles) = request.field::<Vec<Role>>("input") else {
             return Ok(false);
         };
@@ -342,13 +393,11 @@ impl Plugin for Guard {
             return Ok(input.short_circuit_error(&forbidden(&reason)));
         }
 
-        if input.request.is_chat() {
-            if let Some(change) = self.cap_tokens(&mut input.request)? {
-                changes.push(change);
-            }
-            if self.add_system_prompt(&mut input.request)? {
-                changes.push("system_prompt".to_string());
-            }
+        if let Some(change) = self.cap_tokens(&mut input.request)? {
+            changes.push(change);
+        }
+        if self.add_system_prompt(&mut input.request)? {
+            changes.push("system_prompt".to_string());
         }
         if input.request.inner().is_some() {
             let n = self.add_fallbacks(&mut input.request, &provider, &model)?;
