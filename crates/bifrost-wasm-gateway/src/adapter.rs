@@ -1,47 +1,189 @@
-//! The one translation between the OpenAI wire format and Bifrost's chat request/response,
-//! on bytes validated once.
+//! The one translation between the client APIs (OpenAI's, and Anthropic's Messages) and
+//! Bifrost's requests and responses of every kind, on bytes validated once.
 //!
-//! Inbound, the client's body is validated and indexed in one pass ([`ChatRequest::parse`]);
-//! `model` and `messages` become the Bifrost request's `model` and `input`, `stream` is taken
-//! out, and every other member goes into `params` exactly as written (unknown fields, big
-//! integers and `null`s survive). That request is written once, in the chain's shape
-//! ([`ChatRequest::to_bifrost`]). If the pre-hooks give it back unchanged the provider is
-//! called with the client's parsed request as it is; only a changed request is read back
-//! ([`ChatRequest::from_bifrost`], no second validation: plugin outputs are validated when
-//! they are read). The provider's body ([`ChatRequest::to_openai`]) is written from the same
-//! spans.
+//! Inbound, the client's body is validated and indexed in one pass ([`ApiRequest::parse`]);
+//! `model` and the API's input member (`messages`, `prompt` or `input`) become the Bifrost
+//! request's `model` and `input`, `stream` is taken out, and every other member goes into
+//! `params` exactly as written (unknown fields, big integers and `null`s survive). That
+//! request is written once, in the chain's shape ([`ApiRequest::to_bifrost`]). If the
+//! pre-hooks give it back unchanged the provider is called with the client's parsed request
+//! as it is; only a changed request is read back ([`ApiRequest::from_bifrost`], no second
+//! validation: plugin outputs are validated when they are read). The provider's body
+//! ([`ApiRequest::to_openai`]) is written from the same spans.
 //!
-//! Outbound, the provider's chat completion is wrapped once in the chain's response shape
+//! | route | [`Api`] | Bifrost `input` | kind |
+//! |---|---|---|---|
+//! | `/v1/chat/completions` | [`Api::Chat`] | `messages` | `chat_completion` |
+//! | `/v1/completions` | [`Api::Completions`] | `prompt` (string or array) | `text_completion` |
+//! | `/v1/embeddings` | [`Api::Embeddings`] | `input` | `embedding` |
+//! | `/v1/responses` | [`Api::Responses`] | `input` (a string becomes one user message) | `responses` |
+//! | `/v1/audio/speech` | [`Api::Speech`] | `{"input": input}` | `speech` |
+//! | `/v1/audio/transcriptions` | [`Api::Transcriptions`] | `{"file": base64, "filename"}` (multipart) | `transcription` |
+//! | `/v1/images/generations` | [`Api::Images`] | `{"prompt": prompt}` | `image_generation` |
+//! | `/anthropic/v1/messages` | [`Api::AnthropicMessages`] | Responses input items ([`crate::anthropic`]) | `responses` |
+//!
+//! Outbound, the provider's response is wrapped once in the chain's response shape
 //! ([`wrap_response`]); the client gets the provider's bytes unless a post-hook changed the
-//! response, and then the chat completion inside it ([`answer_body`]).
+//! response, and then the response inside it ([`answer_body`]).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use bifrost_wasm_chain::{LlmResult, RequestShape};
 use bifrost_wasm_types::error::ErrorJson;
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
 use bifrost_wasm_types::scan::{self, Elements, Members};
-use bifrost_wasm_types::shape::{wrap_chat_request, wrap_chat_response, LlmRequest, LlmResponse};
+use bifrost_wasm_types::shape::{self, LlmRequest, LlmResponse, RequestKind};
 
-/// Why a request body is not a chat completion request.
+/// Why a request body cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRequest(pub String);
 
-/// A chat completion request, kept as the JSON text it came in with and the places of its
+/// The client API a route speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// OpenAI chat completions.
+    Chat,
+    /// OpenAI (legacy) text completions.
+    Completions,
+    /// OpenAI embeddings.
+    Embeddings,
+    /// OpenAI Responses API.
+    Responses,
+    /// OpenAI text to speech.
+    Speech,
+    /// OpenAI transcriptions (multipart upload).
+    Transcriptions,
+    /// OpenAI image generation.
+    Images,
+    /// Anthropic Messages (plugins see a Bifrost Responses request, as Bifrost's Anthropic
+    /// integration sends it).
+    AnthropicMessages,
+}
+
+impl Api {
+    /// Every API.
+    pub const ALL: [Api; 8] = [
+        Api::Chat,
+        Api::Completions,
+        Api::Embeddings,
+        Api::Responses,
+        Api::Speech,
+        Api::Transcriptions,
+        Api::Images,
+        Api::AnthropicMessages,
+    ];
+
+    /// The Bifrost request kind plugins see.
+    pub fn kind(self) -> RequestKind {
+        match self {
+            Api::Chat => RequestKind::Chat,
+            Api::Completions => RequestKind::TextCompletion,
+            Api::Embeddings => RequestKind::Embedding,
+            Api::Responses | Api::AnthropicMessages => RequestKind::Responses,
+            Api::Speech => RequestKind::Speech,
+            Api::Transcriptions => RequestKind::Transcription,
+            Api::Images => RequestKind::ImageGeneration,
+        }
+    }
+
+    /// Bifrost's `RequestType` name of a request (`responses_stream`, ...).
+    pub fn request_type(self, stream: bool) -> &'static str {
+        match (self, stream) {
+            (Api::Chat, false) => "chat_completion",
+            (Api::Chat, true) => "chat_completion_stream",
+            (Api::Completions, false) => "text_completion",
+            (Api::Completions, true) => "text_completion_stream",
+            (Api::Embeddings, _) => "embedding",
+            (Api::Responses | Api::AnthropicMessages, false) => "responses",
+            (Api::Responses | Api::AnthropicMessages, true) => "responses_stream",
+            (Api::Speech, false) => "speech",
+            (Api::Speech, true) => "speech_stream",
+            (Api::Transcriptions, false) => "transcription",
+            (Api::Transcriptions, true) => "transcription_stream",
+            (Api::Images, false) => "image_generation",
+            (Api::Images, true) => "image_generation_stream",
+        }
+    }
+
+    /// What a request of this API is called in messages (`a text completion request`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            Api::Chat => "chat completion",
+            Api::Completions => "text completion",
+            Api::Embeddings => "embedding",
+            Api::Responses => "Responses API",
+            Api::Speech => "speech",
+            Api::Transcriptions => "transcription",
+            Api::Images => "image generation",
+            Api::AnthropicMessages => "Anthropic Messages",
+        }
+    }
+
+    /// The client body's member that carries the input.
+    pub fn input_key(self) -> &'static str {
+        match self {
+            Api::Chat | Api::AnthropicMessages => "messages",
+            Api::Completions | Api::Images => "prompt",
+            Api::Embeddings | Api::Responses | Api::Speech => "input",
+            Api::Transcriptions => "file",
+        }
+    }
+
+    /// The JSON kinds the input member may have.
+    fn input_kinds(self) -> &'static [JsonKind] {
+        match self {
+            Api::Chat | Api::AnthropicMessages => &[JsonKind::Array],
+            Api::Completions | Api::Embeddings | Api::Responses => &[JsonKind::String, JsonKind::Array],
+            Api::Speech | Api::Images | Api::Transcriptions => &[JsonKind::String],
+        }
+    }
+
+    /// The path under an OpenAI-compatible base URL.
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            Api::Chat => "/chat/completions",
+            Api::Completions => "/completions",
+            Api::Embeddings => "/embeddings",
+            Api::Responses | Api::AnthropicMessages => "/responses",
+            Api::Speech => "/audio/speech",
+            Api::Transcriptions => "/audio/transcriptions",
+            Api::Images => "/images/generations",
+        }
+    }
+
+    /// Whether a stream is asked for with `"stream": true` (speech asks with
+    /// `"stream_format": "sse"`, embeddings and images do not stream here).
+    fn streams_with_member(self) -> bool {
+        matches!(
+            self,
+            Api::Chat | Api::Completions | Api::Responses | Api::Transcriptions | Api::AnthropicMessages
+        )
+    }
+}
+
+/// A request of one [`Api`], kept as the JSON text it came in with and the places of its
 /// parts: the client's body, or the flat Bifrost request a plugin gave back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChatRequest {
+pub struct ApiRequest {
+    /// The API it was made for.
+    pub api: Api,
     text: RawJson,
     /// Provider from a `provider/model` name (or the Bifrost request), or the default one.
     pub provider: String,
     /// Model without the provider prefix.
     pub model: String,
-    messages: Range<usize>,
+    input: Range<usize>,
+    /// `input` is the client's member (`messages`, `prompt`, ...), not Bifrost's `input`.
+    client_input: bool,
     /// `(key with its quotes, value)` of every other member, in order.
     params: Vec<(Range<usize>, Range<usize>)>,
-    /// `stream: true`.
+    /// The client asked for a stream.
     pub stream: bool,
 }
+
+/// The chat completion request of the chat routes.
+pub type ChatRequest = ApiRequest;
 
 /// Splits `provider/model`; a name without `/` uses `default_provider`.
 pub fn split_model(name: &str, default_provider: &str) -> (String, String) {
@@ -65,12 +207,35 @@ fn quoted_key(text: &str, raw_key: &str) -> Range<usize> {
     inner.start - 1..inner.end + 1
 }
 
-impl ChatRequest {
-    /// Parses an OpenAI chat completion body: one pass validates it and indexes its members.
-    pub fn parse(body: &[u8], default_provider: &str) -> Result<ChatRequest, BadRequest> {
+fn kinds_text(kinds: &[JsonKind]) -> String {
+    let names: Vec<&str> = kinds
+        .iter()
+        .map(|k| match k {
+            JsonKind::Array => "an array",
+            JsonKind::String => "a string",
+            _ => "an object",
+        })
+        .collect();
+    names.join(" or ")
+}
+
+impl ApiRequest {
+    /// Parses an OpenAI chat completion body.
+    pub fn parse(body: &[u8], default_provider: &str) -> Result<ApiRequest, BadRequest> {
+        ApiRequest::parse_api(Api::Chat, body, default_provider)
+    }
+
+    /// Parses the JSON body of an OpenAI-style `api` request: one pass validates it and
+    /// indexes its members. (Transcriptions come as multipart and Anthropic messages are
+    /// converted: see [`crate::multipart`] and [`crate::anthropic`].)
+    pub fn parse_api(api: Api, body: &[u8], default_provider: &str) -> Result<ApiRequest, BadRequest> {
         let text = scan::utf8(body).map_err(|e| BadRequest(format!("the request body is not UTF-8: {e}")))?;
-        let not_object =
-            || BadRequest("the request body must be a JSON object with `model` and `messages`".into());
+        let input_key = api.input_key();
+        let not_object = || {
+            BadRequest(format!(
+                "the request body must be a JSON object with `model` and `{input_key}`"
+            ))
+        };
         if JsonKind::of(text) != JsonKind::Object {
             return Err(not_object());
         }
@@ -78,7 +243,7 @@ impl ChatRequest {
             .map_err(|e| BadRequest(format!("the request body is not valid JSON: {e}")))?
             .ok_or_else(not_object)?;
         let mut model = None;
-        let mut messages = None;
+        let mut input = None;
         let mut stream = false;
         let mut params = Vec::new();
         for (_, member) in index.members() {
@@ -96,46 +261,64 @@ impl ChatRequest {
                             .into_owned(),
                     )
                 }
-                "messages" => {
-                    if JsonKind::of(value) != JsonKind::Array {
-                        return Err(BadRequest("`messages` must be an array of messages".into()));
+                k if k == input_key => {
+                    let kinds = api.input_kinds();
+                    if !kinds.contains(&JsonKind::of(value)) {
+                        return Err(BadRequest(format!(
+                            "`{input_key}` must be {} for a {} request",
+                            kinds_text(kinds),
+                            api.noun()
+                        )));
                     }
-                    messages = Some(span(text, value));
+                    input = Some(span(text, value));
                 }
-                "stream" => {
+                "stream" if api.streams_with_member() => {
                     stream = match value.trim() {
                         "true" => true,
                         "false" | "null" => false,
                         _ => return Err(BadRequest("`stream` must be true or false".into())),
                     }
                 }
+                "stream" if matches!(value.trim(), "true") => {
+                    return Err(BadRequest(format!(
+                        "{} requests do not stream here; leave out `stream`",
+                        api.noun()
+                    )))
+                }
+                "stream_format" if api == Api::Speech => {
+                    stream = scan::string_value(value).is_some_and(|f| f == "sse");
+                    params.push((quoted_key(text, member.raw_key), span(text, value)));
+                }
                 _ => params.push((quoted_key(text, member.raw_key), span(text, value))),
             }
         }
         let model = model.ok_or_else(|| BadRequest("`model` is required".into()))?;
-        let messages = messages.ok_or_else(|| BadRequest("`messages` is required".into()))?;
+        let input = input.ok_or_else(|| BadRequest(format!("`{input_key}` is required")))?;
         let (provider, model) = split_model(&model, default_provider);
-        Ok(ChatRequest {
+        Ok(ApiRequest {
+            api,
             provider,
             model,
-            messages,
+            input,
+            client_input: true,
             params,
             stream,
             text: RawJson::from_validated(text),
         })
     }
 
-    /// Reads a flat Bifrost chat request (`{"provider","model","input","params"}`, as a
-    /// plugin gave it back: already validated) for the provider.
-    pub fn from_bifrost(flat: &str, stream: bool) -> Result<ChatRequest, BadRequest> {
+    /// Reads a flat Bifrost request of `api`'s kind (`{"provider","model","input","params"}`,
+    /// as a plugin gave it back, or as a converter wrote it: already validated).
+    pub fn from_bifrost_api(api: Api, flat: &str, stream: bool) -> Result<ApiRequest, BadRequest> {
+        let noun = api.noun();
         if JsonKind::of(flat) != JsonKind::Object {
-            return Err(BadRequest("the chat request is not a JSON object".into()));
+            return Err(BadRequest(format!("the {noun} request is not a JSON object")));
         }
         let text = RawJson::from_validated(flat);
         let t = text.as_str();
         let mut provider = String::new();
         let mut model = None;
-        let mut messages = None;
+        let mut input = None;
         let mut params = Vec::new();
         for m in Members::new(t) {
             match m.key().as_ref() {
@@ -145,7 +328,7 @@ impl ChatRequest {
                         .unwrap_or_default()
                 }
                 "model" => model = scan::string_value(m.value).map(|p| p.into_owned()),
-                "input" if JsonKind::of(m.value) == JsonKind::Array => messages = Some(span(t, m.value)),
+                "input" if JsonKind::of(m.value) != JsonKind::Null => input = Some(span(t, m.value)),
                 "params" if JsonKind::of(m.value) == JsonKind::Object => {
                     params
                         .extend(Members::new(m.value).map(|p| (quoted_key(t, p.raw_key), span(t, p.value))));
@@ -153,29 +336,121 @@ impl ChatRequest {
                 _ => {}
             }
         }
-        Ok(ChatRequest {
+        let request = ApiRequest {
+            api,
             provider,
-            model: model.ok_or_else(|| BadRequest("the chat request has no `model` string".into()))?,
-            messages: messages
-                .ok_or_else(|| BadRequest("the chat request has no `input` array of messages".into()))?,
+            model: model.ok_or_else(|| BadRequest(format!("the {noun} request has no `model` string")))?,
+            input: input.ok_or_else(|| BadRequest(format!("the {noun} request has no `input`")))?,
+            client_input: false,
             params,
             stream,
             text,
-        })
+        };
+        // The provider's body must be writable from it.
+        request.client_input_value()?;
+        Ok(request)
+    }
+
+    /// Reads a flat Bifrost chat request (as a plugin gave it back: already validated).
+    pub fn from_bifrost(flat: &str, stream: bool) -> Result<ApiRequest, BadRequest> {
+        ApiRequest::from_bifrost_api(Api::Chat, flat, stream)
     }
 
     /// Reads the request the pre-hooks left (in the chain's shape) for the provider.
-    pub fn from_chain(request: &RawJson, stream: bool) -> Result<ChatRequest, BadRequest> {
+    pub fn from_chain_api(api: Api, request: &RawJson, stream: bool) -> Result<ApiRequest, BadRequest> {
         let shaped = LlmRequest::new(request.clone());
         let inner = shaped.inner().ok_or_else(|| {
-            BadRequest("the request after the pre-hooks is not a chat request object".into())
+            BadRequest(format!(
+                "the request after the pre-hooks is not a {} request object",
+                api.noun()
+            ))
         })?;
-        ChatRequest::from_bifrost(inner, stream)
+        ApiRequest::from_bifrost_api(api, inner, stream)
     }
 
-    /// The `messages` array, raw.
+    /// Reads the chat request the pre-hooks left (in the chain's shape) for the provider.
+    pub fn from_chain(request: &RawJson, stream: bool) -> Result<ApiRequest, BadRequest> {
+        ApiRequest::from_chain_api(Api::Chat, request, stream)
+    }
+
+    /// The input raw, as it stands (the client's member, or Bifrost's `input`).
+    fn input_raw(&self) -> &str {
+        &self.text.as_str()[self.input.clone()]
+    }
+
+    /// Bifrost's `input`: the client's member, wrapped as the kind wants it.
+    pub fn bifrost_input(&self) -> Cow<'_, str> {
+        let raw = self.input_raw();
+        if !self.client_input {
+            return Cow::Borrowed(raw);
+        }
+        match self.api {
+            Api::Responses if JsonKind::of(raw) == JsonKind::String => {
+                Cow::Owned(format!("[{{\"role\":\"user\",\"content\":{raw}}}]"))
+            }
+            Api::Speech => Cow::Owned(format!("{{\"input\":{raw}}}")),
+            Api::Images => Cow::Owned(format!("{{\"prompt\":{raw}}}")),
+            _ => Cow::Borrowed(raw),
+        }
+    }
+
+    /// The client API's input member value (`messages`, `prompt`, `input`), from either
+    /// origin; for a transcription, the file's base64.
+    pub fn client_input_value(&self) -> Result<Cow<'_, str>, BadRequest> {
+        let raw = self.input_raw();
+        if self.client_input {
+            return Ok(Cow::Borrowed(raw));
+        }
+        let noun = self.api.noun();
+        let inner = |key: &str, kinds: &[JsonKind]| {
+            let ok = JsonKind::of(raw) == JsonKind::Object;
+            ok.then(|| scan::member(raw, key, false))
+                .flatten()
+                .filter(|v| kinds.contains(&JsonKind::of(v)))
+                .map(Cow::Borrowed)
+                .ok_or_else(|| {
+                    BadRequest(format!(
+                        "the {noun} request's `input` must be an object with `{key}` as {}",
+                        kinds_text(kinds)
+                    ))
+                })
+        };
+        match self.api {
+            Api::Speech => inner("input", &[JsonKind::String]),
+            Api::Images => inner("prompt", &[JsonKind::String]),
+            Api::Transcriptions => inner("file", &[JsonKind::String]),
+            api => {
+                let kinds = match api {
+                    Api::Responses | Api::AnthropicMessages => &[JsonKind::Array][..],
+                    other => other.input_kinds(),
+                };
+                if kinds.contains(&JsonKind::of(raw)) {
+                    Ok(Cow::Borrowed(raw))
+                } else {
+                    Err(BadRequest(format!(
+                        "the {noun} request's `input` must be {}",
+                        kinds_text(kinds)
+                    )))
+                }
+            }
+        }
+    }
+
+    /// A string member of Bifrost's `input` object (`filename` of a transcription).
+    pub fn input_member_str(&self, key: &str) -> Option<String> {
+        let input = self.bifrost_input();
+        if JsonKind::of(&input) != JsonKind::Object {
+            return None;
+        }
+        scan::member(&input, key, false)
+            .filter(|v| JsonKind::of(v) == JsonKind::String)
+            .and_then(scan::string_value)
+            .map(Cow::into_owned)
+    }
+
+    /// The `messages` array of a chat request, raw (the input, for other kinds).
     pub fn messages(&self) -> &str {
-        &self.text.as_str()[self.messages.clone()]
+        self.input_raw()
     }
 
     /// A parameter, raw (`key` as it is written between the quotes).
@@ -185,6 +460,22 @@ impl ChatRequest {
             .iter()
             .find(|(k, _)| &text[k.start + 1..k.end - 1] == key)
             .map(|(_, v)| &text[v.clone()])
+    }
+
+    /// A string parameter, unescaped.
+    pub fn param_str(&self, key: &str) -> Option<String> {
+        self.param(key)
+            .filter(|v| JsonKind::of(v) == JsonKind::String)
+            .and_then(scan::string_value)
+            .map(Cow::into_owned)
+    }
+
+    /// Every parameter: `(key as written, raw value)`.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let text = self.text.as_str();
+        self.params
+            .iter()
+            .map(move |(k, v)| (&text[k.start + 1..k.end - 1], &text[v.clone()]))
     }
 
     fn write_params(&self, out: &mut Vec<u8>) {
@@ -203,42 +494,52 @@ impl ChatRequest {
         self.text.as_str().len() + self.provider.len() + self.model.len() + 64
     }
 
-    /// The Bifrost chat request in the chain's `shape`: flat
-    /// `{"provider","model","input","params"}` (`params` left out when empty), wrapped as
-    /// `shape` asks.
-    pub fn to_bifrost(&self, shape: RequestShape) -> RawJson {
+    /// The flat Bifrost request `{"provider","model","input","params"}` (`params` left out
+    /// when empty).
+    pub fn to_flat(&self) -> String {
         let mut out = Vec::with_capacity(self.approximate_len());
         out.extend_from_slice(b"{\"provider\":");
         scan::write_string(&mut out, &self.provider);
         out.extend_from_slice(b",\"model\":");
         scan::write_string(&mut out, &self.model);
         out.extend_from_slice(b",\"input\":");
-        out.extend_from_slice(self.messages().as_bytes());
+        out.extend_from_slice(self.bifrost_input().as_bytes());
         if !self.params.is_empty() {
             out.extend_from_slice(b",\"params\":{");
             self.write_params(&mut out);
             out.push(b'}');
         }
         out.push(b'}');
-        let flat = String::from_utf8(out).expect("written from UTF-8 parts");
+        String::from_utf8(out).expect("written from UTF-8 parts")
+    }
+
+    /// The Bifrost request in the chain's `shape`: flat, wrapped as `shape` asks, with
+    /// `RequestType` telling the kind and whether it streams.
+    pub fn to_bifrost(&self, shape: RequestShape) -> RawJson {
+        let flat = self.to_flat();
         match shape {
             RequestShape::Flat => RawJson::from_validated(flat),
-            shape => RawJson::from_validated(wrap_chat_request(&flat, shape, self.stream)),
+            shape => {
+                RawJson::from_validated(shape::wrap_request(&flat, &self.api.kind(), shape, self.stream))
+            }
         }
     }
 
-    /// The OpenAI body sent to an upstream provider.
+    /// The OpenAI body sent to an upstream provider (JSON APIs; not transcriptions).
     pub fn to_openai(&self) -> String {
+        let input = self.client_input_value().unwrap_or(Cow::Borrowed("null"));
         let mut out = Vec::with_capacity(self.approximate_len());
         out.extend_from_slice(b"{\"model\":");
         scan::write_string(&mut out, &self.model);
-        out.extend_from_slice(b",\"messages\":");
-        out.extend_from_slice(self.messages().as_bytes());
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(self.api.input_key().as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(input.as_bytes());
         if !self.params.is_empty() {
             out.push(b',');
             self.write_params(&mut out);
         }
-        if self.stream {
+        if self.stream && self.api.streams_with_member() {
             out.extend_from_slice(b",\"stream\":true");
         }
         out.push(b'}');
@@ -246,22 +547,51 @@ impl ChatRequest {
     }
 }
 
-/// A provider's chat completion in the response shape that answers a request of `shape`.
-pub fn wrap_response(chat: &RawJson, shape: RequestShape) -> RawJson {
-    RawJson::from_validated(wrap_chat_response(chat.as_str(), shape))
+/// The text of a message `content`: a string, or the `text` of its blocks joined by spaces.
+pub fn content_text(content: &str) -> String {
+    match JsonKind::of(content) {
+        JsonKind::String => scan::string_value(content).unwrap_or_default().into_owned(),
+        JsonKind::Array => Elements::new(content)
+            .filter_map(|block| scan::member(block, "text", true))
+            .filter(|t| JsonKind::of(t) == JsonKind::String)
+            .filter_map(scan::string_value)
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
 }
 
-/// The body the client gets for a response after the post-hooks: the provider's chat
-/// completion as it came when the hooks left the response as it was sent (`sent`), else the
-/// chat completion inside the (changed) response. `None` when there is none.
-pub fn answer_body(result: &LlmResult, sent: Option<(&RawJson, &RawJson)>) -> Option<RawJson> {
+/// A provider's chat completion in the response shape that answers a request of `shape`.
+pub fn wrap_response(chat: &RawJson, shape: RequestShape) -> RawJson {
+    wrap_kind_response(chat, &RequestKind::Chat, shape, false)
+}
+
+/// A provider's response of `kind` (with `stream`, one stream chunk or event of it) in the
+/// response shape that answers a request of `shape`.
+pub fn wrap_kind_response(inner: &RawJson, kind: &RequestKind, shape: RequestShape, stream: bool) -> RawJson {
+    RawJson::from_validated(shape::wrap_response(inner.as_str(), kind, shape, stream))
+}
+
+/// The body the client gets for a response after the post-hooks: the provider's response as
+/// it came when the hooks left the response as it was sent (`sent`), else the response
+/// inside the (changed) response, of whichever kind. `None` when there is none.
+/// A response of another kind than the request's counts as none.
+pub fn answer_body(
+    result: &LlmResult,
+    sent: Option<(&RawJson, &RawJson)>,
+    kind: &RequestKind,
+) -> Option<RawJson> {
     match (result, sent) {
-        (LlmResult::Response(r), Some((wrapped, chat))) if r.as_str() == wrapped.as_str() => {
-            Some(chat.clone())
+        (LlmResult::Response(r), Some((wrapped, inner))) if r.as_str() == wrapped.as_str() => {
+            Some(inner.clone())
         }
-        (LlmResult::Response(r), _) => LlmResponse::new(r.clone())
-            .chat_raw()
-            .map(RawJson::from_validated),
+        (LlmResult::Response(r), _) => {
+            let response = LlmResponse::new(r.clone());
+            if response.kind().as_ref() != Some(kind) {
+                return None;
+            }
+            response.inner_raw().map(RawJson::from_validated)
+        }
         (LlmResult::Error(_), _) => None,
     }
 }
@@ -478,16 +808,24 @@ mod tests {
         let chat = RawJson::from_validated(r#"{"id":"c","model":"m","choices":[]}"#);
         let wrapped = wrap_response(&chat, RequestShape::GoEnvelope);
         let same = LlmResult::Response(wrapped.clone());
-        assert_eq!(answer_body(&same, Some((&wrapped, &chat))), Some(chat.clone()));
+        assert_eq!(
+            answer_body(&same, Some((&wrapped, &chat)), &RequestKind::Chat),
+            Some(chat.clone())
+        );
         let edited = LlmResult::Response(wrap_response(
             &RawJson::from_validated(r#"{"id":"c","model":"m2","choices":[]}"#),
             RequestShape::GoEnvelope,
         ));
-        let body = answer_body(&edited, Some((&wrapped, &chat))).unwrap();
+        let body = answer_body(&edited, Some((&wrapped, &chat)), &RequestKind::Chat).unwrap();
         assert!(json_equal(
             body.as_str(),
             r#"{"id":"c","model":"m2","choices":[]}"#
         ));
-        assert_eq!(answer_body(&LlmResult::Error(chat), None), None);
+        // A response of another kind than the request's is no answer.
+        assert_eq!(answer_body(&edited, None, &RequestKind::TextCompletion), None);
+        assert_eq!(
+            answer_body(&LlmResult::Error(chat), None, &RequestKind::Chat),
+            None
+        );
     }
 }

@@ -80,6 +80,15 @@ pub enum ProviderConfig {
         /// Longest silence between two pieces of a stream, in milliseconds (default 60000).
         #[serde(default = "default_stream_idle_timeout_ms")]
         stream_idle_timeout_ms: u64,
+        /// Base URL of an Anthropic-compatible API for `/anthropic/v1/messages`, e.g.
+        /// `https://api.anthropic.com` (requests go to `{url}/v1/messages`). Unset: Anthropic
+        /// Messages are sent as Responses requests to `{base_url}/responses`.
+        #[serde(default)]
+        anthropic_base_url: Option<String>,
+        /// Environment variable holding the Anthropic API key, sent as `x-api-key` (default
+        /// `ANTHROPIC_API_KEY`).
+        #[serde(default = "default_anthropic_key_env")]
+        anthropic_api_key_env: String,
     },
 }
 
@@ -114,6 +123,10 @@ fn default_mock_name() -> String {
 fn default_upstream_name() -> String {
     "openai".to_string()
 }
+fn default_anthropic_key_env() -> String {
+    "ANTHROPIC_API_KEY".into()
+}
+
 fn default_key_env() -> String {
     "OPENAI_API_KEY".to_string()
 }
@@ -139,6 +152,22 @@ impl Default for ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// An OpenAI-compatible upstream at `base_url` with every other setting at its default
+    /// (key from `OPENAI_API_KEY`, the default timeouts, no Anthropic-compatible API).
+    pub fn openai_compatible(base_url: impl Into<String>) -> ProviderConfig {
+        ProviderConfig::OpenaiCompatible {
+            name: default_upstream_name(),
+            base_url: base_url.into(),
+            api_key_env: default_key_env(),
+            timeout_ms: default_upstream_timeout_ms(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            first_byte_timeout_ms: default_first_byte_timeout_ms(),
+            stream_idle_timeout_ms: default_stream_idle_timeout_ms(),
+            anthropic_base_url: None,
+            anthropic_api_key_env: default_anthropic_key_env(),
+        }
+    }
+
     /// An upstream's timeouts (`None` for the mock).
     pub fn upstream_timeouts(&self) -> Option<UpstreamTimeouts> {
         match self {
@@ -408,6 +437,8 @@ mod tests {
                 connect_timeout_ms: 10_000,
                 first_byte_timeout_ms: 120_000,
                 stream_idle_timeout_ms: 60_000,
+                anthropic_base_url: None,
+                anthropic_api_key_env: "ANTHROPIC_API_KEY".into(),
             }
         );
         assert_eq!(g.limits.max_body_bytes, 1024);

@@ -91,10 +91,13 @@ pub use config::{
 };
 
 pub mod adapter;
+pub mod anthropic;
 pub mod config;
 mod http_json;
 mod listen;
 mod metrics;
+mod mock;
+pub mod multipart;
 mod plugins;
 pub mod provider;
 mod reload;

@@ -1,24 +1,37 @@
-//! LLM providers: the embedded deterministic mock and an OpenAI-compatible upstream.
+//! LLM providers: the embedded deterministic mock ([`crate::mock`]) and an OpenAI-compatible
+//! upstream (with, optionally, an Anthropic-compatible one for Anthropic Messages).
 //!
-//! Both answer with raw JSON: a chat completion (or a stream of chunks) on success, a Bifrost
-//! error JSON (`{"error": {...}, "status_code": N}`) on failure, which the gateway runs through
-//! the plugins' `post_hook` like any other result.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! Both answer with raw JSON: the Bifrost response of the request's kind (or a stream of its
+//! chunks or events) on success, a Bifrost error JSON (`{"error": {...}, "status_code": N}`)
+//! on failure, which the gateway runs through the plugins' `post_hook` like any other result.
 
 use bifrost_wasm_types::error::ErrorJson;
+use bifrost_wasm_types::http::{decode_base64, encode_base64};
 use bifrost_wasm_types::raw::{JsonKind, RawJson};
-use bifrost_wasm_types::scan::{self, Elements, Members};
+use bifrost_wasm_types::scan::{self, Members};
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use serde_json::json;
 
-use crate::adapter::{error_body, ChatRequest};
+pub use crate::mock::{MockProvider, MOCK_MODELS};
+
+use crate::adapter::{error_body, Api, ApiRequest};
+use crate::anthropic;
 use crate::config::{ProviderConfig, UpstreamTimeouts};
-use crate::sse::SseParser;
+use crate::sse::{SseEvent, SseParser};
 
-/// A stream of chunks (raw chat completion chunk objects) or one final error.
+/// A stream of chunks or events (raw JSON objects of the request's kind) or one final error.
 pub type ChunkStream = BoxStream<'static, Result<RawJson, RawJson>>;
+
+/// A provider's non-streaming answer.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The Bifrost response of the request's kind, which the post-hooks see.
+    pub inner: RawJson,
+    /// What the client gets when no plugin changed the response, when that is not the
+    /// response itself: an upstream's audio bytes, its plain-text transcript, or its Anthropic
+    /// message, with their content type.
+    pub client: Option<(String, Bytes)>,
+}
 
 /// The configured provider.
 #[derive(Debug, Clone)]
@@ -27,10 +40,6 @@ pub enum Provider {
     Mock(MockProvider),
     /// An OpenAI-compatible HTTP API.
     Upstream(UpstreamProvider),
-}
-
-fn raw(text: String) -> RawJson {
-    RawJson::from_validated(text)
 }
 
 fn error_json(status: u16, error_type: &str, message: &str) -> RawJson {
@@ -46,14 +55,21 @@ impl Provider {
                 name,
                 base_url,
                 api_key_env,
+                anthropic_base_url,
+                anthropic_api_key_env,
                 ..
-            } => UpstreamProvider::new(
-                name,
-                base_url,
-                api_key_env,
-                config.upstream_timeouts().unwrap_or_default(),
-            )
-            .map(Provider::Upstream),
+            } => {
+                let mut upstream = UpstreamProvider::new(
+                    name,
+                    base_url,
+                    api_key_env,
+                    config.upstream_timeouts().unwrap_or_default(),
+                )?;
+                if let Some(url) = anthropic_base_url {
+                    upstream = upstream.with_anthropic(url, anthropic_api_key_env)?;
+                }
+                Ok(Provider::Upstream(upstream))
+            }
         }
     }
 
@@ -65,16 +81,16 @@ impl Provider {
         }
     }
 
-    /// One non-streaming completion.
-    pub async fn complete(&self, request: &ChatRequest, request_id: &str) -> Result<RawJson, RawJson> {
+    /// One non-streaming answer.
+    pub async fn complete(&self, request: &ApiRequest, request_id: &str) -> Result<Completed, RawJson> {
         match self {
             Provider::Mock(m) => m.complete(request, request_id),
             Provider::Upstream(u) => u.complete(request).await,
         }
     }
 
-    /// A streaming completion. `Err` when the provider refuses before the first chunk.
-    pub async fn stream(&self, request: &ChatRequest, request_id: &str) -> Result<ChunkStream, RawJson> {
+    /// A streaming answer. `Err` when the provider refuses before the first chunk.
+    pub async fn stream(&self, request: &ApiRequest, request_id: &str) -> Result<ChunkStream, RawJson> {
         match self {
             Provider::Mock(m) => m.stream(request, request_id),
             Provider::Upstream(u) => u.stream(request).await,
@@ -90,174 +106,46 @@ impl Provider {
     }
 }
 
-/// The embedded mock: no network, no key, the same answer for the same messages.
-///
-/// It echoes the text of the last user message, streams it word by word, and reports usage
-/// (words counted as tokens). A model named `mock-error-NNN` answers with an HTTP `NNN` error,
-/// for trying out error handling.
-#[derive(Debug, Clone)]
-pub struct MockProvider {
-    name: String,
-}
-
-/// Models the mock lists.
-pub const MOCK_MODELS: &[&str] = &["mock-echo", "mock-model"];
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Text of a message content: a string, or the `text` of its text blocks joined by spaces.
-fn content_text(content: &str) -> String {
-    match JsonKind::of(content) {
-        JsonKind::String => scan::string_value(content).unwrap_or_default().into_owned(),
-        JsonKind::Array => Elements::new(content)
-            .filter_map(|block| scan::member(block, "text", true))
-            .filter(|t| JsonKind::of(t) == JsonKind::String)
-            .filter_map(scan::string_value)
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
-impl MockProvider {
-    /// `(role, text)` of each message (the request was validated when it was parsed).
-    fn messages(request: &ChatRequest) -> Vec<(String, String)> {
-        Elements::new(request.messages())
-            .filter(|m| JsonKind::of(m) == JsonKind::Object)
-            .map(|m| {
-                let role = scan::member(m, "role", true)
-                    .and_then(scan::string_value)
-                    .map(|r| r.into_owned())
-                    .unwrap_or_default();
-                let content = scan::member(m, "content", true)
-                    .map(content_text)
-                    .unwrap_or_default();
-                (role, content)
-            })
-            .collect()
-    }
-
-    fn answer(request: &ChatRequest) -> Result<(String, u64), RawJson> {
-        if let Some(code) = request.model.strip_prefix("mock-error-") {
-            let status = code
-                .parse::<u16>()
-                .ok()
-                .filter(|s| (400..=599).contains(s))
-                .unwrap_or(500);
-            return Err(error_json(
-                status,
-                "mock_error",
-                &format!(
-                    "the mock provider was asked for a {status} error by model `{}`",
-                    request.model
-                ),
-            ));
-        }
-        let messages = Self::messages(request);
-        let reply = messages
-            .iter()
-            .rev()
-            .find(|(role, _)| role == "user")
-            .map(|(_, text)| text.clone())
-            .unwrap_or_default();
-        let prompt_tokens = messages
-            .iter()
-            .map(|(_, t)| t.split_whitespace().count() as u64)
-            .sum();
-        Ok((reply, prompt_tokens))
-    }
-
-    fn id(request_id: &str) -> String {
-        format!("chatcmpl-mock-{request_id}")
-    }
-
-    fn complete(&self, request: &ChatRequest, request_id: &str) -> Result<RawJson, RawJson> {
-        let (reply, prompt_tokens) = Self::answer(request)?;
-        let completion_tokens = reply.split_whitespace().count() as u64;
-        let body = json!({
-            "id": Self::id(request_id),
-            "object": "chat.completion",
-            "created": now_secs(),
-            "model": request.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": reply},
-                "finish_reason": "stop",
-            }],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        });
-        Ok(raw(body.to_string()))
-    }
-
-    fn stream(&self, request: &ChatRequest, request_id: &str) -> Result<ChunkStream, RawJson> {
-        let (reply, prompt_tokens) = Self::answer(request)?;
-        let id = Self::id(request_id);
-        let created = now_secs();
-        let chunk = |delta: serde_json::Value, finish: Option<&str>, usage: Option<serde_json::Value>| {
-            let mut c = json!({
-                "id": id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": request.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            });
-            if let Some(u) = usage {
-                c["usage"] = u;
-            }
-            Ok(raw(c.to_string()))
-        };
-        let words: Vec<&str> = reply.split_whitespace().collect();
-        let mut chunks = vec![chunk(json!({"role": "assistant", "content": ""}), None, None)];
-        for (i, word) in words.iter().enumerate() {
-            let text = if i == 0 {
-                word.to_string()
-            } else {
-                format!(" {word}")
-            };
-            chunks.push(chunk(json!({"content": text}), None, None));
-        }
-        let completion_tokens = words.len() as u64;
-        chunks.push(chunk(
-            json!({}),
-            Some("stop"),
-            Some(json!({
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            })),
-        ));
-        Ok(stream::iter(chunks).boxed())
-    }
-
-    fn models(&self) -> RawJson {
-        let data: Vec<_> = MOCK_MODELS
-            .iter()
-            .map(|m| json!({"id": format!("{}/{m}", self.name), "object": "model", "created": 0, "owned_by": self.name}))
-            .collect();
-        raw(json!({"object": "list", "data": data}).to_string())
-    }
-}
-
 /// Largest upstream answer the gateway reads (a non-streaming body, or one stream event):
 /// larger ones end with a 502 instead of holding their size in memory.
 pub const MAX_UPSTREAM_RESPONSE_BYTES: usize = 64 << 20;
 
-/// Forwards to an OpenAI-compatible API (`{base_url}/chat/completions`, `{base_url}/models`).
+/// The version header Anthropic's API asks for.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// An Anthropic-compatible API for Anthropic Messages.
+#[derive(Debug, Clone)]
+struct AnthropicUpstream {
+    base_url: String,
+    api_key: Option<String>,
+}
+
+/// Forwards to an OpenAI-compatible API (`{base_url}/chat/completions`, `/completions`,
+/// `/embeddings`, `/responses`, `/audio/speech`, `/audio/transcriptions`,
+/// `/images/generations`, `/models`), and Anthropic Messages to an Anthropic-compatible API
+/// when one is configured (else as a Responses request to `{base_url}/responses`).
 #[derive(Debug, Clone)]
 pub struct UpstreamProvider {
     name: String,
     base_url: String,
     api_key: Option<String>,
+    anthropic: Option<AnthropicUpstream>,
     client: reqwest::Client,
     timeouts: UpstreamTimeouts,
+}
+
+fn check_url(url: &str, example: &str) -> Result<String, String> {
+    let url = url.trim_end_matches('/').to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!(
+            "upstream base_url `{url}` must start with http:// or https:// (e.g. {example})"
+        ));
+    }
+    Ok(url)
+}
+
+fn key_from(env: &str) -> Option<String> {
+    std::env::var(env).ok().filter(|k| !k.is_empty())
 }
 
 impl UpstreamProvider {
@@ -268,12 +156,7 @@ impl UpstreamProvider {
         api_key_env: &str,
         timeouts: UpstreamTimeouts,
     ) -> Result<Self, String> {
-        let base_url = base_url.trim_end_matches('/').to_string();
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(format!(
-                "upstream base_url `{base_url}` must start with http:// or https:// (e.g. https://api.openai.com/v1)"
-            ));
-        }
+        let base_url = check_url(base_url, "https://api.openai.com/v1")?;
         let client = reqwest::Client::builder()
             .timeout(timeouts.total)
             .connect_timeout(timeouts.connect)
@@ -282,22 +165,68 @@ impl UpstreamProvider {
         Ok(UpstreamProvider {
             name: name.to_string(),
             base_url,
-            api_key: std::env::var(api_key_env).ok().filter(|k| !k.is_empty()),
+            api_key: key_from(api_key_env),
+            anthropic: None,
             client,
             timeouts,
         })
     }
 
-    fn post(&self, body: String) -> reqwest::RequestBuilder {
-        let mut req = self
-            .client
-            .post(format!("{}/chat/completions", self.base_url))
-            .header("content-type", "application/json")
-            .body(body);
+    /// Sends Anthropic Messages to an Anthropic-compatible API (`{base_url}/v1/messages`,
+    /// key from `api_key_env` sent as `x-api-key`).
+    pub fn with_anthropic(mut self, base_url: &str, api_key_env: &str) -> Result<Self, String> {
+        self.anthropic = Some(AnthropicUpstream {
+            base_url: check_url(base_url, "https://api.anthropic.com")?,
+            api_key: key_from(api_key_env),
+        });
+        Ok(self)
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.client.post(format!("{}{path}", self.base_url));
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
         }
         req
+    }
+
+    fn post_json(&self, path: &str, body: String) -> reqwest::RequestBuilder {
+        self.post(path)
+            .header("content-type", "application/json")
+            .body(body)
+    }
+
+    /// The request for `request` to the right upstream, and whether the answer is Anthropic's.
+    fn build(&self, request: &ApiRequest) -> Result<(reqwest::RequestBuilder, bool), RawJson> {
+        let bad = |e: crate::adapter::BadRequest| {
+            error_json(
+                500,
+                "invalid_plugin_request",
+                &format!("the request cannot be sent upstream: {}", e.0),
+            )
+        };
+        let builder = match (request.api, &self.anthropic) {
+            (Api::AnthropicMessages, Some(anthropic)) => {
+                let body = anthropic::responses_request_to_messages(&request.to_flat(), request.stream)
+                    .map_err(|e| bad(crate::adapter::BadRequest(e)))?;
+                let mut req = self
+                    .client
+                    .post(format!("{}/v1/messages", anthropic.base_url))
+                    .header("content-type", "application/json")
+                    .header("anthropic-version", ANTHROPIC_VERSION)
+                    .body(body);
+                if let Some(key) = &anthropic.api_key {
+                    req = req.header("x-api-key", key);
+                }
+                return Ok((req, true));
+            }
+            (Api::Transcriptions, _) => {
+                let form = transcription_form(request).map_err(bad)?;
+                self.post(request.api.upstream_path()).multipart(form)
+            }
+            (api, _) => self.post_json(api.upstream_path(), request.to_openai()),
+        };
+        Ok((builder, false))
     }
 
     /// Sends `request`, waiting at most the first-byte timeout for the response headers.
@@ -371,14 +300,8 @@ impl UpstreamProvider {
         }
     }
 
-    async fn complete(&self, request: &ChatRequest) -> Result<RawJson, RawJson> {
-        let response = self.send(self.post(request.to_openai())).await?;
-        let status = response.status().as_u16();
-        let body = self.bounded_body(response).await?;
-        if !(200..300).contains(&status) {
-            return Err(upstream_error(status, &body));
-        }
-        let text = String::from_utf8(body.to_vec()).map_err(|_| {
+    fn json_body(body: Vec<u8>) -> Result<RawJson, RawJson> {
+        let text = String::from_utf8(body).map_err(|_| {
             error_json(
                 502,
                 "upstream_invalid_response",
@@ -394,13 +317,67 @@ impl UpstreamProvider {
         })
     }
 
-    async fn stream(&self, request: &ChatRequest) -> Result<ChunkStream, RawJson> {
-        let response = self
-            .send(
-                self.post(request.to_openai())
-                    .header("accept", "text/event-stream"),
-            )
-            .await?;
+    async fn complete(&self, request: &ApiRequest) -> Result<Completed, RawJson> {
+        let (builder, anthropic_answer) = self.build(request)?;
+        let response = self.send(builder).await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = self.bounded_body(response).await?;
+        if !(200..300).contains(&status) {
+            return Err(upstream_error(status, &body));
+        }
+        let is_json = content_type.is_empty() || content_type.contains("json");
+        match request.api {
+            Api::AnthropicMessages if anthropic_answer => {
+                let message = Self::json_body(body)?;
+                let inner = RawJson::from_validated(anthropic::message_to_responses(message.as_str()));
+                let client = Bytes::from(message.into_string());
+                Ok(Completed {
+                    inner,
+                    client: Some(("application/json".into(), client)),
+                })
+            }
+            Api::Speech => {
+                let mut inner = Vec::with_capacity(body.len() * 4 / 3 + 16);
+                inner.extend_from_slice(b"{\"audio\":");
+                scan::write_string(&mut inner, &encode_base64(&body));
+                inner.push(b'}');
+                let inner = String::from_utf8(inner).expect("written from UTF-8 parts");
+                let content_type = if content_type.is_empty() {
+                    "application/octet-stream".into()
+                } else {
+                    content_type
+                };
+                Ok(Completed {
+                    inner: RawJson::from_validated(inner),
+                    client: Some((content_type, Bytes::from(body))),
+                })
+            }
+            Api::Transcriptions if !is_json => {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let mut inner = b"{\"text\":".to_vec();
+                scan::write_string(&mut inner, &text);
+                inner.push(b'}');
+                Ok(Completed {
+                    inner: RawJson::from_validated(String::from_utf8(inner).expect("UTF-8")),
+                    client: Some((content_type, Bytes::from(body))),
+                })
+            }
+            _ => Ok(Completed {
+                inner: Self::json_body(body)?,
+                client: None,
+            }),
+        }
+    }
+
+    async fn stream(&self, request: &ApiRequest) -> Result<ChunkStream, RawJson> {
+        let (builder, anthropic_answer) = self.build(request)?;
+        let response = self.send(builder.header("accept", "text/event-stream")).await?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
             let body = self.bounded_body(response).await.unwrap_or_default();
@@ -443,6 +420,20 @@ impl UpstreamProvider {
                 }
             },
         );
+        if anthropic_answer {
+            let mut converter = anthropic::FromAnthropicEvents::new();
+            return Ok(sse_items(bytes, move |event| {
+                match converter.event(event.event.as_deref(), &event.data) {
+                    Ok(events) => Some(
+                        events
+                            .into_iter()
+                            .map(|e| Ok(RawJson::from_validated(e)))
+                            .collect(),
+                    ),
+                    Err(message) => Some(vec![Err(error_json(502, "upstream_error", &message))]),
+                }
+            }));
+        }
         Ok(sse_chunks(bytes))
     }
 
@@ -465,6 +456,45 @@ impl UpstreamProvider {
             )
         })
     }
+}
+
+/// The multipart form of a transcription request: the file (decoded from the Bifrost
+/// request's base64), `model`, and every parameter (strings as they are, arrays as repeated
+/// `key[]` fields, other values as their JSON).
+fn transcription_form(request: &ApiRequest) -> Result<reqwest::multipart::Form, crate::adapter::BadRequest> {
+    let file = request.client_input_value()?;
+    let bytes = scan::string_value(&file)
+        .map(|b| decode_base64(&b))
+        .transpose()
+        .map_err(|e| crate::adapter::BadRequest(format!("`input.file` is not base64: {e}")))?
+        .unwrap_or_default();
+    let filename = request
+        .input_member_str("filename")
+        .unwrap_or_else(|| "audio.wav".to_string());
+    let mut form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename))
+        .text("model", request.model.clone());
+    for (key, value) in request.params() {
+        let key =
+            scan::string_value(&format!("\"{key}\"")).map_or_else(|| key.to_string(), |k| k.into_owned());
+        match JsonKind::of(value) {
+            JsonKind::String => {
+                form = form.text(key, scan::string_value(value).unwrap_or_default().into_owned())
+            }
+            JsonKind::Array => {
+                for item in scan::Elements::new(value) {
+                    let text = scan::string_value(item).map_or_else(|| item.to_string(), |s| s.into_owned());
+                    form = form.text(format!("{key}[]"), text);
+                }
+            }
+            JsonKind::Null => {}
+            _ => form = form.text(key, value.trim().to_string()),
+        }
+    }
+    if request.stream {
+        form = form.text("stream", "true");
+    }
+    Ok(form)
 }
 
 /// A Bifrost error carrying an upstream's own `error` object: its `message`, `type` and
@@ -492,7 +522,7 @@ fn with_upstream_error(status: u16, error: &str) -> RawJson {
     json.code = code.as_deref();
     let mut out = Vec::with_capacity(error.len() + 64);
     json.write_with(&mut out, &[], &extra);
-    raw(String::from_utf8(out).expect("written from UTF-8 parts"))
+    RawJson::from_validated(String::from_utf8(out).expect("written from UTF-8 parts"))
 }
 
 /// A Bifrost error for an upstream's non-2xx answer; keeps the upstream's own `error` object.
@@ -531,43 +561,56 @@ pub fn upstream_error(status: u16, body: &[u8]) -> RawJson {
 pub fn sse_chunks(
     bytes: impl futures_util::Stream<Item = Result<Bytes, RawJson>> + Send + 'static,
 ) -> ChunkStream {
-    struct State<S> {
+    sse_items(bytes, |event| event_item(&event.data).map(|item| vec![item]))
+}
+
+/// One OpenAI-style event's data as a chunk; `None` for `[DONE]`.
+fn event_item(data: &str) -> Option<Result<RawJson, RawJson>> {
+    if data.trim() == "[DONE]" {
+        return None;
+    }
+    match RawJson::from_string(data.to_string()) {
+        Ok(v) if v.is_object() => {
+            if let Some(error) = v.get("error").filter(|e| JsonKind::of(e) == JsonKind::Object) {
+                let status = v
+                    .get("status_code")
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .filter(|s| (400..=599).contains(s))
+                    .unwrap_or(502);
+                return Some(Err(with_upstream_error(status, error)));
+            }
+            Some(Ok(v))
+        }
+        _ => Some(Err(error_json(
+            502,
+            "upstream_invalid_stream",
+            &format!(
+                "the upstream sent a stream event that is not a JSON object: {:.200}",
+                data
+            ),
+        ))),
+    }
+}
+
+/// Turns an SSE byte stream into items, `convert` deciding per event (`None` ends the
+/// stream); an `Err` item ends it, a broken stream ends with its error.
+fn sse_items(
+    bytes: impl futures_util::Stream<Item = Result<Bytes, RawJson>> + Send + 'static,
+    mut convert: impl FnMut(&SseEvent) -> Option<Vec<Result<RawJson, RawJson>>> + Send + 'static,
+) -> ChunkStream {
+    struct State<S, F> {
         bytes: S,
         parser: SseParser,
         pending: std::collections::VecDeque<Result<RawJson, RawJson>>,
         done: bool,
-    }
-    fn event_item(data: &str) -> Option<Result<RawJson, RawJson>> {
-        if data.trim() == "[DONE]" {
-            return None;
-        }
-        match RawJson::from_string(data.to_string()) {
-            Ok(v) if v.is_object() => {
-                if let Some(error) = v.get("error").filter(|e| JsonKind::of(e) == JsonKind::Object) {
-                    let status = v
-                        .get("status_code")
-                        .and_then(|s| s.parse::<u16>().ok())
-                        .filter(|s| (400..=599).contains(s))
-                        .unwrap_or(502);
-                    return Some(Err(with_upstream_error(status, error)));
-                }
-                Some(Ok(v))
-            }
-            _ => Some(Err(error_json(
-                502,
-                "upstream_invalid_stream",
-                &format!(
-                    "the upstream sent a stream event that is not a JSON object: {:.200}",
-                    data
-                ),
-            ))),
-        }
+        convert: F,
     }
     let state = State {
         bytes: Box::pin(bytes),
         parser: SseParser::new(),
         pending: Default::default(),
         done: false,
+        convert: move |e: &SseEvent| convert(e),
     };
     stream::unfold(state, |mut st| async move {
         loop {
@@ -603,12 +646,12 @@ pub fn sse_chunks(
                 }
             };
             for event in events {
-                match event_item(&event.data) {
+                match (st.convert)(&event) {
                     None => {
                         st.done = true;
                         break;
                     }
-                    Some(item) => st.pending.push_back(item),
+                    Some(items) => st.pending.extend(items),
                 }
             }
         }
@@ -619,53 +662,6 @@ pub fn sse_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn request(model: &str, messages: &str) -> ChatRequest {
-        ChatRequest::parse(
-            format!(r#"{{"model":"{model}","messages":{messages}}}"#).as_bytes(),
-            "mock",
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn mock_echoes_the_last_user_message_with_usage() {
-        let mock = MockProvider { name: "mock".into() };
-        let req = request(
-            "mock-echo",
-            r#"[{"role":"system","content":"be brief"},{"role":"user","content":"first"},{"role":"assistant","content":"x"},{"role":"user","content":[{"type":"text","text":"hello"},{"type":"text","text":"there world"}]}]"#,
-        );
-        let out = mock.complete(&req, "r1").unwrap().to_value().unwrap();
-        assert_eq!(out["choices"][0]["message"]["content"], "hello there world");
-        assert_eq!(out["id"], "chatcmpl-mock-r1");
-        assert_eq!(out["usage"]["prompt_tokens"], 7);
-        assert_eq!(out["usage"]["completion_tokens"], 3);
-        assert_eq!(out["usage"]["total_tokens"], 10);
-    }
-
-    #[tokio::test]
-    async fn mock_streams_word_by_word_and_the_words_rebuild_the_reply() {
-        let mock = MockProvider { name: "mock".into() };
-        let req = request("mock-echo", r#"[{"role":"user","content":"one two  three"}]"#);
-        let chunks: Vec<_> = mock.stream(&req, "r").unwrap().collect().await;
-        assert_eq!(chunks.len(), 5);
-        let mut text = String::new();
-        for c in &chunks {
-            let v = c.as_ref().unwrap().to_value().unwrap();
-            text.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
-        }
-        assert_eq!(text, "one two three");
-        let last = chunks.last().unwrap().as_ref().unwrap().to_value().unwrap();
-        assert_eq!(last["choices"][0]["finish_reason"], "stop");
-        assert_eq!(last["usage"]["completion_tokens"], 3);
-    }
-
-    #[test]
-    fn mock_error_models_answer_with_their_status() {
-        let mock = MockProvider { name: "mock".into() };
-        let err = mock.complete(&request("mock-error-503", "[]"), "r").unwrap_err();
-        assert_eq!(err.get("status_code"), Some("503"));
-    }
 
     #[test]
     fn upstream_error_keeps_the_upstream_error_object() {

@@ -22,10 +22,15 @@ use bifrost_wasm_types::scan;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::adapter::{self, answer_body, error_body, error_status, response_to_chunks, ChatRequest};
+use bifrost_wasm_types::http::decode_base64 as decode_audio;
+use bifrost_wasm_types::shape::RequestKind;
+
+use crate::adapter::{self, answer_body, error_body, error_status, response_to_chunks, Api, ApiRequest};
+use crate::anthropic;
 use crate::http_json::{http_request_json, http_response_json};
 use crate::metrics::Metrics;
-use crate::provider::{ChunkStream, Provider};
+use crate::multipart;
+use crate::provider::{ChunkStream, Completed, Provider};
 use crate::reload::{Current, Live};
 
 /// Log target of the per-request line.
@@ -87,9 +92,14 @@ impl AppState {
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     // Requests the admission limit applies to; /health and /metrics stay answerable when full.
-    let admitted = Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/chat/completions", post(chat_completions))
+    let mut admitted = Router::new();
+    for (path, api) in API_ROUTES {
+        admitted = admitted.route(
+            path,
+            post(move |State(state): State<Arc<AppState>>, request: Request| serve_api(api, state, request)),
+        );
+    }
+    let admitted = admitted
         .route("/v1/models", get(models))
         .route("/models", get(models))
         .fallback(not_found)
@@ -227,10 +237,6 @@ impl Answer {
         }
     }
 
-    fn from_error(error: RawJson) -> Self {
-        Answer::json(error_status(&error), error.into_string())
-    }
-
     fn into_response(self, request_id: &str) -> Response {
         let mut response = Response::new(Body::from(self.body));
         *response.status_mut() =
@@ -257,8 +263,10 @@ struct Ctx {
     live: Arc<Live>,
     /// The route matched, for metrics (`unmatched` for an unknown path).
     route: &'static str,
-    /// The request kind, for metrics (`chat_completion`, `list_models`, ...).
+    /// The request kind, for metrics and the log (`chat_completion`, `list_models`, ...).
     kind: &'static str,
+    /// The API of the route, which decides how errors are written (`None`: not an API route).
+    api: Option<Api>,
     started: Instant,
     method: Method,
     path: String,
@@ -273,6 +281,10 @@ impl Ctx {
             live: state.current.get(),
             route: route_of(uri.path()),
             kind: kind_of(route_of(uri.path())),
+            api: API_ROUTES
+                .iter()
+                .find(|(route, _)| *route == uri.path())
+                .map(|(_, api)| *api),
             state: state.clone(),
             started: Instant::now(),
             method: method.clone(),
@@ -292,16 +304,34 @@ impl Ctx {
         tracing::info!(
             target: REQUEST_LOG_TARGET,
             request_id = %self.request_id,
-            "{} {} {}{} {:?} id={}{}{}",
+            "{} {} {}{} {:?} kind={} id={}{}{}",
             self.method,
             self.path,
             status,
             note,
             self.started.elapsed(),
+            self.kind,
             self.request_id,
             if summary.is_empty() { "" } else { " plugins: " },
             summary
         );
+    }
+
+    /// An error answer in the route's format: Bifrost's error JSON (which is also OpenAI's),
+    /// or Anthropic's error body for Anthropic Messages.
+    fn error_answer(&self, error: RawJson) -> Answer {
+        let status = error_status(&error);
+        match self.api {
+            Some(Api::AnthropicMessages) => {
+                Answer::json(status, anthropic::error_to_anthropic(error.as_str(), status))
+            }
+            _ => Answer::json(status, error.into_string()),
+        }
+    }
+
+    /// An error the gateway answers with itself, in the route's format.
+    fn error(&self, status: u16, error_type: &str, message: &str) -> Answer {
+        self.error_answer(error_body(status, error_type, message))
     }
 
     /// Runs `http_post_hook` (non-streaming answers), logs, and builds the response.
@@ -327,7 +357,7 @@ async fn read_body(ctx: &Ctx, body: Body) -> Result<Bytes, Response> {
                 .is_some_and(|s| s.to_string().contains("length limit"))
                 || e.to_string().contains("length limit");
             let answer = if too_large {
-                Answer::error(
+                ctx.error(
                     413,
                     "request_too_large",
                     &format!(
@@ -336,7 +366,7 @@ async fn read_body(ctx: &Ctx, body: Body) -> Result<Bytes, Response> {
                     ),
                 )
             } else {
-                Answer::error(
+                ctx.error(
                     400,
                     "invalid_request_error",
                     &format!("cannot read the request body: {e}"),
@@ -385,7 +415,7 @@ async fn http_pre(
                 Some(Err(e)) => Err(ctx
                     .finish(
                         Some(run),
-                        Answer::error(
+                        ctx.error(
                             500,
                             "plugin_error",
                             &format!(
@@ -418,27 +448,74 @@ fn changed_by(run: &RequestRun, hook: Hook) -> bool {
         .any(|s| s.hook == hook && s.count(HookOutcome::Changed) > 0)
 }
 
-async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// What the client-facing answer needs to know of the request.
+#[derive(Clone)]
+struct Meta {
+    api: Api,
+    stream: bool,
+    /// `response_format` (speech's audio format, a transcription's `text`, `srt`, ...).
+    response_format: Option<String>,
+    model: String,
+}
+
+impl Meta {
+    fn of(request: &ApiRequest) -> Meta {
+        Meta {
+            api: request.api,
+            stream: request.stream,
+            response_format: request.param_str("response_format"),
+            model: request.model.clone(),
+        }
+    }
+}
+
+/// Reads the client's body as a request of `api`.
+async fn parse_request(
+    api: Api,
+    body: Bytes,
+    content_type: Option<&str>,
+    default_provider: &str,
+) -> Result<ApiRequest, adapter::BadRequest> {
+    match api {
+        Api::Transcriptions => multipart::parse_transcription(body, content_type, default_provider).await,
+        Api::AnthropicMessages => {
+            let text = scan::utf8(&body)
+                .map_err(|e| adapter::BadRequest(format!("the request body is not UTF-8: {e}")))?;
+            scan::validate(text)
+                .map_err(|e| adapter::BadRequest(format!("the request body is not valid JSON: {e}")))?;
+            let (flat, stream) = anthropic::messages_to_responses_request(text, default_provider)
+                .map_err(adapter::BadRequest)?;
+            ApiRequest::from_bifrost_api(Api::AnthropicMessages, &flat, stream)
+        }
+        api => ApiRequest::parse_api(api, &body, default_provider),
+    }
+}
+
+/// One request of an API route: the HTTP pre-hooks, the Bifrost request of the route's kind
+/// through the pre-hooks, the provider, the post-hooks, and the answer in the route's format.
+async fn serve_api(api: Api, state: Arc<AppState>, request: Request) -> Response {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let (mut ctx, run, body) = match begin(&state, request).await {
         Ok(v) => v,
         Err(response) => return response,
     };
-    let request = match ChatRequest::parse(&body, state.provider.name()) {
+    let request = match parse_request(api, body, content_type.as_deref(), state.provider.name()).await {
         Ok(r) => r,
         Err(e) => {
-            return ctx
-                .finish(Some(run), Answer::error(400, "invalid_request_error", &e.0))
-                .await
+            let answer = ctx.error(400, "invalid_request_error", &e.0);
+            return ctx.finish(Some(run), answer).await;
         }
     };
-    drop(body);
     let stream = request.stream;
-    if stream {
-        ctx.kind = "chat_completion_stream";
-    }
+    ctx.kind = api.request_type(stream);
+    let meta = Meta::of(&request);
     if !ctx.live.llm_hooks {
         let result = call_provider(&ctx, Ok(request)).await;
-        return respond(ctx, run, result, stream).await;
+        return respond(ctx, run, result, meta).await;
     }
     let shaped = request.to_bifrost(ctx.live.chain.shape());
     let (run, outcome) = ctx.live.turns.drive(run, PreHooks::new(shaped)).await;
@@ -447,22 +524,23 @@ async fn chat_completions(State(state): State<Arc<AppState>>, request: Request) 
         // Nothing a plugin did changes what the provider gets: the client's request as parsed.
         PreOutcome::Continue(_) if !changed_by(&run, Hook::PreHook) => call_provider(&ctx, Ok(request)).await,
         PreOutcome::Continue(changed) => {
-            let parsed = ChatRequest::from_chain(&changed, stream).map_err(|e| e.0);
+            let parsed = ApiRequest::from_chain_api(api, &changed, stream).map_err(|e| e.0);
             call_provider(&ctx, parsed).await
         }
     };
-    respond(ctx, run, result, stream).await
+    respond(ctx, run, result, meta).await
 }
 
 /// What the provider (or a short-circuit) produced.
 enum Provided {
-    /// A result; for a provider's answer, its chat completion as it came.
-    Done(LlmResult, Option<RawJson>),
-    /// A stream of chunks.
+    /// A result; for a provider's answer, its response as it came (and what the client gets
+    /// for it when no plugin changes it, when that is not the response itself).
+    Done(LlmResult, Option<Completed>),
+    /// A stream of chunks or events.
     Stream(ChunkStream),
 }
 
-async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provided {
+async fn call_provider(ctx: &Ctx, request: Result<ApiRequest, String>) -> Provided {
     let request = match request {
         Ok(r) => r,
         Err(message) => {
@@ -478,6 +556,7 @@ async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provi
     };
     let provider = &ctx.state.provider;
     let started = Instant::now();
+    let kind = request.api.kind();
     let provided = if request.stream {
         match provider.stream(&request, &ctx.request_id).await {
             Ok(s) => Provided::Stream(s),
@@ -485,9 +564,14 @@ async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provi
         }
     } else {
         match provider.complete(&request, &ctx.request_id).await {
-            Ok(chat) => Provided::Done(
-                LlmResult::Response(adapter::wrap_response(&chat, ctx.live.chain.shape())),
-                Some(chat),
+            Ok(completed) => Provided::Done(
+                LlmResult::Response(adapter::wrap_kind_response(
+                    &completed.inner,
+                    &kind,
+                    ctx.live.chain.shape(),
+                    false,
+                )),
+                Some(completed),
             ),
             Err(e) => Provided::Done(LlmResult::Error(e), None),
         }
@@ -497,44 +581,170 @@ async fn call_provider(ctx: &Ctx, request: Result<ChatRequest, String>) -> Provi
     provided
 }
 
-async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, stream: bool) -> Response {
-    let (result, chat) = match provided {
-        Provided::Stream(chunks) => return stream_response(ctx, run, chunks, true),
-        Provided::Done(result, chat) => (result, chat),
+/// The content type of audio bytes: sniffed for WAV, else from the requested format.
+fn audio_content_type(bytes: &[u8], format: Option<&str>) -> &'static str {
+    if bytes.starts_with(b"RIFF") {
+        return "audio/wav";
+    }
+    match format {
+        Some("mp3") | None => "audio/mpeg",
+        Some("opus") => "audio/opus",
+        Some("aac") => "audio/aac",
+        Some("flac") => "audio/flac",
+        Some("wav") => "audio/wav",
+        Some("pcm") => "audio/pcm",
+        Some(_) => "application/octet-stream",
+    }
+}
+
+/// A string member of a response, unescaped.
+fn member_string(inner: &RawJson, key: &str) -> Option<String> {
+    inner
+        .get(key)
+        .filter(|v| JsonKind::of(v) == JsonKind::String)
+        .and_then(scan::string_value)
+        .map(|s| s.into_owned())
+}
+
+/// The client's answer for a response of the request's kind (`inner`), in the route's
+/// format: the JSON itself; speech's audio bytes; a plain-text transcript when one was asked
+/// for; an Anthropic message.
+fn client_answer(ctx: &Ctx, meta: &Meta, inner: RawJson) -> Answer {
+    match meta.api {
+        Api::Speech => {
+            let audio = member_string(&inner, "audio").map(|a| decode_audio(&a));
+            match audio {
+                Some(Ok(bytes)) => {
+                    let content_type = audio_content_type(&bytes, meta.response_format.as_deref());
+                    Answer {
+                        status: 200,
+                        headers: vec![("content-type".into(), content_type.into())],
+                        body: bytes,
+                    }
+                }
+                _ => ctx.error(
+                    502,
+                    "invalid_plugin_response",
+                    "the speech response after the plugins has no base64 `audio`",
+                ),
+            }
+        }
+        Api::Transcriptions if matches!(meta.response_format.as_deref(), Some("text" | "srt" | "vtt")) => {
+            Answer {
+                status: 200,
+                headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+                body: member_string(&inner, "text").unwrap_or_default().into_bytes(),
+            }
+        }
+        Api::AnthropicMessages => Answer::json(200, anthropic::responses_to_message(inner.as_str())),
+        _ => Answer::json(200, inner.into_string()),
+    }
+}
+
+async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, meta: Meta) -> Response {
+    let (result, completed) = match provided {
+        Provided::Stream(chunks) => return stream_response(ctx, run, chunks, true, meta.model.clone()),
+        Provided::Done(result, completed) => (result, completed),
     };
     let (run, result) = if ctx.live.llm_hooks {
         ctx.live.turns.drive(run, PostHooks::new(result)).await
     } else {
         (run, result)
     };
-    // The provider's own bytes, unless a post-hook changed the response.
-    let body = match (&result, chat) {
-        (LlmResult::Response(_), Some(chat)) if !changed_by(&run, Hook::PostHook) => Some(chat),
-        _ => answer_body(&result, None),
+    let kind = meta.api.kind();
+    // The provider's own answer, unless a post-hook changed the response.
+    let (body, client) = match (&result, completed) {
+        (LlmResult::Response(_), Some(completed)) if !changed_by(&run, Hook::PostHook) => {
+            (Some(completed.inner), completed.client)
+        }
+        _ => (answer_body(&result, None, &kind), None),
     };
-    match (result, stream) {
+    match (result, meta.stream) {
         (LlmResult::Response(_), true) => {
-            // A short-circuit (or recovery) answering a stream: send it as one chunk.
-            let chunks = body.map(|chat| response_to_chunks(&chat)).unwrap_or_default();
+            // A short-circuit (or recovery) answering a stream: sent as the stream of it.
+            let events = body
+                .map(|inner| response_events(meta.api, &inner))
+                .unwrap_or_default();
             stream_response(
                 ctx,
                 run,
-                futures_util::stream::iter(chunks.into_iter().map(Ok)).boxed(),
+                futures_util::stream::iter(events.into_iter().map(Ok)).boxed(),
                 false,
+                meta.model.clone(),
             )
         }
         (LlmResult::Response(_), false) => {
-            let answer = match body {
-                Some(chat) => Answer::json(200, chat.into_string()),
-                None => Answer::error(
+            let answer = match (body, client) {
+                (_, Some((content_type, bytes))) => Answer {
+                    status: 200,
+                    headers: vec![("content-type".into(), content_type)],
+                    body: bytes.to_vec(),
+                },
+                (Some(inner), None) => client_answer(&ctx, &meta, inner),
+                (None, None) => ctx.error(
                     502,
                     "invalid_plugin_response",
-                    "the response after the plugins holds no chat completion",
+                    &format!(
+                        "the response after the plugins holds no {} response",
+                        meta.api.noun()
+                    ),
                 ),
             };
             ctx.finish(Some(run), answer).await
         }
-        (LlmResult::Error(e), _) => ctx.finish(Some(run), Answer::from_error(e)).await,
+        (LlmResult::Error(e), _) => {
+            let answer = ctx.error_answer(e);
+            ctx.finish(Some(run), answer).await
+        }
+    }
+}
+
+/// A whole response of the API's kind as the stream that would have carried it (for a
+/// short-circuit or a recovery answering a streaming request).
+fn response_events(api: Api, inner: &RawJson) -> Vec<RawJson> {
+    let event = |value: serde_json::Value| RawJson::from_validated(value.to_string());
+    let value = || inner.to_value().unwrap_or_default();
+    match api {
+        Api::Chat => response_to_chunks(inner),
+        Api::Completions | Api::Embeddings | Api::Images => vec![inner.clone()],
+        Api::Responses | Api::AnthropicMessages => {
+            let response = value();
+            let mut out = vec![event(
+                serde_json::json!({"type": "response.created", "sequence_number": 0, "response": response}),
+            )];
+            let output = response["output"].as_array().cloned().unwrap_or_default();
+            for (output_index, item) in output.iter().enumerate() {
+                let parts = item["content"].as_array().cloned().unwrap_or_default();
+                for (content_index, part) in parts.iter().enumerate() {
+                    if let Some(text) = part["text"].as_str() {
+                        out.push(event(serde_json::json!({
+                            "type": "response.output_text.delta",
+                            "sequence_number": out.len(),
+                            "item_id": item["id"],
+                            "output_index": output_index,
+                            "content_index": content_index,
+                            "delta": text,
+                        })));
+                    }
+                }
+            }
+            out.push(event(serde_json::json!({"type": "response.completed", "sequence_number": out.len(), "response": response})));
+            out
+        }
+        Api::Speech => {
+            let audio = value()["audio"].clone();
+            vec![
+                event(serde_json::json!({"type": "speech.audio.delta", "audio": audio})),
+                event(serde_json::json!({"type": "speech.audio.done"})),
+            ]
+        }
+        Api::Transcriptions => {
+            let text = value()["text"].clone();
+            vec![
+                event(serde_json::json!({"type": "transcript.text.delta", "delta": text})),
+                event(serde_json::json!({"type": "transcript.text.done", "text": text})),
+            ]
+        }
     }
 }
 
@@ -546,6 +756,65 @@ fn sse_data(json: &str) -> Bytes {
     Bytes::from(out)
 }
 
+fn sse_event(name: &str, json: &str) -> Bytes {
+    let mut out = String::with_capacity(json.len() + name.len() + 16);
+    out.push_str("event: ");
+    out.push_str(name);
+    out.push_str("\ndata: ");
+    out.push_str(json);
+    out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+/// Writes chunks and events as the route's server-sent events.
+enum SseOut {
+    /// `data: {chunk}` lines ending with `data: [DONE]` (chat and text completions).
+    Data,
+    /// `event: {type}` + `data: {event}` (Responses, speech, transcription streams).
+    Typed,
+    /// Anthropic's events, converted from the Responses events the plugins saw.
+    Anthropic(anthropic::ToAnthropicEvents),
+}
+
+impl SseOut {
+    fn new(api: Api, model: &str) -> SseOut {
+        match api {
+            Api::Chat | Api::Completions | Api::Embeddings | Api::Images => SseOut::Data,
+            Api::Responses | Api::Speech | Api::Transcriptions => SseOut::Typed,
+            Api::AnthropicMessages => SseOut::Anthropic(anthropic::ToAnthropicEvents::new(model)),
+        }
+    }
+
+    fn chunk(&mut self, chunk: &RawJson) -> Vec<Bytes> {
+        match self {
+            SseOut::Data => vec![sse_data(chunk.as_str())],
+            SseOut::Typed => match chunk.get("type").and_then(scan::string_value) {
+                Some(name) if !name.contains(['\n', '\r']) => vec![sse_event(&name, chunk.as_str())],
+                _ => vec![sse_data(chunk.as_str())],
+            },
+            SseOut::Anthropic(to) => to
+                .event(chunk.as_str())
+                .into_iter()
+                .map(|(name, data)| sse_event(name, &data))
+                .collect(),
+        }
+    }
+
+    fn error(&mut self, error: &RawJson) -> Bytes {
+        match self {
+            SseOut::Anthropic(to) => {
+                let (name, data) = to.error(error.as_str(), error_status(error));
+                sse_event(name, &data)
+            }
+            _ => sse_data(error.as_str()),
+        }
+    }
+
+    fn done(&self) -> Option<Bytes> {
+        matches!(self, SseOut::Data).then(|| Bytes::from_static(b"data: [DONE]\n\n"))
+    }
+}
+
 /// One chunk through the plugins: `post_hook` (when the chunk comes from the provider) and
 /// `http_stream_chunk_hook`.
 async fn chunk_through_plugins(
@@ -553,17 +822,18 @@ async fn chunk_through_plugins(
     run: RequestRun,
     item: Result<RawJson, RawJson>,
     post_hooks: bool,
+    kind: &RequestKind,
 ) -> (RequestRun, ChunkOutcome) {
     let (run, chunk) = match item {
         Ok(chunk) if post_hooks && state.llm_hooks => {
-            let wrapped = adapter::wrap_response(&chunk, state.chain.shape());
+            let wrapped = adapter::wrap_kind_response(&chunk, kind, state.chain.shape(), true);
             let sent = wrapped.clone();
             let (run, result) = state
                 .turns
                 .drive(run, PostHooks::new(LlmResult::Response(wrapped)))
                 .await;
             match result {
-                LlmResult::Response(_) => match answer_body(&result, Some((&sent, &chunk))) {
+                LlmResult::Response(_) => match answer_body(&result, Some((&sent, &chunk)), kind) {
                     Some(chunk) => (run, chunk),
                     None => return (run, ChunkOutcome::Skip),
                 },
@@ -575,7 +845,7 @@ async fn chunk_through_plugins(
             let (run, result) = state.turns.drive(run, PostHooks::new(LlmResult::Error(e))).await;
             return match result {
                 LlmResult::Error(e) => (run, ChunkOutcome::End(e)),
-                result => match answer_body(&result, None) {
+                result => match answer_body(&result, None, kind) {
                     Some(chunk) => (run, ChunkOutcome::Send(chunk)),
                     None => (run, ChunkOutcome::Skip),
                 },
@@ -590,18 +860,28 @@ async fn chunk_through_plugins(
     }
 }
 
-/// Streams chunks to the client: per chunk `post_hook` (when `post_hooks`, i.e. the chunks come
-/// from the provider) and `http_stream_chunk_hook`, then `data: [DONE]` — or a final error event.
-fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hooks: bool) -> Response {
+/// Streams chunks to the client in the route's event format: per chunk `post_hook` (when
+/// `post_hooks`, i.e. the chunks come from the provider) and `http_stream_chunk_hook`, then the
+/// end of the stream (`data: [DONE]` for chat and text completions) — or a final error event.
+fn stream_response(
+    ctx: Ctx,
+    run: RequestRun,
+    mut chunks: ChunkStream,
+    post_hooks: bool,
+    model: String,
+) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let request_id = ctx.request_id.clone();
+    let api = ctx.api.unwrap_or(Api::Chat);
     tokio::spawn(async move {
         let state = ctx.live.clone();
+        let kind = api.kind();
+        let mut out = SseOut::new(api, &model);
         let mut run = run;
         let mut note = String::new();
         let mut sent = 0u64;
         let mut client_gone = false;
-        loop {
+        'chunks: loop {
             // A client that goes away is seen at once, not when the next chunk comes: dropping
             // `chunks` then cancels the upstream request.
             let item = tokio::select! {
@@ -612,14 +892,16 @@ fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hook
                 }
             };
             let Some(item) = item else { break };
-            let (r, outcome) = chunk_through_plugins(&state, run, item, post_hooks).await;
+            let (r, outcome) = chunk_through_plugins(&state, run, item, post_hooks, &kind).await;
             run = r;
             match outcome {
                 ChunkOutcome::Send(chunk) => {
                     sent += 1;
-                    if tx.send(sse_data(chunk.as_str())).await.is_err() {
-                        client_gone = true;
-                        break;
+                    for frame in out.chunk(&chunk) {
+                        if tx.send(frame).await.is_err() {
+                            client_gone = true;
+                            break 'chunks;
+                        }
                     }
                 }
                 ChunkOutcome::Skip => {}
@@ -629,13 +911,15 @@ fn stream_response(ctx: Ctx, run: RequestRun, mut chunks: ChunkStream, post_hook
                         .and_then(scan::string_value)
                         .unwrap_or_default();
                     note = format!(" (stream ended with error: {message})");
-                    let _ = tx.send(sse_data(error.as_str())).await;
+                    let _ = tx.send(out.error(&error)).await;
                     break;
                 }
             }
         }
         if note.is_empty() && !client_gone {
-            let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+            if let Some(done) = out.done() {
+                let _ = tx.send(done).await;
+            }
         }
         if client_gone {
             drop(chunks);
@@ -684,27 +968,49 @@ async fn models(State(state): State<Arc<AppState>>, request: Request) -> Respons
     };
     let answer = match state.provider.models().await {
         Ok(list) => Answer::json(200, list.into_string()),
-        Err(e) => Answer::from_error(e),
+        Err(e) => ctx.error_answer(e),
     };
     ctx.finish(Some(run), answer).await
 }
 
+/// The POST routes and the API each speaks (with and without the `/v1` prefix for OpenAI's).
+const API_ROUTES: [(&str, Api); 15] = [
+    ("/v1/chat/completions", Api::Chat),
+    ("/chat/completions", Api::Chat),
+    ("/v1/completions", Api::Completions),
+    ("/completions", Api::Completions),
+    ("/v1/embeddings", Api::Embeddings),
+    ("/embeddings", Api::Embeddings),
+    ("/v1/responses", Api::Responses),
+    ("/responses", Api::Responses),
+    ("/v1/audio/speech", Api::Speech),
+    ("/audio/speech", Api::Speech),
+    ("/v1/audio/transcriptions", Api::Transcriptions),
+    ("/audio/transcriptions", Api::Transcriptions),
+    ("/v1/images/generations", Api::Images),
+    ("/images/generations", Api::Images),
+    ("/anthropic/v1/messages", Api::AnthropicMessages),
+];
+
 /// The metrics route of a path (a fixed set, so that unknown paths cannot grow the labels).
 fn route_of(path: &str) -> &'static str {
+    if let Some((route, _)) = API_ROUTES.iter().find(|(route, _)| *route == path) {
+        return route;
+    }
     match path {
-        "/v1/chat/completions" => "/v1/chat/completions",
-        "/chat/completions" => "/chat/completions",
         "/v1/models" => "/v1/models",
         "/models" => "/models",
         _ => "unmatched",
     }
 }
 
-/// The request kind a route serves (Bifrost's `RequestType` names); a chat request that asks
-/// for a stream becomes `chat_completion_stream` once read.
+/// The request kind a route serves (Bifrost's `RequestType` names); a request that asks for
+/// a stream becomes the `_stream` kind once read.
 fn kind_of(route: &str) -> &'static str {
+    if let Some((_, api)) = API_ROUTES.iter().find(|(r, _)| *r == route) {
+        return api.request_type(false);
+    }
     match route {
-        "/v1/chat/completions" | "/chat/completions" => "chat_completion",
         "/v1/models" | "/models" => "list_models",
         _ => "none",
     }
@@ -748,7 +1054,10 @@ async fn not_found(State(state): State<Arc<AppState>>, request: Request) -> Resp
             404,
             "not_found",
             &format!(
-                "no route for {} {}; the gateway serves POST /v1/chat/completions, GET /v1/models, GET /health and GET /metrics",
+                "no route for {} {}; the gateway serves POST /v1/chat/completions, /v1/completions, \
+                 /v1/embeddings, /v1/responses, /v1/audio/speech, /v1/audio/transcriptions, \
+                 /v1/images/generations and /anthropic/v1/messages, GET /v1/models, GET /health and \
+                 GET /metrics",
                 ctx.method, ctx.path
             ),
         ),

@@ -25,6 +25,34 @@ impl Write for Captured {
     }
 }
 
+/// An OpenAI-compatible upstream at `base_url`, its key in `key_env`, with the timeouts
+/// `[total, connect, first byte, stream idle]` in milliseconds.
+fn upstream_config(
+    base_url: impl Into<String>,
+    key_env: &str,
+    [total, connect, first_byte, idle]: [u64; 4],
+) -> ProviderConfig {
+    let mut provider = ProviderConfig::openai_compatible(base_url);
+    if let ProviderConfig::OpenaiCompatible {
+        api_key_env,
+        timeout_ms,
+        connect_timeout_ms,
+        first_byte_timeout_ms,
+        stream_idle_timeout_ms,
+        ..
+    } = &mut provider
+    {
+        *api_key_env = key_env.to_string();
+        (
+            *timeout_ms,
+            *connect_timeout_ms,
+            *first_byte_timeout_ms,
+            *stream_idle_timeout_ms,
+        ) = (total, connect, first_byte, idle);
+    }
+    provider
+}
+
 fn logs() -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {
@@ -648,15 +676,7 @@ async fn upstream_forwarder_sends_the_key_keeps_bytes_and_streams_split_events()
     let base_url = fake_upstream().await;
     // SAFETY-free in edition 2021: a variable only this test reads.
     std::env::set_var("E2E_UPSTREAM_KEY", "upstream-secret");
-    let provider = |env: &str| ProviderConfig::OpenaiCompatible {
-        name: "openai".into(),
-        base_url: base_url.clone(),
-        api_key_env: env.into(),
-        timeout_ms: 10_000,
-        connect_timeout_ms: 10_000,
-        first_byte_timeout_ms: 10_000,
-        stream_idle_timeout_ms: 10_000,
-    };
+    let provider = |env: &str| upstream_config(base_url.clone(), env, [10_000, 10_000, 10_000, 10_000]);
     let config =
         config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(provider("E2E_UPSTREAM_KEY"));
     let server = Server::start(config).await;
@@ -696,15 +716,11 @@ async fn upstream_forwarder_sends_the_key_keeps_bytes_and_streams_split_events()
     server.stop().await;
 
     // An upstream nobody listens on: a 502 Bifrost error.
-    let dead = ProviderConfig::OpenaiCompatible {
-        name: "openai".into(),
-        base_url: "http://127.0.0.1:9/v1".into(),
-        api_key_env: "E2E_UPSTREAM_KEY".into(),
-        timeout_ms: 5_000,
-        connect_timeout_ms: 5_000,
-        first_byte_timeout_ms: 5_000,
-        stream_idle_timeout_ms: 5_000,
-    };
+    let dead = upstream_config(
+        "http://127.0.0.1:9/v1",
+        "E2E_UPSTREAM_KEY",
+        [5_000, 5_000, 5_000, 5_000],
+    );
     let server = Server::start(GatewayConfig::default().with_provider(dead)).await;
     let (status, reply) = server.chat("up-4", user("gpt-4o", "hi")).await;
     assert_eq!(status, 502, "{reply}");
@@ -984,15 +1000,7 @@ async fn stalling_upstream() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_timeouts_answer_504_and_the_post_hooks_see_the_error() {
-    let upstream = |base_url: String| ProviderConfig::OpenaiCompatible {
-        name: "openai".into(),
-        base_url,
-        api_key_env: "E2E_NO_KEY".into(),
-        timeout_ms: 30_000,
-        connect_timeout_ms: 300,
-        first_byte_timeout_ms: 300,
-        stream_idle_timeout_ms: 300,
-    };
+    let upstream = |base_url: String| upstream_config(base_url, "E2E_NO_KEY", [30_000, 300, 300, 300]);
     let stalling = stalling_upstream().await;
     let config = config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(upstream(stalling));
     let server = Server::start(config).await;
@@ -1058,15 +1066,11 @@ async fn upstream_timeouts_answer_504_and_the_post_hooks_see_the_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_request_limit_the_gateway_answers_503_at_once_and_health_stays_up() {
     // Two streams that stall hold the two admissions.
-    let mut config = GatewayConfig::default().with_provider(ProviderConfig::OpenaiCompatible {
-        name: "openai".into(),
-        base_url: stalling_upstream().await,
-        api_key_env: "E2E_NO_KEY".into(),
-        timeout_ms: 60_000,
-        connect_timeout_ms: 5_000,
-        first_byte_timeout_ms: 30_000,
-        stream_idle_timeout_ms: 30_000,
-    });
+    let mut config = GatewayConfig::default().with_provider(upstream_config(
+        stalling_upstream().await,
+        "E2E_NO_KEY",
+        [60_000, 5_000, 30_000, 30_000],
+    ));
     config.limits.max_concurrent_requests = 2;
     let server = Server::start(config).await;
     let mut body = user("gpt-4o", "hi");
@@ -1315,15 +1319,11 @@ async fn faulty_upstream() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_faults_become_bifrost_errors_the_post_hooks_see() {
-    let provider = ProviderConfig::OpenaiCompatible {
-        name: "openai".into(),
-        base_url: faulty_upstream().await,
-        api_key_env: "E2E_NO_KEY".into(),
-        timeout_ms: 60_000,
-        connect_timeout_ms: 5_000,
-        first_byte_timeout_ms: 30_000,
-        stream_idle_timeout_ms: 30_000,
-    };
+    let provider = upstream_config(
+        faulty_upstream().await,
+        "E2E_NO_KEY",
+        [60_000, 5_000, 30_000, 30_000],
+    );
     let config = config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(provider);
     let server = Server::start(config).await;
     for (model, status, error_type, needle) in [
@@ -1440,15 +1440,11 @@ async fn a_client_that_leaves_mid_stream_ends_it_for_the_plugins_at_once() {
     use futures_util::StreamExt as _;
     let record = tempfile_dir().join("disconnect-record");
     let _ = std::fs::remove_dir_all(&record);
-    let provider = ProviderConfig::OpenaiCompatible {
-        name: "openai".into(),
-        base_url: stalling_upstream().await,
-        api_key_env: "E2E_NO_KEY".into(),
-        timeout_ms: 60_000,
-        connect_timeout_ms: 5_000,
-        first_byte_timeout_ms: 30_000,
-        stream_idle_timeout_ms: 30_000,
-    };
+    let provider = upstream_config(
+        stalling_upstream().await,
+        "E2E_NO_KEY",
+        [60_000, 5_000, 30_000, 30_000],
+    );
     let config = config_with(vec![entry(
         "redact",
         test_support::plugin_wasm("redact"),
