@@ -1,15 +1,23 @@
 //! `redact`: a Bifrost plugin that replaces e-mail addresses, phone numbers, card numbers and
 //! secrets with labelled placeholders (`[EMAIL]`, `[PHONE]`, `[CARD]`, `[SECRET]`).
 //!
-//! * `pre_hook`: every text of every message of a chat request (content strings, text
-//!   blocks, refusals, reasoning, and — when `tool_arguments` is on — tool-call arguments),
-//!   before the provider sees it;
-//! * `post_hook`: every text of every choice of a complete chat response (streamed chunks are
-//!   left to the stream hook, which sees them in order);
-//! * `http_stream_chunk_hook`: each chunk's `delta.content`, holding back a tail that could
-//!   still be the start of a match until the next chunk of the same request shows how it
-//!   ends ([`stream`] explains the rule and its latency cost), flushed into the chunk that
-//!   carries `finish_reason`.
+//! * `pre_hook`: every text of a request before the provider sees it: every message of a chat
+//!   request and every item of a Responses request (content strings, text blocks, refusals,
+//!   reasoning, function-call outputs, and — when `tool_arguments` is on — tool-call and
+//!   function-call arguments), a text completion's prompt(s), an embedding's input texts, a
+//!   speech request's text and an image prompt (transcription requests carry audio, and pass
+//!   through);
+//! * `post_hook`: every text of a complete chat or text-completion response's choices and of a
+//!   Responses response's output items (streamed chunks and events are left to the stream
+//!   hook, which sees them in order);
+//! * `http_stream_chunk_hook`: each chunk's running text — a chat `delta.content`, a text
+//!   completion's `text`, a Responses `response.output_text.delta` — holding back a tail that
+//!   could still be the start of a match until the next chunk of the same request shows how
+//!   it ends ([`stream`] explains the rule and its latency cost), flushed into the chunk that
+//!   carries `finish_reason` (for Responses, the `response.output_text.done` event, which
+//!   then becomes the delta that carries the tail); every other text a chunk or event
+//!   carries (`.done` texts, `response.completed`'s whole response, refusals, ...) on its
+//!   own.
 //!
 //! Detection rules are in [`detect`]. Every edit is spliced into the raw JSON: everything
 //! else in the request, response or chunk stays byte-identical. Counts per category are
@@ -26,6 +34,7 @@ pub mod stream;
 use std::collections::BTreeMap;
 
 use bifrost_wasm_sdk::prelude::*;
+use bifrost_wasm_sdk::types::{reader, scan};
 
 use crate::detect::{Category, Counts, Detector};
 use crate::stream::StreamRedactor;
@@ -39,14 +48,16 @@ pub const CONTEXT_KEY: &str = "redactions";
 pub struct Config {
     /// Which categories to redact (default: all four: `email`, `phone`, `card`, `secret`).
     pub categories: Vec<Category>,
-    /// Redact chat requests in `pre_hook` (default true).
+    /// Redact requests in `pre_hook` (default true).
     pub requests: bool,
-    /// Redact complete chat responses in `post_hook` (default true).
+    /// Redact complete chat, text-completion and Responses responses in `post_hook` (default
+    /// true).
     pub responses: bool,
     /// Redact streamed chunks in `http_stream_chunk_hook` (default true).
     pub streams: bool,
-    /// Also redact tool-call arguments (JSON-encoded strings; default false, because a
-    /// placeholder in place of a JSON number makes the arguments invalid JSON).
+    /// Also redact tool-call and Responses function-call arguments (JSON-encoded strings;
+    /// default false, because a placeholder in place of a JSON number makes the arguments
+    /// invalid JSON).
     pub tool_arguments: bool,
     /// Placeholder per category, replacing the default `[EMAIL]`, `[PHONE]`, `[CARD]`,
     /// `[SECRET]`.
@@ -93,7 +104,7 @@ impl Redact {
     /// The replacement for one text of a message, when the field is covered and something
     /// matched.
     fn redact_text(&self, spot: TextSpot, text: &str, counts: &mut Counts) -> Option<String> {
-        if matches!(spot.field, TextField::ToolArguments(_)) && !self.config.tool_arguments {
+        if spot.field.is_arguments() && !self.config.tool_arguments {
             return None;
         }
         self.detector.redact(text, counts)
@@ -119,16 +130,57 @@ impl Redact {
     }
 }
 
-/// True when a response is one chunk of a stream (`object` is `chat.completion.chunk`, or its
-/// choices carry `delta`s).
+/// A choice's `finish_reason` and whether it has a `delta` (everything else is skipped unread).
+#[derive(Deserialize)]
+struct ChoiceEnd {
+    #[serde(default)]
+    finish_reason: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    delta: Option<serde::de::IgnoredAny>,
+}
+
+/// `extra_fields.request_type`, which Bifrost sets on every response and chunk.
+#[derive(Deserialize)]
+struct ExtraFields {
+    #[serde(default)]
+    request_type: Option<String>,
+}
+
+/// Member `name` of the response inside `response`, read into `T` (`None` when absent or of
+/// another type).
+fn inner_field<T: serde::de::DeserializeOwned>(response: &LlmResponse, name: &str) -> Option<T> {
+    let value = scan::member(response.inner_raw()?, name, false)?;
+    reader::typed(value).ok()
+}
+
+/// True when a response is one chunk or event of a stream, which the stream hook redacts in
+/// order: a Responses stream event; a chunk whose `extra_fields.request_type` ends in
+/// `_stream`; a chat chunk (`object` `chat.completion.chunk`, or choices with `delta`s); a
+/// text-completion chunk (OpenAI spells both `text_completion`: a choice without a
+/// `finish_reason` is a chunk, a complete response has one on every choice).
 fn is_stream_chunk(response: &LlmResponse) -> bool {
-    match response.chat_field::<String>("object").as_deref() {
-        Some("chat.completion.chunk") => true,
-        Some(_) => false,
-        None => response
-            .chat_field::<Vec<std::collections::HashMap<String, serde::de::IgnoredAny>>>("choices")
-            .is_some_and(|choices| choices.iter().any(|c| c.contains_key("delta"))),
+    match response.response_kind() {
+        Some((RequestKind::Responses, event)) => return event,
+        Some((RequestKind::Chat | RequestKind::TextCompletion, _)) => {}
+        _ => return false,
     }
+    if let Some(ExtraFields {
+        request_type: Some(rt),
+    }) = inner_field(response, "extra_fields")
+    {
+        return rt.ends_with("_stream");
+    }
+    let choices: Vec<ChoiceEnd> = inner_field(response, "choices").unwrap_or_default();
+    match inner_field::<String>(response, "object").as_deref() {
+        Some("chat.completion.chunk") => true,
+        Some("text_completion") => choices.iter().any(|c| c.finish_reason.is_none()),
+        _ => choices.iter().any(|c| c.delta.is_some()),
+    }
+}
+
+/// True for the kinds whose requests carry text the walker visits.
+fn has_request_text(kind: &RequestKind) -> bool {
+    !matches!(kind, RequestKind::Transcription | RequestKind::Other(_))
 }
 
 impl Plugin for Redact {
@@ -170,7 +222,7 @@ impl Plugin for Redact {
     }
 
     fn pre_hook(&mut self, mut input: PreHookInput) -> HookResult<PreHookOutput> {
-        if self.config.requests && input.request.is_chat() {
+        if self.config.requests && has_request_text(&input.request.kind()) {
             let mut counts = Counts::default();
             input
                 .request
@@ -185,7 +237,11 @@ impl Plugin for Redact {
             return Ok(input.pass_through());
         }
         if let LlmResult::Response(response) = &mut input.result {
-            if response.has_chat() && !is_stream_chunk(response) {
+            let text_kind = matches!(
+                response.kind(),
+                Some(RequestKind::Chat | RequestKind::TextCompletion | RequestKind::Responses)
+            );
+            if text_kind && !is_stream_chunk(response) {
                 let mut counts = Counts::default();
                 response.edit_texts(|spot, text| self.redact_text(spot, text, &mut counts));
                 self.record(&mut input.context, &counts);
@@ -204,9 +260,10 @@ impl Plugin for Redact {
         let mut changed = self
             .streams
             .process(request_id, &mut chunk, &self.detector, &mut counts)?;
-        // The other text fields of a delta (refusal, reasoning, tool arguments) chunk by chunk.
+        // The other texts (a delta's refusal, reasoning, tool arguments; a Responses event's
+        // whole texts) chunk by chunk; the running text was handled above.
         changed |= chunk.edit_chunk_texts(|spot, text| {
-            if spot.field == TextField::Content {
+            if spot.field.is_streamed_text() {
                 return None;
             }
             self.redact_text(spot, text, &mut counts)

@@ -152,7 +152,18 @@ impl StreamRedactor {
     ) -> Result<bool, JsonError> {
         let choices = chunk.chunk_choices();
         if choices.is_empty() {
-            if chunk.get("error").is_some() {
+            // An error, or the end of a Responses stream: what is still held is dropped (a
+            // Responses stream flushes at `response.output_text.done`; the whole text is in
+            // `response.completed`, which is redacted as it stands).
+            let ended = chunk.get("error").is_some()
+                || chunk.responses_event().is_some_and(|e| {
+                    matches!(
+                        e.event_type().as_str(),
+                        "error" | "response.failed" | "response.incomplete" | "response.completed"
+                    )
+                })
+                || chunk.get_str("type").as_deref() == Some("error");
+            if ended {
                 if let Some(id) = request_id {
                     self.pending.remove(id);
                 }
