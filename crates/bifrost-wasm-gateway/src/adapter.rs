@@ -532,7 +532,12 @@ impl ApiRequest {
         out.extend_from_slice(b"{\"model\":");
         scan::write_string(&mut out, &self.model);
         out.extend_from_slice(b",\"");
-        out.extend_from_slice(self.api.input_key().as_bytes());
+        // Anthropic Messages sent to an OpenAI-compatible API go as the Responses request.
+        let key = match self.api {
+            Api::AnthropicMessages => "input",
+            api => api.input_key(),
+        };
+        out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");
         out.extend_from_slice(input.as_bytes());
         if !self.params.is_empty() {

@@ -663,7 +663,10 @@ async fn fake_upstream() -> String {
     tokio::spawn(async move {
         axum::serve(
             listener,
-            axum::Router::new().route("/v1/chat/completions", post(chat)),
+            axum::Router::new()
+                .route("/v1/chat/completions", post(chat))
+                .route("/v1/embeddings", post(chat))
+                .route("/v1/responses", post(chat)),
         )
         .await
         .unwrap();
@@ -990,7 +993,10 @@ async fn stalling_upstream() -> String {
     tokio::spawn(async move {
         axum::serve(
             listener,
-            axum::Router::new().route("/v1/chat/completions", post(chat)),
+            axum::Router::new()
+                .route("/v1/chat/completions", post(chat))
+                .route("/v1/embeddings", post(chat))
+                .route("/v1/responses", post(chat)),
         )
         .await
         .unwrap();
@@ -1033,6 +1039,33 @@ async fn upstream_timeouts_answer_504_and_the_post_hooks_see_the_error() {
         .as_str()
         .unwrap()
         .contains("stream_idle_timeout_ms"));
+
+    // Every kind has the same timeouts: an embedding's first byte, a Responses stream's idle.
+    let (status, _, b) = server
+        .post(
+            "/v1/embeddings",
+            "to-1e",
+            "application/json",
+            br#"{"model":"e","input":"x"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 504);
+    assert_eq!(json(&b)["error"]["type"], "upstream_timeout");
+    let (status, _, b) = server
+        .post(
+            "/v1/responses",
+            "to-2r",
+            "application/json",
+            br#"{"model":"m","input":"x","stream":true}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let last = sse_events(&b).last().unwrap().1.clone();
+    assert_eq!(
+        json(last.as_bytes())["error"]["type"],
+        "upstream_timeout",
+        "{last}"
+    );
     server.stop().await;
 
     // Connect: a listener whose accept queue is full drops new connections' SYNs.
@@ -1309,7 +1342,10 @@ async fn faulty_upstream() -> String {
     tokio::spawn(async move {
         axum::serve(
             listener,
-            axum::Router::new().route("/v1/chat/completions", post(chat)),
+            axum::Router::new()
+                .route("/v1/chat/completions", post(chat))
+                .route("/v1/embeddings", post(chat))
+                .route("/v1/responses", post(chat)),
         )
         .await
         .unwrap();
@@ -1480,4 +1516,757 @@ async fn a_client_that_leaves_mid_stream_ends_it_for_the_plugins_at_once() {
             && r.input.get().contains("client_disconnected")),
         "{records:#?}"
     );
+}
+
+// ----- every request kind -----
+
+impl Server {
+    /// Posts `body` to `path`; returns the status, the content type and the body.
+    async fn post(&self, path: &str, id: &str, content_type: &str, body: Vec<u8>) -> (u16, String, Vec<u8>) {
+        let response = client()
+            .post(format!("{}{path}", self.base))
+            .header("x-request-id", id)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, content_type, response.bytes().await.unwrap().to_vec())
+    }
+}
+
+/// A `multipart/form-data` body: `(name, file name, value)` per field.
+fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "e2e-boundary-7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, filename, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+        );
+        if let Some(f) = filename {
+            body.extend_from_slice(
+                format!("; filename=\"{f}\"\r\nContent-Type: application/octet-stream").as_bytes(),
+            );
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// `event:` names and `data:` payloads of a server-sent events body, in order.
+fn sse_events(body: &[u8]) -> Vec<(Option<String>, String)> {
+    String::from_utf8_lossy(body)
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.to_string());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+/// One request per route and shape: `(path, kind, content type, body, check)`.
+type KindCase = (&'static str, &'static str, String, Vec<u8>, fn(&str, &[u8]));
+
+fn kind_cases() -> Vec<KindCase> {
+    let j = |v: Value| ("application/json".to_string(), v.to_string().into_bytes());
+    let mut cases: Vec<KindCase> = Vec::new();
+    let (ct, body) = j(user("mock-echo", "chat words"));
+    cases.push(("/v1/chat/completions", "chat_completion", ct, body, |_, b| {
+        assert_eq!(json(b)["choices"][0]["message"]["content"], "chat words")
+    }));
+    let (ct, body) = j(
+        serde_json::json!({"model": "mock-echo", "prompt": "completion words", "seed": 12345678901234567890u64}),
+    );
+    cases.push(("/v1/completions", "text_completion", ct, body, |_, b| {
+        assert_eq!(json(b)["choices"][0]["text"], "completion words")
+    }));
+    let (ct, body) = j(serde_json::json!({"model": "mock-embed", "input": ["one", "two"], "dimensions": 4}));
+    cases.push(("/v1/embeddings", "embedding", ct, body, |_, b| {
+        let v = json(b);
+        assert_eq!(v["data"].as_array().unwrap().len(), 2);
+        assert_eq!(v["data"][1]["embedding"].as_array().unwrap().len(), 4);
+    }));
+    let (ct, body) = j(serde_json::json!({"model": "mock-echo", "input": "responses words"}));
+    cases.push(("/v1/responses", "responses", ct, body, |_, b| {
+        assert_eq!(json(b)["output"][0]["content"][0]["text"], "responses words")
+    }));
+    let (ct, body) = j(serde_json::json!({"model": "mock-tts", "input": "speech words", "voice": "alloy"}));
+    cases.push(("/v1/audio/speech", "speech", ct, body, |ct, b| {
+        assert_eq!(ct, "audio/wav");
+        assert!(b.starts_with(b"RIFF") && &b[8..12] == b"WAVE");
+    }));
+    let (ct, body) = multipart(&[
+        ("model", None, b"mock-whisper"),
+        ("file", Some("note.txt"), b"transcribed words"),
+        ("language", None, b"en"),
+    ]);
+    cases.push(("/v1/audio/transcriptions", "transcription", ct, body, |_, b| {
+        assert_eq!(json(b)["text"], "transcribed words")
+    }));
+    let (ct, body) = j(
+        serde_json::json!({"model": "mock-image", "prompt": "a square", "n": 2, "response_format": "b64_json"}),
+    );
+    cases.push(("/v1/images/generations", "image_generation", ct, body, |_, b| {
+        let v = json(b);
+        assert_eq!(v["data"].as_array().unwrap().len(), 2);
+        let png =
+            bifrost_wasm_types::http::decode_base64(v["data"][0]["b64_json"].as_str().unwrap()).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    }));
+    let (ct, body) = j(serde_json::json!({
+        "model": "mock-echo", "max_tokens": 32, "system": "be brief",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "anthropic words"}]}],
+    }));
+    cases.push(("/anthropic/v1/messages", "responses", ct, body, |_, b| {
+        let v = json(b);
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["content"][0]["text"], "anthropic words");
+    }));
+    // Streams.
+    let (ct, body) =
+        j(serde_json::json!({"model": "mock-echo", "prompt": "streamed completion", "stream": true}));
+    cases.push(("/v1/completions", "text_completion_stream", ct, body, |ct, b| {
+        assert_eq!(ct, "text/event-stream");
+        let events = sse_events(b);
+        assert_eq!(events.last().unwrap().1, "[DONE]");
+        let text: String = events[..events.len() - 1]
+            .iter()
+            .map(|(_, d)| {
+                json(d.as_bytes())["choices"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(text, "streamed completion");
+    }));
+    let (ct, body) =
+        j(serde_json::json!({"model": "mock-echo", "input": "streamed responses", "stream": true}));
+    cases.push(("/v1/responses", "responses_stream", ct, body, |_, b| {
+        let events = sse_events(b);
+        for (name, data) in &events {
+            assert_eq!(name.as_deref(), json(data.as_bytes())["type"].as_str());
+        }
+        let text: String = events
+            .iter()
+            .filter(|(n, _)| n.as_deref() == Some("response.output_text.delta"))
+            .map(|(_, d)| json(d.as_bytes())["delta"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(text, "streamed responses");
+        assert_eq!(events.last().unwrap().0.as_deref(), Some("response.completed"));
+    }));
+    let (ct, body) =
+        j(serde_json::json!({"model": "mock-tts", "input": "streamed speech", "stream_format": "sse"}));
+    cases.push(("/v1/audio/speech", "speech_stream", ct, body, |_, b| {
+        let events = sse_events(b);
+        let audio: Vec<u8> = events
+            .iter()
+            .filter(|(n, _)| n.as_deref() == Some("speech.audio.delta"))
+            .flat_map(|(_, d)| {
+                bifrost_wasm_types::http::decode_base64(json(d.as_bytes())["audio"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect();
+        assert!(audio.starts_with(b"RIFF"));
+        assert_eq!(events.last().unwrap().0.as_deref(), Some("speech.audio.done"));
+    }));
+    let (ct, body) = multipart(&[
+        ("model", None, b"mock-whisper"),
+        ("file", Some("note.txt"), b"streamed transcript"),
+        ("stream", None, b"true"),
+    ]);
+    cases.push((
+        "/v1/audio/transcriptions",
+        "transcription_stream",
+        ct,
+        body,
+        |_, b| {
+            let events = sse_events(b);
+            let (name, data) = events.last().unwrap();
+            assert_eq!(name.as_deref(), Some("transcript.text.done"));
+            assert_eq!(json(data.as_bytes())["text"], "streamed transcript");
+        },
+    ));
+    let (ct, body) = j(serde_json::json!({
+        "model": "mock-echo", "max_tokens": 32, "stream": true,
+        "messages": [{"role": "user", "content": "streamed anthropic"}],
+    }));
+    cases.push(("/anthropic/v1/messages", "responses_stream", ct, body, |_, b| {
+        let events = sse_events(b);
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_deref().unwrap()).collect();
+        assert_eq!(names.first(), Some(&"message_start"));
+        assert_eq!(names.last(), Some(&"message_stop"));
+        let text: String = events
+            .iter()
+            .filter(|(n, _)| n.as_deref() == Some("content_block_delta"))
+            .map(|(_, d)| json(d.as_bytes())["delta"]["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(text, "streamed anthropic");
+    }));
+    cases
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_through_one_and_two_plugins_in_every_request_shape() {
+    let chains: [(&str, fn() -> Vec<PluginEntry>); 2] = [
+        ("one", || vec![entry("hello", hello_world(), None, 0)]),
+        ("two", || {
+            vec![
+                entry("hello", hello_world(), None, 0),
+                entry("redact", test_support::plugin_wasm("redact"), None, 1),
+            ]
+        }),
+    ];
+    for shape in RequestShape::ALL {
+        for (chain, plugins) in chains {
+            let record = tempfile_dir().join(format!("kinds-{shape}-{chain}"));
+            let _ = std::fs::remove_dir_all(&record);
+            let config = config_with(plugins())
+                .with_request_shape(shape)
+                .with_record(Some(record.clone()), false);
+            let server = Server::start(config).await;
+            let mut sent = Vec::new();
+            for (i, (path, kind, content_type, body, check)) in kind_cases().into_iter().enumerate() {
+                let id = format!("kinds-{shape}-{chain}-{i}");
+                let (status, ct, answer) = server.post(path, &id, &content_type, body).await;
+                assert_eq!(
+                    status,
+                    200,
+                    "{path} {kind} {shape}: {}",
+                    String::from_utf8_lossy(&answer)
+                );
+                check(&ct, &answer);
+                let log = request_log(&id);
+                assert!(log.contains(&format!(" kind={kind} ")), "{log}");
+                assert!(
+                    log.contains("hello.pre_hook=") && log.contains("hello.post_hook="),
+                    "{log}"
+                );
+                if chain == "two" {
+                    assert!(log.contains("redact.pre_hook="), "{log}");
+                }
+                sent.push((id, kind));
+            }
+            server.stop().await;
+            // What the first plugin's pre_hook got: the Bifrost request of the route's kind,
+            // in the configured shape.
+            let records = bifrost_wasm_chain::record::read_dir(&record).unwrap();
+            for (id, kind) in sent {
+                let pre = records
+                    .iter()
+                    .find(|r| r.request_id == id && r.plugin == "hello" && r.hook == "pre_hook")
+                    .unwrap_or_else(|| panic!("no pre_hook record of {id}"));
+                let request = &serde_json::from_str::<Value>(pre.input.get()).unwrap()["request"];
+                let base = kind.trim_end_matches("_stream");
+                let member = match base {
+                    "chat_completion" => "ChatRequest",
+                    "text_completion" => "TextCompletionRequest",
+                    "embedding" => "EmbeddingRequest",
+                    "responses" => "ResponsesRequest",
+                    "speech" => "SpeechRequest",
+                    "transcription" => "TranscriptionRequest",
+                    "image_generation" => "ImageGenerationRequest",
+                    other => panic!("{other}"),
+                };
+                let inner = match shape {
+                    RequestShape::GoEnvelope => {
+                        assert_eq!(request["RequestType"], kind, "{request}");
+                        for (key, value) in request.as_object().unwrap() {
+                            if key != "RequestType" && key != member {
+                                assert!(value.is_null(), "{key} of {kind}: {request}");
+                            }
+                        }
+                        &request[member]
+                    }
+                    RequestShape::Snake => {
+                        let snake = match member {
+                            "TextCompletionRequest" => "text_completion_request".to_string(),
+                            "ImageGenerationRequest" => "image_generation_request".to_string(),
+                            other => other.to_lowercase().replace("request", "_request"),
+                        };
+                        &request[snake.as_str()]
+                    }
+                    RequestShape::Flat => request,
+                };
+                assert!(inner["model"].is_string(), "{kind} {shape}: {request}");
+                assert!(!inner["input"].is_null(), "{kind} {shape}: {request}");
+                assert_eq!(inner["provider"], "mock");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_circuits_answer_each_route_in_its_own_format_plain_and_streamed() {
+    let server = Server::start(config_with(vec![entry("hello", hello_world(), None, 0)])).await;
+    let mock = "This is a mock response!";
+    let post = |path: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            server
+                .post(path, "sc", "application/json", body.to_string().into_bytes())
+                .await
+        }
+    };
+    let (_, _, b) = post(
+        "/v1/completions",
+        serde_json::json!({"model": "mock-model", "prompt": "x"}),
+    )
+    .await;
+    assert_eq!(json(&b)["choices"][0]["text"], mock);
+    let (_, _, b) = post(
+        "/v1/responses",
+        serde_json::json!({"model": "mock-model", "input": "x"}),
+    )
+    .await;
+    assert_eq!(json(&b)["output"][0]["content"][0]["text"], mock);
+    let messages = serde_json::json!([{"role": "user", "content": "x"}]);
+    let (_, _, b) = post(
+        "/anthropic/v1/messages",
+        serde_json::json!({"model": "mock-model", "max_tokens": 8, "messages": messages}),
+    )
+    .await;
+    assert_eq!(json(&b)["content"][0]["text"], mock);
+    // Streamed: the short-circuit arrives as the route's stream.
+    let (_, _, b) = post(
+        "/v1/completions",
+        serde_json::json!({"model": "mock-model", "prompt": "x", "stream": true}),
+    )
+    .await;
+    let events = sse_events(&b);
+    assert_eq!(json(events[0].1.as_bytes())["choices"][0]["text"], mock);
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let (_, _, b) = post(
+        "/v1/responses",
+        serde_json::json!({"model": "mock-model", "input": "x", "stream": true}),
+    )
+    .await;
+    let events = sse_events(&b);
+    let delta = events
+        .iter()
+        .find(|(n, _)| n.as_deref() == Some("response.output_text.delta"))
+        .unwrap();
+    assert_eq!(json(delta.1.as_bytes())["delta"], mock);
+    let (_, _, b) = post(
+        "/anthropic/v1/messages",
+        serde_json::json!({"model": "mock-model", "max_tokens": 8, "stream": true, "messages": messages}),
+    )
+    .await;
+    let events = sse_events(&b);
+    let delta = events
+        .iter()
+        .find(|(n, _)| n.as_deref() == Some("content_block_delta"))
+        .unwrap();
+    assert_eq!(json(delta.1.as_bytes())["delta"]["text"], mock);
+    assert_eq!(events.last().unwrap().0.as_deref(), Some("message_stop"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_circuit_of_another_kind_is_a_502_that_says_so() {
+    let plugin = entry("chat-only", fixture("chat-short-circuit.wat"), None, 0);
+    let server = Server::start(config_with(vec![plugin])).await;
+    let (status, _, b) = server
+        .post(
+            "/v1/embeddings",
+            "wrong-kind",
+            "application/json",
+            br#"{"model":"m","input":"x"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 502);
+    let message = json(&b)["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("holds no embedding response"), "{message}");
+    // On the chat route the same answer is right.
+    let (status, reply) = server.chat("right-kind", user("m", "x")).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["choices"][0]["message"]["content"], "chat only");
+    // Anthropic clients get Anthropic's error body.
+    let (status, _, b) = server
+        .post(
+            "/anthropic/v1/messages",
+            "wrong-kind-2",
+            "application/json",
+            br#"{"model":"m","max_tokens":4,"messages":[{"role":"user","content":"x"}]}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(status, 502);
+    let error = json(&b);
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Anthropic Messages"),
+        "{error}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_of_every_route_get_a_400_that_names_the_problem() {
+    let server = Server::start(GatewayConfig::default()).await;
+    for (path, content_type, body, needle) in [
+        (
+            "/v1/completions",
+            "application/json",
+            r#"{"model":"m"}"#,
+            "`prompt` is required",
+        ),
+        (
+            "/v1/embeddings",
+            "application/json",
+            r#"{"model":"m","input":{}}"#,
+            "`input` must be a string or an array",
+        ),
+        (
+            "/v1/embeddings",
+            "application/json",
+            r#"{"model":"m","input":"x","stream":true}"#,
+            "do not stream",
+        ),
+        (
+            "/v1/responses",
+            "application/json",
+            r#"{"model":"m","input":5}"#,
+            "`input` must be",
+        ),
+        (
+            "/v1/audio/speech",
+            "application/json",
+            r#"{"model":"m","input":["x"]}"#,
+            "`input` must be a string",
+        ),
+        (
+            "/v1/images/generations",
+            "application/json",
+            r#"{"prompt":"x"}"#,
+            "`model` is required",
+        ),
+        (
+            "/v1/audio/transcriptions",
+            "application/json",
+            r#"{"model":"m"}"#,
+            "multipart/form-data",
+        ),
+        (
+            "/anthropic/v1/messages",
+            "application/json",
+            r#"{"model":"m","messages":[]}"#,
+            "max_tokens",
+        ),
+        (
+            "/anthropic/v1/messages",
+            "application/json",
+            r#"{"model":"m","#,
+            "not valid JSON",
+        ),
+    ] {
+        let (status, _, b) = server
+            .post(path, "bad", content_type, body.as_bytes().to_vec())
+            .await;
+        assert_eq!(status, 400, "{path}: {}", String::from_utf8_lossy(&b));
+        assert!(
+            String::from_utf8_lossy(&b).contains(needle),
+            "{path}: {needle}: {}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    server.stop().await;
+}
+
+/// An OpenAI- and Anthropic-compatible upstream that answers with what it received.
+async fn echoing_upstream() -> String {
+    use axum::body::Body;
+    use axum::http::HeaderMap;
+    use axum::routing::post;
+
+    fn reply(content_type: &str, body: impl Into<Body>) -> axum::response::Response {
+        axum::response::Response::builder()
+            .header("content-type", content_type)
+            .body(body.into())
+            .unwrap()
+    }
+    async fn json_echo(body: String) -> axum::response::Response {
+        let received: Value = serde_json::from_str(&body).unwrap();
+        let answer = match received.get("prompt").or(received.get("input")) {
+            // A Responses request gets a Responses object.
+            Some(Value::Array(items)) if items.first().is_some_and(|i| i.get("role").is_some()) => {
+                serde_json::json!({
+                    "id": "resp_up", "object": "response", "status": "completed", "model": received["model"],
+                    "output": [{"type": "message", "id": "m1", "role": "assistant",
+                                "content": [{"type": "output_text", "text": "from the responses upstream"}]}],
+                    "usage": {"input_tokens": 1, "output_tokens": 4, "total_tokens": 5},
+                    "received": received,
+                })
+            }
+            _ => serde_json::json!({"object": "echo", "model": received["model"], "received": received}),
+        };
+        reply("application/json", answer.to_string())
+    }
+    async fn speech(_: String) -> axum::response::Response {
+        reply("audio/mpeg", b"ID3-not-really-mp3".to_vec())
+    }
+    async fn transcription(headers: HeaderMap, body: bytes::Bytes) -> axum::response::Response {
+        let content_type = headers["content-type"].to_str().unwrap().to_string();
+        let text = format!("{content_type}\n{}", String::from_utf8_lossy(&body));
+        reply("text/plain", text)
+    }
+    async fn messages(headers: HeaderMap, body: String) -> axum::response::Response {
+        let received: Value = serde_json::from_str(&body).unwrap();
+        let said = format!(
+            "key={} version={} model={} max_tokens={}",
+            headers.get("x-api-key").map_or("-", |v| v.to_str().unwrap()),
+            headers
+                .get("anthropic-version")
+                .map_or("-", |v| v.to_str().unwrap()),
+            received["model"].as_str().unwrap(),
+            received["max_tokens"]
+        );
+        if received["stream"] == Value::Bool(true) {
+            let events = [
+                (
+                    "message_start",
+                    serde_json::json!({"type": "message_start", "message": {"id": "msg_up", "type": "message", "role": "assistant", "model": received["model"], "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 3, "output_tokens": 1}}}),
+                ),
+                (
+                    "content_block_start",
+                    serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                ),
+                ("ping", serde_json::json!({"type": "ping"})),
+                (
+                    "content_block_delta",
+                    serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "streamed "}}),
+                ),
+                (
+                    "content_block_delta",
+                    serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": said}}),
+                ),
+                (
+                    "content_block_stop",
+                    serde_json::json!({"type": "content_block_stop", "index": 0}),
+                ),
+                (
+                    "message_delta",
+                    serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 7}}),
+                ),
+                ("message_stop", serde_json::json!({"type": "message_stop"})),
+            ];
+            let text: String = events
+                .iter()
+                .map(|(n, d)| format!("event: {n}\ndata: {d}\n\n"))
+                .collect();
+            return reply("text/event-stream", text);
+        }
+        let message = serde_json::json!({
+            "id": "msg_up", "type": "message", "role": "assistant", "model": received["model"],
+            "content": [{"type": "text", "text": said}], "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 3, "output_tokens": 7}, "x_upstream_extra": 12345678901234567890u64,
+        });
+        reply("application/json", message.to_string())
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new()
+        .route("/v1/completions", post(json_echo))
+        .route("/v1/embeddings", post(json_echo))
+        .route("/v1/responses", post(json_echo))
+        .route("/v1/images/generations", post(json_echo))
+        .route("/v1/audio/speech", post(speech))
+        .route("/v1/audio/transcriptions", post(transcription))
+        .route("/anthropic/v1/messages", post(messages));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_is_forwarded_to_openai_and_anthropic_compatible_upstreams() {
+    let upstream = echoing_upstream().await;
+    let mut provider = upstream_config(
+        format!("{upstream}/v1"),
+        "E2E_NO_KEY",
+        [30_000, 5_000, 30_000, 30_000],
+    );
+    if let ProviderConfig::OpenaiCompatible {
+        anthropic_base_url,
+        anthropic_api_key_env,
+        ..
+    } = &mut provider
+    {
+        *anthropic_base_url = Some(format!("{upstream}/anthropic"));
+        *anthropic_api_key_env = "E2E_ANTHROPIC_KEY".into();
+    }
+    std::env::set_var("E2E_ANTHROPIC_KEY", "sk-ant-e2e");
+    let config = config_with(vec![entry("hello", hello_world(), None, 0)]).with_provider(provider);
+    let server = Server::start(config).await;
+    let body = |v: Value| v.to_string().into_bytes();
+
+    // JSON kinds: the model without its provider prefix, every other member as written.
+    for (path, sent, input_key) in [
+        (
+            "/v1/completions",
+            serde_json::json!({"model": "openai/gpt-3.5-turbo-instruct", "prompt": "p", "max_tokens": 5}),
+            "prompt",
+        ),
+        (
+            "/v1/embeddings",
+            serde_json::json!({"model": "openai/text-embedding-3-small", "input": ["a"], "dimensions": 3}),
+            "input",
+        ),
+        (
+            "/v1/images/generations",
+            serde_json::json!({"model": "openai/gpt-image-1", "prompt": "p", "size": "1024x1024"}),
+            "prompt",
+        ),
+    ] {
+        let (status, _, b) = server
+            .post(path, "fwd", "application/json", body(sent.clone()))
+            .await;
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&b));
+        let received = &json(&b)["received"];
+        let mut expected = sent.clone();
+        expected["model"] = Value::String(sent["model"].as_str().unwrap().split_once('/').unwrap().1.into());
+        assert_eq!(received, &expected, "{path}");
+        assert_eq!(received[input_key], sent[input_key]);
+    }
+    // Responses: a request no plugin changed goes as the client wrote it.
+    let (status, _, b) = server
+        .post(
+            "/v1/responses",
+            "fwd-r",
+            "application/json",
+            body(serde_json::json!({"model": "gpt-4o", "input": "hi", "store": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let reply = json(&b);
+    assert_eq!(
+        reply["received"],
+        serde_json::json!({"model": "gpt-4o", "input": "hi", "store": false})
+    );
+    // Speech: the upstream's bytes and content type, as they came.
+    let (status, ct, b) = server
+        .post(
+            "/v1/audio/speech",
+            "fwd-s",
+            "application/json",
+            body(serde_json::json!({"model": "tts-1", "input": "x", "voice": "alloy"})),
+        )
+        .await;
+    assert_eq!(
+        (status, ct.as_str(), b.as_slice()),
+        (200, "audio/mpeg", &b"ID3-not-really-mp3"[..])
+    );
+    // Transcriptions: a multipart upload again, with the file, model and fields.
+    let (ct, upload) = multipart(&[
+        ("model", None, b"openai/whisper-1"),
+        ("file", Some("talk.wav"), b"RIFF-audio-bytes"),
+        ("language", None, b"en"),
+        ("response_format", None, b"text"),
+    ]);
+    let (status, answer_ct, b) = server
+        .post("/v1/audio/transcriptions", "fwd-t", &ct, upload)
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
+    assert_eq!(answer_ct, "text/plain");
+    let seen = String::from_utf8_lossy(&b);
+    assert!(seen.starts_with("multipart/form-data; boundary="), "{seen}");
+    for needle in [
+        "name=\"model\"\r\n\r\nwhisper-1",
+        "filename=\"talk.wav\"",
+        "RIFF-audio-bytes",
+        "name=\"language\"\r\n\r\nen",
+    ] {
+        assert!(seen.contains(needle), "{needle}: {seen}");
+    }
+    // Anthropic: to the Anthropic-compatible API with its headers; unchanged answers are the
+    // upstream's own bytes.
+    let anthropic = serde_json::json!({"model": "anthropic/claude-x", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, _, b) = server
+        .post(
+            "/anthropic/v1/messages",
+            "fwd-a",
+            "application/json",
+            body(anthropic.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
+    let reply = json(&b);
+    assert_eq!(
+        reply["content"][0]["text"],
+        "key=sk-ant-e2e version=2023-06-01 model=claude-x max_tokens=50"
+    );
+    let mut streamed = anthropic.clone();
+    streamed["stream"] = Value::Bool(true);
+    let (status, _, b) = server
+        .post(
+            "/anthropic/v1/messages",
+            "fwd-as",
+            "application/json",
+            body(streamed),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let events = sse_events(&b);
+    let text: String = events
+        .iter()
+        .filter(|(n, _)| n.as_deref() == Some("content_block_delta"))
+        .map(|(_, d)| json(d.as_bytes())["delta"]["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        text,
+        "streamed key=sk-ant-e2e version=2023-06-01 model=claude-x max_tokens=50"
+    );
+    assert_eq!(events.last().unwrap().0.as_deref(), Some("message_stop"));
+    assert!(
+        request_log("fwd-as").contains("hello.post_hook="),
+        "{}",
+        request_log("fwd-as")
+    );
+    server.stop().await;
+
+    // Without an Anthropic-compatible API, Anthropic Messages go as a Responses request.
+    let provider = upstream_config(
+        format!("{upstream}/v1"),
+        "E2E_NO_KEY",
+        [30_000, 5_000, 30_000, 30_000],
+    );
+    let server = Server::start(GatewayConfig::default().with_provider(provider)).await;
+    let (status, _, b) = server
+        .post(
+            "/anthropic/v1/messages",
+            "fwd-ar",
+            "application/json",
+            body(anthropic),
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&b));
+    let reply = json(&b);
+    assert_eq!(reply["type"], "message");
+    assert_eq!(reply["content"][0]["text"], "from the responses upstream");
+    server.stop().await;
 }
