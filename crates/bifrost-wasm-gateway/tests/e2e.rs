@@ -1731,7 +1731,8 @@ fn kind_cases() -> Vec<KindCase> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_answers_through_one_and_two_plugins_in_every_request_shape() {
-    let chains: [(&str, fn() -> Vec<PluginEntry>); 2] = [
+    type Chain = fn() -> Vec<PluginEntry>;
+    let chains: [(&str, Chain); 2] = [
         ("one", || vec![entry("hello", hello_world(), None, 0)]),
         ("two", || {
             vec![
