@@ -84,4 +84,25 @@ chat "3. streaming: http_stream_chunk_hook sees every chunk (http_post_hook is n
 chat "4. the rate limiter's budget (3 requests) is spent: pre_hook answers 429 Rate limit exceeded" \
   '{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"one too many"}]}' -w '\n   HTTP %{http_code}'
 
+call() {
+  # call TITLE PATH BODY: another request kind, under its own virtual key (its own rate budget)
+  local title=$1 path=$2 body=$3
+  say "$title"
+  echo "POST $path $body"
+  echo "-- response:"
+  curl -s "http://127.0.0.1:$port$path" -H 'content-type: application/json' -H 'x-bf-vk: demo-kinds' \
+       -H "x-request-id: demo-$RANDOM" -N -d "$body" | sed 's/^/   /'
+  echo
+  show_log
+}
+
+call "5. a text completion: plugins see a TextCompletionRequest (kind=text_completion in the log)" \
+  /v1/completions '{"model":"openai/gpt-3.5-turbo-instruct","prompt":"Once upon a time"}'
+
+call "6. the Responses API, streamed: its typed events, each through post_hook and http_stream_chunk_hook" \
+  /v1/responses '{"model":"openai/gpt-4o-mini","input":"three short words","stream":true}'
+
+call "7. an Anthropic client's message: plugins see a ResponsesRequest, the client gets Anthropic JSON" \
+  /anthropic/v1/messages '{"model":"anthropic/claude-sonnet-4","max_tokens":64,"messages":[{"role":"user","content":"Hello, Claude"}]}'
+
 say "done: the same plugin file runs unchanged in Bifrost (config.json 'plugins' entry above)"

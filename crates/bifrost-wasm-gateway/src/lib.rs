@@ -1,28 +1,51 @@
-//! A local OpenAI-compatible gateway that runs a chain of Bifrost WASM plugins on real traffic.
+//! A local OpenAI- and Anthropic-compatible gateway that runs a chain of Bifrost WASM plugins
+//! on real traffic, for every request kind Bifrost's plugins see.
 //!
 //! The gateway is the HTTP layer over the plugin chain ([`bifrost_wasm_chain`], which runs over
 //! the wasm runner, [`bifrost_wasm_host`]). It owns what the layers below know nothing of: the
 //! HTTP server and its routes, the configuration of listen address, provider and body limits
-//! ([`config`]), the one translation between OpenAI's JSON and Bifrost's request and response
-//! ([`adapter`]), the providers ([`provider`]) and server-sent events ([`sse`]).
+//! ([`config`]), the one translation between the client APIs and Bifrost's requests and
+//! responses ([`adapter`], [`anthropic`], [`multipart`]), the providers ([`provider`]) and
+//! server-sent events ([`sse`]).
 //!
-//! `POST /v1/chat/completions` (JSON, or server-sent events with `stream: true`, ending with
-//! `data: [DONE]`), `GET /v1/models`, `GET /health` and `GET /metrics` (Prometheus text format;
-//! the metrics are listed below). Each chat request goes through the hooks
-//! in Bifrost's order (see [`bifrost_wasm_chain`]):
+//! | route | plugins see (`RequestType`) | the client gets |
+//! |---|---|---|
+//! | `POST /v1/chat/completions` | `chat_completion(_stream)` | a chat completion, or chunks ending `data: [DONE]` |
+//! | `POST /v1/completions` | `text_completion(_stream)` | a text completion, or chunks ending `data: [DONE]` |
+//! | `POST /v1/embeddings` | `embedding` | the embedding list |
+//! | `POST /v1/responses` | `responses(_stream)` | a Responses object, or its typed events (`response.output_text.delta` … `response.completed`) |
+//! | `POST /v1/audio/speech` | `speech(_stream)` | audio bytes, or `speech.audio.delta` events (`"stream_format": "sse"`) |
+//! | `POST /v1/audio/transcriptions` (multipart) | `transcription(_stream)` | JSON, plain text (`response_format` `text`, `srt`, `vtt`), or `transcript.text.*` events |
+//! | `POST /v1/images/generations` | `image_generation` | the image list (`b64_json` or `url`) |
+//! | `POST /anthropic/v1/messages` | `responses(_stream)`, as Bifrost's Anthropic integration sends it | an Anthropic message, or Anthropic's events (`message_start` … `message_stop`) |
+//! | `GET /v1/models` | `list_models` (HTTP hooks only) | the model list |
+//!
+//! The OpenAI routes also answer without `/v1`; `GET /health` and `GET /metrics` (Prometheus
+//! text format; the metrics are listed below) run no plugin. Each request goes through the
+//! hooks in Bifrost's order (see [`bifrost_wasm_chain`]):
 //!
 //! ```text
-//! http_pre_hook (raw HTTP request, base64 body) → Bifrost request → pre_hook → provider
-//!   → post_hook (reverse) → http_post_hook (reverse)                  non-streaming
-//!   → per chunk: post_hook, http_stream_chunk_hook (reverse)          streaming
+//! http_pre_hook (raw HTTP request, base64 body) → Bifrost request of the route's kind → pre_hook
+//!   → provider → post_hook (reverse) → http_post_hook (reverse)           non-streaming
+//!   → per chunk or event: post_hook, http_stream_chunk_hook (reverse)     streaming
 //! ```
 //!
-//! The default provider is an embedded deterministic mock (no network, no key: it echoes the last
-//! user message and streams it word by word); an OpenAI-compatible upstream can be configured.
-//! `model` may be `provider/model`; without a prefix the configured provider's name is used.
+//! `pre_hook` gets the request in the configured shape (Go's envelope by default:
+//! `{"RequestType":"embedding","EmbeddingRequest":{…},<the other kinds>:null}`), `post_hook`
+//! the response of that kind (`{"EmbeddingResponse":{…},…}`; a stream's events in their stream
+//! member, `ResponsesStreamResponse` and the like). A short-circuit answers in the route's
+//! format (as a stream when one was asked for); one holding a response of another kind is a
+//! 502 that says so.
+//!
+//! The default provider is an embedded deterministic mock (no network, no key; see
+//! [`provider::MockProvider`]: echoes, hash embeddings, a WAV that carries its text, the
+//! transcript of such a WAV, small PNGs); an OpenAI-compatible upstream can be configured,
+//! and an Anthropic-compatible one for Anthropic Messages. `model` may be `provider/model`;
+//! without a prefix the configured provider's name is used.
 //!
 //! Every request produces one log line (target `bifrost_wasm_gateway::request`) with the method,
-//! path, status, total time and, per plugin and hook, what happened and how long it took.
+//! path, status, total time, the request kind (`kind=responses_stream`) and, per plugin and
+//! hook, what happened and how long it took.
 //!
 //! ```no_run
 //! use bifrost_wasm_gateway::{Gateway, GatewayConfig};
@@ -60,9 +83,9 @@
 //! | `bifrost_wasm_upstream_duration_seconds` | histogram | `provider`, `outcome` |
 //! | `bifrost_wasm_reloads_total` | counter | `result` |
 //!
-//! `route` is one of the chat and model routes or `unmatched`; `kind` is Bifrost's `RequestType`
-//! name, `chat_completion`, `chat_completion_stream` or `list_models` (`none` for an unmatched
-//! path). Hook outcomes are `passed`, `changed`, `short_circuited`, `dropped`, `error` (reported
+//! `route` is one of the routes above or `unmatched`; `kind` is Bifrost's `RequestType` name
+//! (`chat_completion`, `text_completion_stream`, `embedding`, `responses_stream`, `speech`,
+//! `transcription`, `image_generation`, `list_models`, ...; `none` for an unmatched path). Hook outcomes are `passed`, `changed`, `short_circuited`, `dropped`, `error` (reported
 //! by the plugin) and, for failed calls, `trap`, `timeout`, `limit` (memory, stack, input or
 //! output cap) and `invalid_output`; a stream's chunk calls enter the duration histogram at
 //! their per-request mean. A replacement is a failed call that cost the instance. Memory is

@@ -23,9 +23,12 @@ pub enum ProviderArg {
 #[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = crate::common::EXIT_CODES_HELP,
-    long_about = "Run a local OpenAI-compatible gateway (POST /v1/chat/completions, with stream: true \
-                  as server-sent events; GET /v1/models; GET /health) that sends every request through \
-                  the plugin chain in Bifrost's hook order. Plugins come from a Bifrost-style config.json \
+    long_about = "Run a local OpenAI- and Anthropic-compatible gateway that sends every request through \
+                  the plugin chain in Bifrost's hook order, as the Bifrost request of its kind: POST \
+                  /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, \
+                  /v1/audio/speech, /v1/audio/transcriptions (multipart), /v1/images/generations and \
+                  /anthropic/v1/messages (streamed as server-sent events where the API streams); GET \
+                  /v1/models; GET /health; GET /metrics. Plugins come from a Bifrost-style config.json \
                   (its `plugins` array, plus an optional `gateway` section) and from --plugin flags, which \
                   run after the configured ones. One log line per request says which plugins ran and \
                   what each did. Ctrl-C or SIGTERM stops it gracefully: requests in flight finish and \
