@@ -2271,3 +2271,65 @@ async fn every_kind_is_forwarded_to_openai_and_anthropic_compatible_upstreams() 
     assert_eq!(reply["content"][0]["text"], "from the responses upstream");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_circuits_of_the_media_kinds_answer_in_their_routes_format() {
+    let plugin = entry("kinds", fixture("kind-short-circuit.wat"), None, 0);
+    let server = Server::start(config_with(vec![plugin])).await;
+    let post = |path: &'static str, content_type: String, body: Vec<u8>| {
+        let server = &server;
+        async move { server.post(path, "sc-media", &content_type, body).await }
+    };
+    let j = |v: Value| ("application/json".to_string(), v.to_string().into_bytes());
+    let (ct, body) = j(serde_json::json!({"model": "m", "input": "x"}));
+    let (status, _, b) = post("/v1/embeddings", ct, body).await;
+    assert_eq!(status, 200);
+    assert_eq!(json(&b)["data"][0]["embedding"], serde_json::json!([0.5, -0.5]));
+    let (ct, body) = j(serde_json::json!({"model": "m", "input": "x", "voice": "alloy"}));
+    let (status, content_type, b) = post("/v1/audio/speech", ct, body).await;
+    assert_eq!((status, content_type.as_str()), (200, "audio/wav"));
+    assert_eq!(b, b"RIFF$\0\0\0WAVE");
+    let (ct, body) = j(serde_json::json!({"model": "m", "input": "x", "stream_format": "sse"}));
+    let (_, _, b) = post("/v1/audio/speech", ct, body).await;
+    let events = sse_events(&b);
+    assert_eq!(events[0].0.as_deref(), Some("speech.audio.delta"));
+    assert_eq!(json(events[0].1.as_bytes())["audio"], "UklGRiQAAABXQVZF");
+    let (ct, body) = multipart(&[("model", None, b"m"), ("file", Some("a.wav"), b"x")]);
+    let (_, _, b) = post("/v1/audio/transcriptions", ct, body).await;
+    assert_eq!(json(&b)["text"], "short-circuited words");
+    let (ct, body) = multipart(&[
+        ("model", None, b"m"),
+        ("file", Some("a.wav"), b"x"),
+        ("response_format", None, b"text"),
+    ]);
+    let (_, content_type, b) = post("/v1/audio/transcriptions", ct, body).await;
+    assert_eq!(
+        (content_type.as_str(), b.as_slice()),
+        ("text/plain; charset=utf-8", &b"short-circuited words"[..])
+    );
+    let (ct, body) = multipart(&[
+        ("model", None, b"m"),
+        ("file", Some("a.wav"), b"x"),
+        ("stream", None, b"true"),
+    ]);
+    let (_, _, b) = post("/v1/audio/transcriptions", ct, body).await;
+    let events = sse_events(&b);
+    assert_eq!(events.last().unwrap().0.as_deref(), Some("transcript.text.done"));
+    assert_eq!(
+        json(events.last().unwrap().1.as_bytes())["text"],
+        "short-circuited words"
+    );
+    let (ct, body) = j(serde_json::json!({"model": "m", "prompt": "x"}));
+    let (_, _, b) = post("/v1/images/generations", ct, body).await;
+    assert_eq!(
+        json(&b)["data"][0]["url"],
+        "https://example.invalid/short-circuited.png"
+    );
+    // The other kinds pass this plugin and reach the mock.
+    let (status, reply) = server
+        .chat("sc-media-chat", user("mock-echo", "still answered"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["choices"][0]["message"]["content"], "still answered");
+    server.stop().await;
+}
