@@ -1942,6 +1942,27 @@ impl FromAnthropicEvents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Upstream Anthropic events (data only) through [`FromAnthropicEvents`] and back
+    /// through [`ToAnthropicEvents`]: the Responses events, the Anthropic events, and the
+    /// Responses events' types.
+    fn through_both(upstream: &[&str]) -> (Vec<String>, Vec<(&'static str, String)>, Vec<String>) {
+        let mut from = FromAnthropicEvents::new();
+        let mut to = ToAnthropicEvents::new("c");
+        let mut responses = Vec::new();
+        let mut anthropic = Vec::new();
+        for data in upstream {
+            for event in from.event(None, data).unwrap() {
+                anthropic.extend(to.event(&event));
+                responses.push(event);
+            }
+        }
+        let types = responses
+            .iter()
+            .map(|e| type_of(e).unwrap().into_owned())
+            .collect();
+        (responses, anthropic, types)
+    }
     use bifrost_wasm_types::equal::json_equal;
 
     fn assert_json_eq(a: &str, b: &str) {
@@ -2401,20 +2422,7 @@ mod tests {
             r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":9}}"#,
             r#"{"type":"message_stop"}"#,
         ];
-        let mut from = FromAnthropicEvents::new();
-        let mut to = ToAnthropicEvents::new("c");
-        let mut responses = Vec::new();
-        let mut anthropic = Vec::new();
-        for data in upstream {
-            for event in from.event(None, data).unwrap() {
-                anthropic.extend(to.event(&event));
-                responses.push(event);
-            }
-        }
-        let types: Vec<String> = responses
-            .iter()
-            .map(|e| type_of(e).unwrap().into_owned())
-            .collect();
+        let (responses, anthropic, types) = through_both(&upstream);
         assert_eq!(
             types,
             [
@@ -2487,20 +2495,7 @@ mod tests {
             r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":7}}"#,
             r#"{"type":"message_stop"}"#,
         ];
-        let mut from = FromAnthropicEvents::new();
-        let mut to = ToAnthropicEvents::new("c");
-        let mut responses = Vec::new();
-        let mut anthropic = Vec::new();
-        for data in upstream {
-            for event in from.event(None, data).unwrap() {
-                anthropic.extend(to.event(&event));
-                responses.push(event);
-            }
-        }
-        let types: Vec<String> = responses
-            .iter()
-            .map(|e| type_of(e).unwrap().into_owned())
-            .collect();
+        let (responses, anthropic, types) = through_both(&upstream);
         assert_eq!(
             types,
             [

@@ -8,8 +8,6 @@ Runs under pytest, or directly: `python3 test_anthropic_client.py` prints "N pas
 """
 
 import os
-import sys
-import traceback
 
 import anthropic
 
@@ -100,17 +98,6 @@ def test_a_request_without_max_tokens_is_refused_as_bad():
 
 
 if __name__ == "__main__":
-    tests = [(name, fn) for name, fn in sorted(globals().items()) if name.startswith("test_") and callable(fn)]
-    passed = failed = 0
-    for name, fn in tests:
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc()
-        else:
-            passed += 1
-            print(f"ok   {name}")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed or not passed else 0)
+    import runner
+
+    runner.run(globals())
