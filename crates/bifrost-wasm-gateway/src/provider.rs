@@ -1,4 +1,4 @@
-//! LLM providers: the embedded deterministic mock ([`crate::mock`]) and an OpenAI-compatible
+//! LLM providers: the embedded deterministic mock ([`MockProvider`]) and an OpenAI-compatible
 //! upstream (with, optionally, an Anthropic-compatible one for Anthropic Messages).
 //!
 //! Both answer with raw JSON: the Bifrost response of the request's kind (or a stream of its
