@@ -186,6 +186,14 @@ impl Server {
     }
 }
 
+/// Serves a fake upstream's routes on a free loopback port, for the rest of the test.
+async fn serve_upstream(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(reqwest::Client::new)
@@ -658,20 +666,8 @@ async fn fake_upstream() -> String {
             .unwrap()
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            axum::Router::new()
-                .route("/v1/chat/completions", post(chat))
-                .route("/v1/embeddings", post(chat))
-                .route("/v1/responses", post(chat)),
-        )
-        .await
-        .unwrap();
-    });
-    format!("http://{addr}/v1")
+    let router = axum::Router::new().route("/v1/chat/completions", post(chat));
+    format!("http://{}/v1", serve_upstream(router).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -988,20 +984,11 @@ async fn stalling_upstream() -> String {
         unreachable!()
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            axum::Router::new()
-                .route("/v1/chat/completions", post(chat))
-                .route("/v1/embeddings", post(chat))
-                .route("/v1/responses", post(chat)),
-        )
-        .await
-        .unwrap();
-    });
-    format!("http://{addr}/v1")
+    let router = axum::Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(chat))
+        .route("/v1/responses", post(chat));
+    format!("http://{}/v1", serve_upstream(router).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1337,20 +1324,8 @@ async fn faulty_upstream() -> String {
         }
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            axum::Router::new()
-                .route("/v1/chat/completions", post(chat))
-                .route("/v1/embeddings", post(chat))
-                .route("/v1/responses", post(chat)),
-        )
-        .await
-        .unwrap();
-    });
-    format!("http://{addr}/v1")
+    let router = axum::Router::new().route("/v1/chat/completions", post(chat));
+    format!("http://{}/v1", serve_upstream(router).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2090,8 +2065,6 @@ async fn echoing_upstream() -> String {
         reply("application/json", message.to_string())
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let router = axum::Router::new()
         .route("/v1/completions", post(json_echo))
         .route("/v1/embeddings", post(json_echo))
@@ -2100,8 +2073,7 @@ async fn echoing_upstream() -> String {
         .route("/v1/audio/speech", post(speech))
         .route("/v1/audio/transcriptions", post(transcription))
         .route("/anthropic/v1/messages", post(messages));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
+    format!("http://{}", serve_upstream(router).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
