@@ -926,72 +926,71 @@ fn locate(response: &LlmResponse) -> Option<(RequestKind, bool, std::ops::Range<
 /// Views of a response (or a stream chunk) by kind, in any of the three shapes, and an edit
 /// that works for every kind.
 pub trait ResponseKinds {
-    /// The kind of the response inside, and whether it is one event of a stream (`None` when
-    /// there is no response of a known kind).
-    fn response_kind(&self) -> Option<(RequestKind, bool)>;
-    /// The text-completion view (a whole response or a stream chunk).
-    fn text_completion(&self) -> Option<TextCompletionResponse<'_>>;
-    /// The Responses view of a complete Responses response.
-    fn responses(&self) -> Option<ResponsesResponse<'_>>;
-    /// The Responses stream event view.
-    fn responses_event(&self) -> Option<ResponsesStreamEvent<'_>>;
-    /// The embedding view.
-    fn embedding(&self) -> Option<EmbeddingResponse<'_>>;
-    /// The speech view (a whole response or a stream event).
-    fn speech(&self) -> Option<SpeechResponse<'_>>;
-    /// The transcription view (a whole response or a stream event).
-    fn transcription(&self) -> Option<TranscriptionResponse<'_>>;
-    /// The image-generation view.
-    fn image_generation(&self) -> Option<ImageGenerationResponse<'_>>;
-    /// `model` of the response inside, whatever its kind.
-    fn response_model(&self) -> Option<String>;
+    /// The response inside, found once: its kind, whether it is one event of a stream, and its
+    /// JSON text. Every view below is read from it.
+    fn located(&self) -> Option<(RequestKind, bool, &str)>;
+
     /// Sets member `name` of the response inside, whatever its kind, splicing it in: every
     /// other byte stays as it was. Errors when there is no response inside.
     fn set_response_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError>;
+
+    /// The kind of the response inside, and whether it is one event of a stream (`None` when
+    /// there is no response of a known kind).
+    fn response_kind(&self) -> Option<(RequestKind, bool)> {
+        self.located().map(|(k, e, _)| (k, e))
+    }
+
+    /// The text-completion view (a whole response or a stream chunk).
+    fn text_completion(&self) -> Option<TextCompletionResponse<'_>> {
+        view(self, RequestKind::TextCompletion, None).map(|inner| TextCompletionResponse { inner })
+    }
+
+    /// The Responses view of a complete Responses response.
+    fn responses(&self) -> Option<ResponsesResponse<'_>> {
+        view(self, RequestKind::Responses, Some(false)).map(|inner| ResponsesResponse { inner })
+    }
+
+    /// The Responses stream event view.
+    fn responses_event(&self) -> Option<ResponsesStreamEvent<'_>> {
+        view(self, RequestKind::Responses, Some(true)).map(|inner| ResponsesStreamEvent { inner })
+    }
+
+    /// The embedding view.
+    fn embedding(&self) -> Option<EmbeddingResponse<'_>> {
+        view(self, RequestKind::Embedding, None).map(|inner| EmbeddingResponse { inner })
+    }
+
+    /// The speech view (a whole response or a stream event).
+    fn speech(&self) -> Option<SpeechResponse<'_>> {
+        view(self, RequestKind::Speech, None).map(|inner| SpeechResponse { inner })
+    }
+
+    /// The transcription view (a whole response or a stream event).
+    fn transcription(&self) -> Option<TranscriptionResponse<'_>> {
+        view(self, RequestKind::Transcription, None).map(|inner| TranscriptionResponse { inner })
+    }
+
+    /// The image-generation view.
+    fn image_generation(&self) -> Option<ImageGenerationResponse<'_>> {
+        view(self, RequestKind::ImageGeneration, None).map(|inner| ImageGenerationResponse { inner })
+    }
+
+    /// `model` of the response inside, whatever its kind.
+    fn response_model(&self) -> Option<String> {
+        owned(member_str(self.located()?.2, "model"))
+    }
 }
 
 /// The inner text of `response` when it is of `kind` and (when given) stream-ness.
-fn view_of(response: &LlmResponse, kind: RequestKind, event: Option<bool>) -> Option<&str> {
-    let (k, e, range) = locate(response)?;
-    (k == kind && event.is_none_or(|want| want == e)).then(|| response.as_str().get(range))?
+fn view<R: ResponseKinds + ?Sized>(response: &R, kind: RequestKind, event: Option<bool>) -> Option<&str> {
+    let (k, e, inner) = response.located()?;
+    (k == kind && event.is_none_or(|want| want == e)).then_some(inner)
 }
 
 impl ResponseKinds for LlmResponse {
-    fn response_kind(&self) -> Option<(RequestKind, bool)> {
-        locate(self).map(|(k, e, _)| (k, e))
-    }
-
-    fn text_completion(&self) -> Option<TextCompletionResponse<'_>> {
-        view_of(self, RequestKind::TextCompletion, None).map(|inner| TextCompletionResponse { inner })
-    }
-
-    fn responses(&self) -> Option<ResponsesResponse<'_>> {
-        view_of(self, RequestKind::Responses, Some(false)).map(|inner| ResponsesResponse { inner })
-    }
-
-    fn responses_event(&self) -> Option<ResponsesStreamEvent<'_>> {
-        view_of(self, RequestKind::Responses, Some(true)).map(|inner| ResponsesStreamEvent { inner })
-    }
-
-    fn embedding(&self) -> Option<EmbeddingResponse<'_>> {
-        view_of(self, RequestKind::Embedding, None).map(|inner| EmbeddingResponse { inner })
-    }
-
-    fn speech(&self) -> Option<SpeechResponse<'_>> {
-        view_of(self, RequestKind::Speech, None).map(|inner| SpeechResponse { inner })
-    }
-
-    fn transcription(&self) -> Option<TranscriptionResponse<'_>> {
-        view_of(self, RequestKind::Transcription, None).map(|inner| TranscriptionResponse { inner })
-    }
-
-    fn image_generation(&self) -> Option<ImageGenerationResponse<'_>> {
-        view_of(self, RequestKind::ImageGeneration, None).map(|inner| ImageGenerationResponse { inner })
-    }
-
-    fn response_model(&self) -> Option<String> {
-        let (_, _, range) = locate(self)?;
-        owned(member_str(self.as_str().get(range)?, "model"))
+    fn located(&self) -> Option<(RequestKind, bool, &str)> {
+        let (kind, event, range) = locate(self)?;
+        Some((kind, event, self.as_str().get(range)?))
     }
 
     fn set_response_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
@@ -1007,42 +1006,12 @@ impl ResponseKinds for LlmResponse {
     }
 }
 
-/// A stream chunk is read as a response: the same views apply (a copy is made per call).
+/// A stream chunk is read as a response: the same views apply (the place of the response
+/// inside is found in a copy, and sliced from the chunk itself).
 impl ResponseKinds for RawJson {
-    fn response_kind(&self) -> Option<(RequestKind, bool)> {
-        LlmResponse::new(self.clone()).response_kind()
-    }
-
-    fn text_completion(&self) -> Option<TextCompletionResponse<'_>> {
-        chunk_view(self, RequestKind::TextCompletion, None).map(|inner| TextCompletionResponse { inner })
-    }
-
-    fn responses(&self) -> Option<ResponsesResponse<'_>> {
-        chunk_view(self, RequestKind::Responses, Some(false)).map(|inner| ResponsesResponse { inner })
-    }
-
-    fn responses_event(&self) -> Option<ResponsesStreamEvent<'_>> {
-        chunk_view(self, RequestKind::Responses, Some(true)).map(|inner| ResponsesStreamEvent { inner })
-    }
-
-    fn embedding(&self) -> Option<EmbeddingResponse<'_>> {
-        chunk_view(self, RequestKind::Embedding, None).map(|inner| EmbeddingResponse { inner })
-    }
-
-    fn speech(&self) -> Option<SpeechResponse<'_>> {
-        chunk_view(self, RequestKind::Speech, None).map(|inner| SpeechResponse { inner })
-    }
-
-    fn transcription(&self) -> Option<TranscriptionResponse<'_>> {
-        chunk_view(self, RequestKind::Transcription, None).map(|inner| TranscriptionResponse { inner })
-    }
-
-    fn image_generation(&self) -> Option<ImageGenerationResponse<'_>> {
-        chunk_view(self, RequestKind::ImageGeneration, None).map(|inner| ImageGenerationResponse { inner })
-    }
-
-    fn response_model(&self) -> Option<String> {
-        LlmResponse::new(self.clone()).response_model()
+    fn located(&self) -> Option<(RequestKind, bool, &str)> {
+        let (kind, event, range) = locate(&LlmResponse::new(self.clone()))?;
+        Some((kind, event, self.as_str().get(range)?))
     }
 
     fn set_response_field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> Result<(), JsonError> {
@@ -1051,13 +1020,6 @@ impl ResponseKinds for RawJson {
         *self = response.into_raw();
         Ok(())
     }
-}
-
-/// [`view_of`] for a chunk: the range found in a copy, sliced from the chunk itself.
-fn chunk_view(chunk: &RawJson, kind: RequestKind, event: Option<bool>) -> Option<&str> {
-    let copy = LlmResponse::new(chunk.clone());
-    let (k, e, range) = locate(&copy)?;
-    (k == kind && event.is_none_or(|want| want == e)).then(|| chunk.as_str().get(range))?
 }
 
 #[cfg(test)]
