@@ -1399,6 +1399,17 @@ struct InBlock {
     slot: usize,
 }
 
+impl InBlock {
+    /// Its `item_id` (quoted), `output_index` and `content_index`, as JSON texts.
+    fn place(&self) -> (String, String, String) {
+        (
+            scan::quote(&self.item_id),
+            self.output_index.to_string(),
+            self.content_index.to_string(),
+        )
+    }
+}
+
 /// The open `message` output item.
 #[derive(Debug)]
 struct OpenMessage {
@@ -1638,11 +1649,7 @@ impl FromAnthropicEvents {
                 new.item_id.clone_from(&message.item_id);
                 new.content_index = message.parts;
                 message.parts += 1;
-                let (item_id, output_index, content_index) = (
-                    scan::quote(&new.item_id),
-                    new.output_index.to_string(),
-                    new.content_index.to_string(),
-                );
+                let (item_id, output_index, content_index) = new.place();
                 self.emit(
                     out,
                     "response.content_part.added",
@@ -1792,11 +1799,7 @@ impl FromAnthropicEvents {
         }
         self.blocks[b].text.push_str(text);
         let block = &self.blocks[b];
-        let (item_id, output_index, content_index) = (
-            scan::quote(&block.item_id),
-            block.output_index.to_string(),
-            block.content_index.to_string(),
-        );
+        let (item_id, output_index, content_index) = block.place();
         self.emit(
             out,
             "response.output_text.delta",
@@ -1815,11 +1818,7 @@ impl FromAnthropicEvents {
             return;
         }
         let block = &self.blocks[b];
-        let (item_id, output_index, content_index) = (
-            scan::quote(&block.item_id),
-            block.output_index.to_string(),
-            block.content_index.to_string(),
-        );
+        let (item_id, output_index, content_index) = block.place();
         match block.kind {
             BlockKind::Text => {
                 let text = scan::quote(&block.text);
