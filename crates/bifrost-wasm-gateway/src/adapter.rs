@@ -182,9 +182,6 @@ pub struct ApiRequest {
     pub stream: bool,
 }
 
-/// The chat completion request of the chat routes.
-pub type ChatRequest = ApiRequest;
-
 /// Splits `provider/model`; a name without `/` uses `default_provider`.
 pub fn split_model(name: &str, default_provider: &str) -> (String, String) {
     match name.split_once('/') {
@@ -220,15 +217,10 @@ fn kinds_text(kinds: &[JsonKind]) -> String {
 }
 
 impl ApiRequest {
-    /// Parses an OpenAI chat completion body.
-    pub fn parse(body: &[u8], default_provider: &str) -> Result<ApiRequest, BadRequest> {
-        ApiRequest::parse_api(Api::Chat, body, default_provider)
-    }
-
     /// Parses the JSON body of an OpenAI-style `api` request: one pass validates it and
     /// indexes its members. (Transcriptions come as multipart and Anthropic messages are
     /// converted: see [`crate::multipart`] and [`crate::anthropic`].)
-    pub fn parse_api(api: Api, body: &[u8], default_provider: &str) -> Result<ApiRequest, BadRequest> {
+    pub fn parse(api: Api, body: &[u8], default_provider: &str) -> Result<ApiRequest, BadRequest> {
         let text = scan::utf8(body).map_err(|e| BadRequest(format!("the request body is not UTF-8: {e}")))?;
         let input_key = api.input_key();
         let not_object = || {
@@ -309,7 +301,7 @@ impl ApiRequest {
 
     /// Reads a flat Bifrost request of `api`'s kind (`{"provider","model","input","params"}`,
     /// as a plugin gave it back, or as a converter wrote it: already validated).
-    pub fn from_bifrost_api(api: Api, flat: &str, stream: bool) -> Result<ApiRequest, BadRequest> {
+    pub fn from_bifrost(api: Api, flat: &str, stream: bool) -> Result<ApiRequest, BadRequest> {
         let noun = api.noun();
         if JsonKind::of(flat) != JsonKind::Object {
             return Err(BadRequest(format!("the {noun} request is not a JSON object")));
@@ -351,13 +343,8 @@ impl ApiRequest {
         Ok(request)
     }
 
-    /// Reads a flat Bifrost chat request (as a plugin gave it back: already validated).
-    pub fn from_bifrost(flat: &str, stream: bool) -> Result<ApiRequest, BadRequest> {
-        ApiRequest::from_bifrost_api(Api::Chat, flat, stream)
-    }
-
     /// Reads the request the pre-hooks left (in the chain's shape) for the provider.
-    pub fn from_chain_api(api: Api, request: &RawJson, stream: bool) -> Result<ApiRequest, BadRequest> {
+    pub fn from_chain(api: Api, request: &RawJson, stream: bool) -> Result<ApiRequest, BadRequest> {
         let shaped = LlmRequest::new(request.clone());
         let inner = shaped.inner().ok_or_else(|| {
             BadRequest(format!(
@@ -365,16 +352,12 @@ impl ApiRequest {
                 api.noun()
             ))
         })?;
-        ApiRequest::from_bifrost_api(api, inner, stream)
+        ApiRequest::from_bifrost(api, inner, stream)
     }
 
-    /// Reads the chat request the pre-hooks left (in the chain's shape) for the provider.
-    pub fn from_chain(request: &RawJson, stream: bool) -> Result<ApiRequest, BadRequest> {
-        ApiRequest::from_chain_api(Api::Chat, request, stream)
-    }
-
-    /// The input raw, as it stands (the client's member, or Bifrost's `input`).
-    fn input_raw(&self) -> &str {
+    /// The input raw, as it stands: the client's member (`messages`, `prompt`, `input`) for a
+    /// request read from a client, Bifrost's `input` for one read back from the plugins.
+    pub fn input_raw(&self) -> &str {
         &self.text.as_str()[self.input.clone()]
     }
 
@@ -446,11 +429,6 @@ impl ApiRequest {
             .filter(|v| JsonKind::of(v) == JsonKind::String)
             .and_then(scan::string_value)
             .map(Cow::into_owned)
-    }
-
-    /// The `messages` array of a chat request, raw (the input, for other kinds).
-    pub fn messages(&self) -> &str {
-        self.input_raw()
     }
 
     /// A parameter, raw (`key` as it is written between the quotes).
@@ -704,7 +682,7 @@ mod tests {
     #[test]
     fn openai_body_round_trips_losslessly_through_the_bifrost_request() {
         let body = br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi","x-extra":null}],"seed":123456789012345678901234567890,"temperature":1.0,"stream":true,"stream_options":{"include_usage":true}}"#;
-        let req = ChatRequest::parse(body, "mock").unwrap();
+        let req = ApiRequest::parse(Api::Chat, body, "mock").unwrap();
         assert_eq!(
             (req.provider.as_str(), req.model.as_str(), req.stream),
             ("openai", "gpt-4o", true)
@@ -714,7 +692,7 @@ mod tests {
             flat.as_str(),
             r#"{"provider":"openai","model":"gpt-4o","input":[{"role":"user","content":"hi","x-extra":null}],"params":{"seed":123456789012345678901234567890,"temperature":1.0,"stream_options":{"include_usage":true}}}"#
         );
-        let back = ChatRequest::from_bifrost(flat.as_str(), true).unwrap();
+        let back = ApiRequest::from_bifrost(Api::Chat, flat.as_str(), true).unwrap();
         let openai = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi","x-extra":null}],"seed":123456789012345678901234567890,"temperature":1.0,"stream_options":{"include_usage":true},"stream":true}"#;
         assert_eq!(back.to_openai(), openai);
         // Unchanged by any plugin, the client's own parse writes the same provider body.
@@ -724,10 +702,10 @@ mod tests {
 
     #[test]
     fn a_go_shaped_request_from_the_chain_is_read_back() {
-        let req = ChatRequest::parse(br#"{"model":"m","messages":[],"n":2}"#, "mock").unwrap();
+        let req = ApiRequest::parse(Api::Chat, br#"{"model":"m","messages":[],"n":2}"#, "mock").unwrap();
         let shaped = req.to_bifrost(RequestShape::GoEnvelope);
         assert!(shaped.as_str().starts_with(r#"{"RequestType":"chat_completion""#));
-        let back = ChatRequest::from_chain(&shaped, false).unwrap();
+        let back = ApiRequest::from_chain(Api::Chat, &shaped, false).unwrap();
         assert_eq!((back.provider.as_str(), back.model.as_str()), ("mock", "m"));
         assert_eq!(back.to_openai(), r#"{"model":"m","messages":[],"n":2}"#);
     }
@@ -735,14 +713,14 @@ mod tests {
     #[test]
     fn escaped_keys_and_strings_keep_their_spelling() {
         let body = br#"{"model":"m\u002fx","messages":[],"\u0074op_p":0.5}"#;
-        let req = ChatRequest::parse(body, "mock").unwrap();
+        let req = ApiRequest::parse(Api::Chat, body, "mock").unwrap();
         assert_eq!((req.provider.as_str(), req.model.as_str()), ("m", "x"));
         assert_eq!(req.to_openai(), r#"{"model":"x","messages":[],"\u0074op_p":0.5}"#);
     }
 
     #[test]
     fn model_without_provider_uses_the_default_provider() {
-        let req = ChatRequest::parse(br#"{"model":"mock-model","messages":[]}"#, "mock").unwrap();
+        let req = ApiRequest::parse(Api::Chat, br#"{"model":"mock-model","messages":[]}"#, "mock").unwrap();
         assert_eq!(
             (req.provider.as_str(), req.model.as_str()),
             ("mock", "mock-model")
@@ -769,7 +747,7 @@ mod tests {
             (b"{\"model\":", "not valid JSON"),
             (b"\xff", "not UTF-8"),
         ] {
-            let err = ChatRequest::parse(body, "mock").unwrap_err();
+            let err = ApiRequest::parse(Api::Chat, body, "mock").unwrap_err();
             assert!(
                 err.0.contains(needle),
                 "{}: {}",

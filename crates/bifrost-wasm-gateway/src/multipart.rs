@@ -122,7 +122,7 @@ pub async fn parse_transcription(
     }
     out.push(b'}');
     let flat = String::from_utf8(out).expect("written from UTF-8 parts");
-    ApiRequest::from_bifrost_api(Api::Transcriptions, &flat, stream)
+    ApiRequest::from_bifrost(Api::Transcriptions, &flat, stream)
 }
 
 #[cfg(test)]

@@ -140,8 +140,8 @@ async fn authenticate(State(state): State<Arc<AppState>>, request: Request, next
     if bool::from(known) {
         return next.run(request).await;
     }
-    let route = route_of(request.uri().path());
-    state.metrics.request(route, kind_of(route), 401);
+    let (route, _, kind) = route_of(request.uri().path());
+    state.metrics.request(route, kind, 401);
     let mut response = Answer::error(
         401,
         "unauthorized",
@@ -160,8 +160,8 @@ async fn authenticate(State(state): State<Arc<AppState>>, request: Request, next
 /// ends.
 async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let Ok(permit) = state.admission.clone().try_acquire_owned() else {
-        let route = route_of(request.uri().path());
-        state.metrics.request(route, kind_of(route), 503);
+        let (route, _, kind) = route_of(request.uri().path());
+        state.metrics.request(route, kind, 503);
         let message = format!(
             "the gateway is handling its limit of {} requests at once; retry shortly \
              (gateway.limits.max_concurrent_requests)",
@@ -276,15 +276,13 @@ struct Ctx {
 impl Ctx {
     /// The context of a request that has just arrived.
     fn new(state: &Arc<AppState>, method: &Method, uri: &axum::http::Uri, headers: &HeaderMap) -> Ctx {
+        let (route, api, kind) = route_of(uri.path());
         Ctx {
             request_id: state.request_id(headers),
             live: state.current.get(),
-            route: route_of(uri.path()),
-            kind: kind_of(route_of(uri.path())),
-            api: API_ROUTES
-                .iter()
-                .find(|(route, _)| *route == uri.path())
-                .map(|(_, api)| *api),
+            route,
+            kind,
+            api,
             state: state.clone(),
             started: Instant::now(),
             method: method.clone(),
@@ -449,12 +447,12 @@ fn changed_by(run: &RequestRun, hook: Hook) -> bool {
 }
 
 /// What the client-facing answer needs to know of the request.
-#[derive(Clone)]
 struct Meta {
     api: Api,
     stream: bool,
     /// `response_format` (speech's audio format, a transcription's `text`, `srt`, ...).
     response_format: Option<String>,
+    /// The model (without its provider), for the events of an Anthropic stream.
     model: String,
 }
 
@@ -485,9 +483,9 @@ async fn parse_request(
                 .map_err(|e| adapter::BadRequest(format!("the request body is not valid JSON: {e}")))?;
             let (flat, stream) = anthropic::messages_to_responses_request(text, default_provider)
                 .map_err(adapter::BadRequest)?;
-            ApiRequest::from_bifrost_api(Api::AnthropicMessages, &flat, stream)
+            ApiRequest::from_bifrost(Api::AnthropicMessages, &flat, stream)
         }
-        api => ApiRequest::parse_api(api, &body, default_provider),
+        api => ApiRequest::parse(api, &body, default_provider),
     }
 }
 
@@ -524,7 +522,7 @@ async fn serve_api(api: Api, state: Arc<AppState>, request: Request) -> Response
         // Nothing a plugin did changes what the provider gets: the client's request as parsed.
         PreOutcome::Continue(_) if !changed_by(&run, Hook::PreHook) => call_provider(&ctx, Ok(request)).await,
         PreOutcome::Continue(changed) => {
-            let parsed = ApiRequest::from_chain_api(api, &changed, stream).map_err(|e| e.0);
+            let parsed = ApiRequest::from_chain(api, &changed, stream).map_err(|e| e.0);
             call_provider(&ctx, parsed).await
         }
     };
@@ -643,7 +641,7 @@ fn client_answer(ctx: &Ctx, meta: &Meta, inner: RawJson) -> Answer {
 
 async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, meta: Meta) -> Response {
     let (result, completed) = match provided {
-        Provided::Stream(chunks) => return stream_response(ctx, run, chunks, true, meta.model.clone()),
+        Provided::Stream(chunks) => return stream_response(ctx, run, chunks, true, meta),
         Provided::Done(result, completed) => (result, completed),
     };
     let (run, result) = if ctx.live.llm_hooks {
@@ -670,7 +668,7 @@ async fn respond(ctx: Ctx, run: RequestRun, provided: Provided, meta: Meta) -> R
                 run,
                 futures_util::stream::iter(events.into_iter().map(Ok)).boxed(),
                 false,
-                meta.model.clone(),
+                meta,
             )
         }
         (LlmResult::Response(_), false) => {
@@ -868,15 +866,14 @@ fn stream_response(
     run: RequestRun,
     mut chunks: ChunkStream,
     post_hooks: bool,
-    model: String,
+    meta: Meta,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(32);
     let request_id = ctx.request_id.clone();
-    let api = ctx.api.unwrap_or(Api::Chat);
     tokio::spawn(async move {
         let state = ctx.live.clone();
-        let kind = api.kind();
-        let mut out = SseOut::new(api, &model);
+        let kind = meta.api.kind();
+        let mut out = SseOut::new(meta.api, &meta.model);
         let mut run = run;
         let mut note = String::new();
         let mut sent = 0u64;
@@ -992,27 +989,18 @@ const API_ROUTES: [(&str, Api); 15] = [
     ("/anthropic/v1/messages", Api::AnthropicMessages),
 ];
 
-/// The metrics route of a path (a fixed set, so that unknown paths cannot grow the labels).
-fn route_of(path: &str) -> &'static str {
-    if let Some((route, _)) = API_ROUTES.iter().find(|(route, _)| *route == path) {
-        return route;
+/// What a path is, looked up once: its metrics route (a fixed set, so that unknown paths
+/// cannot grow the labels; `unmatched` for an unknown one), the API it speaks (API routes
+/// only), and the request kind it serves (Bifrost's `RequestType` names; a request that asks
+/// for a stream becomes the `_stream` kind once read).
+fn route_of(path: &str) -> (&'static str, Option<Api>, &'static str) {
+    if let Some((route, api)) = API_ROUTES.iter().find(|(route, _)| *route == path) {
+        return (route, Some(*api), api.request_type(false));
     }
     match path {
-        "/v1/models" => "/v1/models",
-        "/models" => "/models",
-        _ => "unmatched",
-    }
-}
-
-/// The request kind a route serves (Bifrost's `RequestType` names); a request that asks for
-/// a stream becomes the `_stream` kind once read.
-fn kind_of(route: &str) -> &'static str {
-    if let Some((_, api)) = API_ROUTES.iter().find(|(r, _)| *r == route) {
-        return api.request_type(false);
-    }
-    match route {
-        "/v1/models" | "/models" => "list_models",
-        _ => "none",
+        "/v1/models" => ("/v1/models", None, "list_models"),
+        "/models" => ("/models", None, "list_models"),
+        _ => ("unmatched", None, "none"),
     }
 }
 
