@@ -285,10 +285,10 @@ impl MockProvider {
         ))
     }
 
-    fn input(request: &ApiRequest) -> Result<String, RawJson> {
+    /// The client API's input member (borrowed: a transcription's is the whole file).
+    fn input(request: &ApiRequest) -> Result<std::borrow::Cow<'_, str>, RawJson> {
         request
             .client_input_value()
-            .map(|v| v.into_owned())
             .map_err(|e| error_body(400, "invalid_request_error", &e.0))
     }
 
@@ -611,7 +611,7 @@ mod tests {
     use super::*;
 
     fn request(api: Api, body: &str) -> ApiRequest {
-        ApiRequest::parse_api(api, body.as_bytes(), "mock").unwrap()
+        ApiRequest::parse(api, body.as_bytes(), "mock").unwrap()
     }
 
     fn mock() -> MockProvider {

@@ -596,7 +596,7 @@ fn event_item(data: &str) -> Option<Result<RawJson, RawJson>> {
 /// stream); an `Err` item ends it, a broken stream ends with its error.
 fn sse_items(
     bytes: impl futures_util::Stream<Item = Result<Bytes, RawJson>> + Send + 'static,
-    mut convert: impl FnMut(&SseEvent) -> Option<Vec<Result<RawJson, RawJson>>> + Send + 'static,
+    convert: impl FnMut(&SseEvent) -> Option<Vec<Result<RawJson, RawJson>>> + Send + 'static,
 ) -> ChunkStream {
     struct State<S, F> {
         bytes: S,
@@ -610,7 +610,7 @@ fn sse_items(
         parser: SseParser::new(),
         pending: Default::default(),
         done: false,
-        convert: move |e: &SseEvent| convert(e),
+        convert,
     };
     stream::unfold(state, |mut st| async move {
         loop {
