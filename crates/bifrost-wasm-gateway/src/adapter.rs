@@ -89,21 +89,9 @@ impl Api {
 
     /// Bifrost's `RequestType` name of a request (`responses_stream`, ...).
     pub fn request_type(self, stream: bool) -> &'static str {
-        match (self, stream) {
-            (Api::Chat, false) => "chat_completion",
-            (Api::Chat, true) => "chat_completion_stream",
-            (Api::Completions, false) => "text_completion",
-            (Api::Completions, true) => "text_completion_stream",
-            (Api::Embeddings, _) => "embedding",
-            (Api::Responses | Api::AnthropicMessages, false) => "responses",
-            (Api::Responses | Api::AnthropicMessages, true) => "responses_stream",
-            (Api::Speech, false) => "speech",
-            (Api::Speech, true) => "speech_stream",
-            (Api::Transcriptions, false) => "transcription",
-            (Api::Transcriptions, true) => "transcription_stream",
-            (Api::Images, false) => "image_generation",
-            (Api::Images, true) => "image_generation_stream",
-        }
+        self.kind()
+            .request_type_name(stream)
+            .expect("every API's kind is a known kind")
     }
 
     /// What a request of this API is called in messages (`a text completion request`).

@@ -125,6 +125,22 @@ impl RequestKind {
     }
 }
 
+/// What a known request kind is called on the wire.
+struct KindNames {
+    /// `RequestType` (`text_completion`).
+    request_type: &'static str,
+    /// `RequestType` of its stream (`text_completion_stream`; embeddings have none).
+    stream_type: &'static str,
+    /// Its member of Go's `BifrostRequest` (`TextCompletionRequest`).
+    go_request: &'static str,
+    /// Its snake-case request wrapper (`text_completion_request`).
+    snake_request: &'static str,
+    /// Its member of Go's `BifrostResponse` (`TextCompletionResponse`).
+    go_response: &'static str,
+    /// The member of its stream's events (the response's own for chat and text completions).
+    go_stream_response: &'static str,
+}
+
 impl RequestKind {
     /// The kinds the gateway serves and [`wrap_request`] writes, in the order of Go's
     /// `BifrostRequest` members.
@@ -138,67 +154,65 @@ impl RequestKind {
         RequestKind::ImageGeneration,
     ];
 
-    /// The names of a known kind: `(RequestType, Go request member, snake request member,
-    /// Go response member, Go stream response member)`.
-    fn names(
-        &self,
-    ) -> Option<(
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-    )> {
+    /// The names of a known kind.
+    fn names(&self) -> Option<KindNames> {
         Some(match self {
-            RequestKind::Chat => (
-                "chat_completion",
-                "ChatRequest",
-                "chat_request",
-                "ChatResponse",
-                "ChatResponse",
-            ),
-            RequestKind::TextCompletion => (
-                "text_completion",
-                "TextCompletionRequest",
-                "text_completion_request",
-                "TextCompletionResponse",
-                "TextCompletionResponse",
-            ),
-            RequestKind::Responses => (
-                "responses",
-                "ResponsesRequest",
-                "responses_request",
-                "ResponsesResponse",
-                "ResponsesStreamResponse",
-            ),
-            RequestKind::Embedding => (
-                "embedding",
-                "EmbeddingRequest",
-                "embedding_request",
-                "EmbeddingResponse",
-                "EmbeddingResponse",
-            ),
-            RequestKind::Speech => (
-                "speech",
-                "SpeechRequest",
-                "speech_request",
-                "SpeechResponse",
-                "SpeechStreamResponse",
-            ),
-            RequestKind::Transcription => (
-                "transcription",
-                "TranscriptionRequest",
-                "transcription_request",
-                "TranscriptionResponse",
-                "TranscriptionStreamResponse",
-            ),
-            RequestKind::ImageGeneration => (
-                "image_generation",
-                "ImageGenerationRequest",
-                "image_generation_request",
-                "ImageGenerationResponse",
-                "ImageGenerationStreamResponse",
-            ),
+            RequestKind::Chat => KindNames {
+                request_type: "chat_completion",
+                stream_type: "chat_completion_stream",
+                go_request: "ChatRequest",
+                snake_request: "chat_request",
+                go_response: "ChatResponse",
+                go_stream_response: "ChatResponse",
+            },
+            RequestKind::TextCompletion => KindNames {
+                request_type: "text_completion",
+                stream_type: "text_completion_stream",
+                go_request: "TextCompletionRequest",
+                snake_request: "text_completion_request",
+                go_response: "TextCompletionResponse",
+                go_stream_response: "TextCompletionResponse",
+            },
+            RequestKind::Responses => KindNames {
+                request_type: "responses",
+                stream_type: "responses_stream",
+                go_request: "ResponsesRequest",
+                snake_request: "responses_request",
+                go_response: "ResponsesResponse",
+                go_stream_response: "ResponsesStreamResponse",
+            },
+            RequestKind::Embedding => KindNames {
+                request_type: "embedding",
+                stream_type: "embedding",
+                go_request: "EmbeddingRequest",
+                snake_request: "embedding_request",
+                go_response: "EmbeddingResponse",
+                go_stream_response: "EmbeddingResponse",
+            },
+            RequestKind::Speech => KindNames {
+                request_type: "speech",
+                stream_type: "speech_stream",
+                go_request: "SpeechRequest",
+                snake_request: "speech_request",
+                go_response: "SpeechResponse",
+                go_stream_response: "SpeechStreamResponse",
+            },
+            RequestKind::Transcription => KindNames {
+                request_type: "transcription",
+                stream_type: "transcription_stream",
+                go_request: "TranscriptionRequest",
+                snake_request: "transcription_request",
+                go_response: "TranscriptionResponse",
+                go_stream_response: "TranscriptionStreamResponse",
+            },
+            RequestKind::ImageGeneration => KindNames {
+                request_type: "image_generation",
+                stream_type: "image_generation_stream",
+                go_request: "ImageGenerationRequest",
+                snake_request: "image_generation_request",
+                go_response: "ImageGenerationResponse",
+                go_stream_response: "ImageGenerationStreamResponse",
+            },
             RequestKind::Other(_) => return None,
         })
     }
@@ -206,31 +220,42 @@ impl RequestKind {
     /// Bifrost's `RequestType` of this kind, with `_stream` when `stream` (embeddings have no
     /// stream variant). Another kind is named by what it was read from.
     pub fn request_type(&self, stream: bool) -> String {
-        match (self, self.names()) {
-            (RequestKind::Embedding, Some((rt, ..))) => rt.to_string(),
-            (_, Some((rt, ..))) if stream => format!("{rt}_stream"),
-            (_, Some((rt, ..))) => rt.to_string(),
+        match (self, self.request_type_name(stream)) {
+            (_, Some(name)) => name.to_string(),
             (RequestKind::Other(name), None) => name.clone(),
             (_, None) => String::new(),
         }
     }
 
+    /// [`RequestKind::request_type`] of a kind in [`RequestKind::KNOWN`], without allocating;
+    /// `None` for another kind.
+    pub fn request_type_name(&self, stream: bool) -> Option<&'static str> {
+        self.names()
+            .map(|n| if stream { n.stream_type } else { n.request_type })
+    }
+
     /// The member of Go's `BifrostRequest` that holds a request of this kind
     /// (`TextCompletionRequest`); `None` for another kind.
     pub fn go_request_member(&self) -> Option<&'static str> {
-        self.names().map(|n| n.1)
+        self.names().map(|n| n.go_request)
     }
 
     /// The snake-case wrapper of a request of this kind (`text_completion_request`).
     pub fn snake_request_member(&self) -> Option<&'static str> {
-        self.names().map(|n| n.2)
+        self.names().map(|n| n.snake_request)
     }
 
     /// The member of Go's `BifrostResponse` that holds a response of this kind; a stream's
     /// chunks of Responses, speech, transcription and image kinds have their own member
     /// (`ResponsesStreamResponse`), chat and text-completion chunks use the response's.
     pub fn go_response_member(&self, stream: bool) -> Option<&'static str> {
-        self.names().map(|n| if stream { n.4 } else { n.3 })
+        self.names().map(|n| {
+            if stream {
+                n.go_stream_response
+            } else {
+                n.go_response
+            }
+        })
     }
 
     /// The snake-case wrapper of a response of this kind (`responses_stream_response`).
@@ -460,10 +485,10 @@ pub fn wrap_request(flat: &str, kind: &RequestKind, shape: RequestShape, stream:
             out
         }
         RequestShape::GoEnvelope => {
-            let rt = kind.request_type(stream);
+            let rt = kind.request_type_name(stream).unwrap_or_default();
             let mut out = String::with_capacity(flat.len() + 256);
             out.push_str("{\"RequestType\":\"");
-            out.push_str(&rt);
+            out.push_str(rt);
             out.push('"');
             for m in GO_REQUEST_MEMBERS {
                 out.push_str(",\"");
